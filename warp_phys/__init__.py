@@ -1,0 +1,34 @@
+"""warp_phys: physics-informed reconstruction of dynamical systems with WARP.
+
+Main entry point: ``warp_phys.reconstruct(system="lorenz")``.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ._version import __version__
+
+_LAZY = {
+    "reconstruct": ("warp_phys.reconstruct", "reconstruct"),
+    "Reconstruction": ("warp_phys.reconstruct", "Reconstruction"),
+    "WARP": ("warp_phys.model", "WARP"),
+    "Trainer": ("warp_phys.training", "Trainer"),
+    "save_model": ("warp_phys.checkpoint", "save_model"),
+    "load_model": ("warp_phys.checkpoint", "load_model"),
+    "to_netcdf": ("warp_phys.io", "to_netcdf"),
+    "open_trajectories": ("warp_phys.io", "open_trajectories"),
+    "lyapunov_exponents": ("warp_phys.lyapunov", "lyapunov_exponents"),
+}
+_SUBMODULES = {"systems", "priors", "baselines", "io", "metrics", "plotting"}
+
+__all__ = ["__version__", *_LAZY, *sorted(_SUBMODULES)]
+
+
+def __getattr__(name: str) -> Any:  # lazy: `import warp_phys` stays fast and light
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"warp_phys.{name}")
+    raise AttributeError(f"module 'warp_phys' has no attribute {name!r}")

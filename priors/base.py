@@ -52,9 +52,19 @@ class Prior(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.ctx: BindContext | None = None
+        # The JSON-able keyword arguments the prior was built with: ``get(name, **options)``
+        # rebuilds an identical (unbound) prior, e.g. from a checkpoint.
+        self.options: dict = {}
+
+    def _bound(self) -> BindContext:
+        """The bound context; raises a clear error when ``bind`` has not been called."""
+        if self.ctx is None:
+            raise RuntimeError(f"prior {self.name!r} is not bound: call prior.bind(BindContext(...)) first")
+        return self.ctx
 
     def bind(self, ctx: BindContext) -> None:
         """Validate against the problem (raise ValueError naming the mismatch) and store it."""
+        check_context(ctx, self.name)
         self.ctx = ctx
 
     @property
@@ -84,8 +94,62 @@ class Identity(Prior):
 
     @property
     def n_outputs(self) -> int:
-        assert self.ctx is not None, "bind() first"
-        return self.ctx.n_variables
+        return self._bound().n_variables
 
     def decode(self, raw: torch.Tensor, tau: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
         return raw
+
+
+# ---- helpers shared by the priors ---------------------------------------------------
+def check_context(ctx: BindContext, prior: str) -> None:
+    """Basic sanity of a BindContext (positive sizes and times, scaler of length d)."""
+    if ctx.n_variables < 1:
+        raise ValueError(f"prior {prior!r}: n_variables must be >= 1, got {ctx.n_variables}")
+    if not (ctx.dt > 0 and ctx.duration > 0):
+        raise ValueError(f"prior {prior!r}: dt and duration must be > 0, got dt={ctx.dt}, duration={ctx.duration}")
+    for name in ("loc", "scale"):
+        n = getattr(ctx.scaler, name).numel()
+        if n != ctx.n_variables:
+            raise ValueError(f"prior {prior!r}: scaler.{name} has {n} entries but the data has "
+                             f"{ctx.n_variables} variables; build the Scaler from the same data")
+
+
+def require_ode_system(ctx: BindContext, prior: str):
+    """Return ``ctx.system`` after checking it is an ODE system matching the data dimension."""
+    check_context(ctx, prior)
+    system = ctx.system
+    if system is None:
+        raise ValueError(f"prior {prior!r} needs the system's right-hand side, but no system was given "
+                         f"(user data); pass system=... or choose a prior that needs no system "
+                         f"(e.g. 'none', 'positive', 'bounded', 'sinusoid')")
+    kind = getattr(system, "kind", "ode")
+    if kind != "ode":
+        raise ValueError(f"prior {prior!r} works on ODE systems only; system "
+                         f"{getattr(system, 'name', system)!r} is of kind {kind!r}")
+    if system.n_variables != ctx.n_variables:
+        raise ValueError(f"prior {prior!r}: system {system.name!r} has {system.n_variables} variables "
+                         f"{system.variable_names} but the data has {ctx.n_variables}")
+    return system
+
+
+def variable_indices(ctx: BindContext, variables, prior: str) -> list[int]:
+    """Resolve ``variables`` (None = all; names or integer indices) to sorted unique indices."""
+    d = ctx.n_variables
+    if variables is None:
+        return list(range(d))
+    names = list(ctx.system.variable_names) if ctx.system is not None else None
+    out = []
+    for v in variables:
+        if isinstance(v, str):
+            if names is None:
+                raise ValueError(f"prior {prior!r}: variable {v!r} named but no system gives variable "
+                                 f"names; use integer indices 0..{d - 1}")
+            if v not in names:
+                raise ValueError(f"prior {prior!r}: unknown variable {v!r}; valid: {names}")
+            out.append(names.index(v))
+        else:
+            i = int(v)
+            if not 0 <= i < d:
+                raise ValueError(f"prior {prior!r}: variable index {i} out of range 0..{d - 1}")
+            out.append(i)
+    return sorted(set(out))

@@ -1,0 +1,152 @@
+"""Shared machinery of the baselines: validation, output head, teacher-forced /
+autoregressive / forecast loops. A baseline only implements ``_advance``.
+
+``_advance(inp, tau_in, tau_out, state)`` maps inputs ``inp`` (B, L, d) observed at
+``tau_in`` (L,) to predictions (B, L, d) of the state at ``tau_out`` (L,), carrying a
+model-specific ``state`` (None at the start of a sequence). Teacher forcing is one call
+with L = T - 1; autoregressive training and forecasting call it with L = 1 per step.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from warp_phys.sequence import Prediction, SequenceModel
+
+OUTPUTS = ("mean", "gaussian")
+
+
+def check_inputs(x: torch.Tensor, tau: torch.Tensor, n_variables: int) -> None:
+    """Raise ValueError unless x is (B, T, n_variables) and tau is (T,) strictly increasing."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 3:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a 3-D tensor (batch, time, variable); got {shape}. "
+                         "Add a batch axis with x[None] for a single trajectory.")
+    if x.shape[-1] != n_variables:
+        raise ValueError(f"x has {x.shape[-1]} variables (last axis) but the model was built "
+                         f"for n_variables={n_variables}")
+    if not isinstance(tau, torch.Tensor) or tau.dim() != 1 or tau.shape[0] != x.shape[1]:
+        shape = tuple(tau.shape) if isinstance(tau, torch.Tensor) else type(tau).__name__
+        raise ValueError(f"tau must be a 1-D tensor of length T={x.shape[1]} (x.shape[1]); got {shape}")
+    if tau.shape[0] > 1 and not bool((tau[1:] > tau[:-1]).all()):
+        raise ValueError("tau must be strictly increasing (normalised time, tau_t = (t_t - t_0)/(t_{T-1} - t_0))")
+
+
+class Baseline(SequenceModel):
+    """Base class: stores ``config`` (constructor kwargs, JSON-able, so that
+    ``type(model)(**model.config)`` rebuilds it) and handles the three modes.
+
+    mean[:, 0] is x_0 itself; with ``output="gaussian"`` std[:, 0] is a learned
+    per-variable constant and every std is softplus(raw) + std_floor.
+    """
+
+    name: str = "baseline"
+
+    def __init__(self, n_variables: int, *, output: str = "mean", std_floor: float = 1e-3,
+                 seed: int = 0, **options: Any) -> None:
+        super().__init__()
+        if not isinstance(n_variables, int) or n_variables < 1:
+            raise ValueError(f"n_variables must be a positive int; got {n_variables!r}")
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}")
+        if not std_floor > 0:
+            raise ValueError(f"std_floor must be > 0; got {std_floor!r}")
+        self.n_variables = n_variables
+        self.gaussian = output == "gaussian"
+        self.std_floor = float(std_floor)
+        self.config = dict(n_variables=n_variables, output=output, std_floor=float(std_floor),
+                           seed=int(seed), **options)
+        self._gen = torch.Generator().manual_seed(int(seed))  # coin flips when none is passed
+        self.std0 = nn.Parameter(torch.zeros(n_variables)) if self.gaussian else None
+
+    # ---- helpers for subclasses ---------------------------------------------------
+    @contextmanager
+    def _seeded(self) -> Iterator[None]:
+        """Context in which parameter initialisation is reproducible (global RNG restored)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.config["seed"])
+            yield
+
+    @property
+    def n_raw(self) -> int:
+        """Raw outputs per step: d (mean) or 2d (mean, std)."""
+        return self.n_variables * (2 if self.gaussian else 1)
+
+    def _std(self, raw: torch.Tensor) -> torch.Tensor:
+        return F.softplus(raw) + self.std_floor
+
+    def _residual_head(self, raw: torch.Tensor, inp: torch.Tensor):
+        """mean = inp + raw[..., :d]; std from raw[..., d:] (or None)."""
+        d = self.n_variables
+        return inp + raw[..., :d], (self._std(raw[..., d:]) if self.gaussian else None)
+
+    @staticmethod
+    def _time_features(inp: torch.Tensor, tau_in: torch.Tensor, tau_out: torch.Tensor) -> torch.Tensor:
+        """[inp, tau_in, tau_out - tau_in] per step: (B, L, d + 2)."""
+        B, L, _ = inp.shape
+        t = torch.stack([tau_in, tau_out - tau_in], -1).to(inp)
+        return torch.cat([inp, t.expand(B, L, 2)], -1)
+
+    # ---- to implement ---------------------------------------------------------------
+    def _advance(self, inp: torch.Tensor, tau_in: torch.Tensor, tau_out: torch.Tensor, state: Any):
+        """-> (mean (B, L, d), std (B, L, d) or None, new state)."""
+        raise NotImplementedError
+
+    # ---- the SequenceModel interface ------------------------------------------------
+    def forward(self, x: torch.Tensor, tau: torch.Tensor, *, p_force: float = 1.0,
+                generator: torch.Generator | None = None) -> Prediction:
+        """x (B, T, d), tau (T,) -> Prediction (B, T, d); mean[:, t] uses x_0..x_{t-1} only."""
+        check_inputs(x, tau, self.n_variables)
+        if not 0.0 <= p_force <= 1.0:
+            raise ValueError(f"p_force must be in [0, 1]; got {p_force}")
+        B, T, d = x.shape
+        means = [x[:, :1]]
+        stds = [self._std(self.std0).to(x).expand(B, 1, d)] if self.gaussian else None
+        if T > 1 and p_force >= 1.0:
+            m, s, _ = self._advance(x[:, :-1], tau[:-1], tau[1:], None)
+            means.append(m)
+            if stds is not None:
+                stds.append(s)
+        elif T > 1:
+            gen = generator if generator is not None else self._gen
+            keep = (torch.rand(B, T, generator=gen, device=gen.device) < p_force).to(x.device)
+            inp, state = x[:, :1], None
+            for t in range(T - 1):
+                m, s, state = self._advance(inp, tau[t:t + 1], tau[t + 1:t + 2], state)
+                means.append(m)
+                if stds is not None:
+                    stds.append(s)
+                inp = torch.where(keep[:, t + 1, None, None], x[:, t + 1:t + 2], m)
+        return Prediction(torch.cat(means, 1), torch.cat(stds, 1) if stds is not None else None)
+
+    def _rollout(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """Context (B, n_ctx, d) -> full sequence (B, T, d): the context, then own predictions.
+        O(T): the context is read in one call, then one step per new point."""
+        B, n_ctx, d = x_ctx.shape
+        seq = x_ctx.new_empty(B, tau.shape[0], d)
+        seq[:, :n_ctx] = x_ctx
+        state = None
+        if n_ctx > 1:
+            _, _, state = self._advance(x_ctx[:, :-1], tau[:n_ctx - 1], tau[1:n_ctx], None)
+        for t in range(n_ctx - 1, tau.shape[0] - 1):
+            m, _, state = self._advance(seq[:, t:t + 1], tau[t:t + 1], tau[t + 1:t + 2], state)
+            seq[:, t + 1:t + 2] = m
+        return seq
+
+    @torch.no_grad()
+    def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> Prediction:
+        """Read ``x_ctx`` (B, n_ctx, d), roll out to len(tau) steps in O(T); returns the
+        teacher-forced Prediction (B, T, d) on [context, rollout], as SequenceModel.forecast."""
+        if not isinstance(x_ctx, torch.Tensor) or x_ctx.dim() != 3:
+            raise ValueError("x_ctx must be a 3-D tensor (batch, n_ctx, variable)")
+        if not isinstance(tau, torch.Tensor) or tau.dim() != 1:
+            raise ValueError("tau must be a 1-D tensor with the full forecast grid (T,)")
+        T, n_ctx = tau.shape[0], x_ctx.shape[1]
+        if n_ctx < 1 or n_ctx > T:
+            raise ValueError(f"context length {n_ctx} must be in [1, {T}] (len(tau))")
+        check_inputs(x_ctx[:, :1].expand(-1, T, -1), tau, self.n_variables)
+        return self.forward(self._rollout(x_ctx, tau), tau)

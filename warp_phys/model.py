@@ -1,0 +1,319 @@
+"""WARP: a sequence model whose hidden state is the weight vector of a root network.
+
+Recurrence (DESIGN.md §1):  theta_0 = phi(x_0),  theta_t = A theta_{t-1} + B (x_t - x_{t-1}).
+
+Alignment (warp_phys/sequence.py): ``mean[:, t]`` predicts x_t with the weights
+theta_{t-1} (which have read x_0 .. x_{t-1}); the root network is evaluated at tau_t and the
+prior decodes with z_prev = x_{t-1}. For t = 0 the model uses theta_0 and z_prev = x_0 (a
+reconstruction of x_0). In autoregressive modes "x_{t-1}" is whatever was fed at step t-1
+(the truth, or the model's own prediction).
+
+Evaluation: for ``identity`` and ``lowrank`` transitions the weights stay in an affine
+subspace theta_0 + span(basis), and the root network is evaluated in factored form without
+ever building theta_t per (batch, time) (warp_phys/root.py). ``diagonal`` and ``dense``
+materialise theta_t. ``evaluation="plain"`` forces materialisation (tests, benchmarks).
+
+Units: x is in normalised units (the workflow normalises); tau = t / (T - 1) in [0, 1].
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from warp_phys.hypernet import FreeInitialState, Hypernetwork
+from warp_phys.priors.base import BindContext, Identity, Prior
+from warp_phys.root import RootNetwork, get_activation
+from warp_phys.scaling import Scaler
+from warp_phys.sequence import Prediction, SequenceModel
+from warp_phys.transitions import TRANSITIONS, make_transition
+
+OUTPUTS = ("mean", "gaussian")
+INIT_STATES = ("hypernetwork", "free")
+EVALUATIONS = ("auto", "factored", "plain")
+
+
+def _jsonable(value: Any) -> Any:
+    """Convert tensors / numpy scalars / containers to plain JSON-able Python values."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu().tolist()
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return value.tolist()
+    return value
+
+
+def bind_context_to_config(ctx: BindContext) -> dict[str, Any]:
+    """JSON-able description of a BindContext (the system by name and parameters)."""
+    system = None
+    if ctx.system is not None:
+        params = dict(getattr(ctx.system, "params", {}) or {})
+        options = getattr(ctx.system, "options", None)  # structural options, e.g. Lorenz-96's N
+        if callable(options):
+            params.update(options())
+        system = {"name": getattr(ctx.system, "name", type(ctx.system).__name__), "params": _jsonable(params)}
+    return {"n_variables": int(ctx.n_variables), "dt": float(ctx.dt), "duration": float(ctx.duration),
+            "scaler": {"loc": _jsonable(ctx.scaler.loc), "scale": _jsonable(ctx.scaler.scale)},
+            "system": system}
+
+
+def prior_to_config(prior: Prior | None) -> dict[str, Any] | None:
+    """{"name", "options"} of a prior (options from ``prior.options`` when it has them)."""
+    if prior is None:
+        return None
+    return {"name": prior.name, "options": _jsonable(dict(getattr(prior, "options", {}) or {}))}
+
+
+class WARP(SequenceModel):
+    """Weight-space Adaptive Recurrent Prediction.
+
+    Args:
+        n_variables: d, the number of state variables.
+        width, depth, activation: root network (``depth`` hidden layers of ``width``).
+        transition: "identity" | "lowrank" | "diagonal" | "dense" (warp_phys/transitions.py).
+        rank: rank r of the lowrank transition.
+        init_state: "hypernetwork" (theta_0 = phi(x_0)) or "free" (one learned vector).
+        output: "mean", or "gaussian" (extra d outputs, std = softplus(raw) + std_floor).
+        prev_obs_input: feed the previous observation to the root network besides tau.
+        prior: a `Prior` (default: the black-box Identity), bound here to ``bind_context``.
+        evaluation: "auto" (factored when the transition allows), "factored" or "plain".
+        max_dense_params: largest D allowed for transition="dense".
+        seed: seed of the parameter initialisation.
+    """
+
+    def __init__(self, n_variables: int, *, width: int = 48, depth: int = 3, activation: str = "swish",
+                 transition: str = "identity", rank: int = 4, init_state: str = "hypernetwork",
+                 output: str = "mean", std_floor: float = 1e-3, prev_obs_input: bool = False,
+                 prior: Prior | None = None, bind_context: BindContext | None = None,
+                 evaluation: str = "auto", max_dense_params: int = 4096, seed: int = 0) -> None:
+        super().__init__()
+        d = int(n_variables)
+        if d < 1:
+            raise ValueError(f"n_variables must be >= 1, got {n_variables}")
+        get_activation(activation)
+        for name, value, valid in (("transition", transition, TRANSITIONS), ("output", output, OUTPUTS),
+                                   ("init_state", init_state, INIT_STATES), ("evaluation", evaluation, EVALUATIONS)):
+            if value not in valid:
+                raise ValueError(f"unknown {name} {value!r}; choose one of {list(valid)}")
+        if std_floor < 0:
+            raise ValueError(f"std_floor must be >= 0, got {std_floor}")
+        self.n_variables = d
+        ctx = bind_context or BindContext(n_variables=d, dt=1.0, duration=1.0, scaler=Scaler.identity(d))
+        if ctx.n_variables != d:
+            raise ValueError(f"bind_context.n_variables={ctx.n_variables} but n_variables={d}; they must agree")
+        self.prior = prior if prior is not None else Identity()
+        self.prior.bind(ctx)
+        self.bind_context = ctx
+        self._custom_penalty = type(self.prior).penalty is not Prior.penalty
+        self.n_prior_outputs = int(self.prior.n_outputs)
+        self.output = output
+        self.std_floor = float(std_floor)
+        self.prev_obs_input = bool(prev_obs_input)
+        n_out = self.n_prior_outputs + (d if output == "gaussian" else 0)
+        self.root = RootNetwork(1 + (d if prev_obs_input else 0), n_out, width, depth, activation)
+        D = self.root.size
+        gen = torch.Generator().manual_seed(int(seed))
+        theta_init = self.root.init_theta(gen)
+        if init_state == "hypernetwork":
+            self.initial: nn.Module = Hypernetwork(d, theta_init, activation=activation, generator=gen)
+        else:
+            self.initial = FreeInitialState(theta_init)
+        self.transition = make_transition(transition, D, d, rank=rank, max_dense_params=max_dense_params,
+                                          generator=gen)
+        if evaluation == "factored" and not self.transition.factorable:
+            raise ValueError(f"evaluation='factored' needs transition 'identity' or 'lowrank', not {transition!r}; "
+                             f"use evaluation='auto' or 'plain'")
+        self.evaluation = evaluation
+        self.config: dict[str, Any] = {
+            "n_variables": d, "width": int(width), "depth": int(depth), "activation": activation,
+            "transition": transition, "rank": int(rank), "init_state": init_state, "output": output,
+            "std_floor": float(std_floor), "prev_obs_input": bool(prev_obs_input),
+            "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
+            "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": int(seed),
+        }
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def weight_size(self) -> int:
+        """D, the number of root-network weights (size of theta)."""
+        return self.root.size
+
+    @property
+    def factored(self) -> bool:
+        return self.transition.factorable and self.evaluation != "plain"
+
+    def _dtype(self) -> torch.dtype:
+        return self.transition.B.dtype
+
+    def _check_x(self, x: torch.Tensor, name: str = "x") -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor of shape (batch, time, {self.n_variables}), "
+                             f"got {type(x).__name__}")
+        if x.dim() != 3:
+            raise ValueError(f"{name} must have shape (batch, time, variables), got {tuple(x.shape)}; "
+                             f"add a batch axis with x[None] for one trajectory")
+        if x.shape[-1] != self.n_variables:
+            raise ValueError(f"{name} has {x.shape[-1]} variables but the model was built for "
+                             f"n_variables={self.n_variables}")
+        if x.shape[0] < 1 or x.shape[1] < 1:
+            raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
+        if not torch.isfinite(x).all():
+            raise ValueError(f"{name} contains NaN or inf; remove or interpolate those values first")
+        return x.to(self._dtype())
+
+    def _check_tau(self, tau: torch.Tensor, T: int, x: torch.Tensor) -> torch.Tensor:
+        tau = torch.as_tensor(tau)
+        if tau.dim() != 1 or tau.shape[0] != T:
+            raise ValueError(f"tau must have shape ({T},) to match the {T} time steps of x, got {tuple(tau.shape)}")
+        return tau.to(dtype=x.dtype, device=x.device)
+
+    def _inputs(self, tau: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
+        """Root inputs (B, T, n_in) from tau (T,) and the previous observation (B, T, d)."""
+        tcol = tau.view(1, -1, 1).expand(z_prev.shape[0], -1, 1)
+        return torch.cat([tcol, z_prev], dim=-1) if self.prev_obs_input else tcol
+
+    def _decode(self, raw: torch.Tensor, tau: torch.Tensor, z_prev: torch.Tensor) -> Prediction:
+        tcol = tau.view(1, -1, 1).expand(z_prev.shape[0], -1, 1)
+        mean = self.prior.decode(raw[..., : self.n_prior_outputs], tcol, z_prev)
+        std = None
+        if self.output == "gaussian":
+            std = F.softplus(raw[..., self.n_prior_outputs:]) + self.std_floor
+        return Prediction(mean, std)
+
+    def _raw_parallel(self, x: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher-forced raw root outputs (B, T, n_out) and z_prev (B, T, d)."""
+        z_prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
+        inputs = self._inputs(tau, z_prev)
+        theta0 = self.initial(x[:, 0])
+        if self.factored:
+            coeff = self.transition.coefficients(theta0, x)
+            coeff = torch.cat([coeff[:, :1], coeff[:, :-1]], dim=1)  # weights theta_{t-1}
+            raw = self.root.evaluate_factored(theta0, self.transition.basis(), coeff, inputs)
+        else:
+            thetas = self.transition.trajectory(theta0, x)
+            thetas = torch.cat([thetas[:, :1], thetas[:, :-1]], dim=1)
+            raw = self.root.evaluate(thetas, inputs)
+        return raw, z_prev
+
+    def _rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor,
+                 freeze_recurrence: bool = False) -> Prediction:
+        """Sequential run: the input at step t is x[:, t] where force[:, t] else the model's
+        own mean prediction of step t. x (B, T, d), force (B, T) bool."""
+        B, T, d = x.shape
+        x0 = x[:, 0]
+        theta0 = self.initial(x0)
+        tr = self.transition
+        if self.factored:
+            layers = self.root.factored_layers(theta0, tr.basis())
+            state = tr.init_coefficient_state(theta0, x0)
+            coeff = x0.new_zeros(B, 1, tr.n_coefficients)
+        else:
+            theta = theta0
+        inp_prev = x0
+        means: list[torch.Tensor] = []
+        stds: list[torch.Tensor] = []
+        force = force.unsqueeze(-1)
+        for t in range(T):
+            if t >= 2:  # read the input of step t-1
+                inp = torch.where(force[:, t - 1], x[:, t - 1], means[-1])
+                if not freeze_recurrence:
+                    if self.factored:
+                        state, c = tr.step_coefficients(state, inp)
+                        coeff = c.unsqueeze(1)
+                    else:
+                        theta = tr.step(theta, inp - inp_prev)
+                inp_prev = inp
+            z_prev = inp_prev.unsqueeze(1)
+            inputs = self._inputs(tau[t : t + 1], z_prev)
+            if self.factored:
+                raw = self.root.evaluate_factored(layers, None, coeff, inputs)
+            else:
+                raw = self.root.evaluate(theta.unsqueeze(1), inputs)
+            pred = self._decode(raw, tau[t : t + 1], z_prev)
+            means.append(pred.mean[:, 0])
+            if pred.std is not None:
+                stds.append(pred.std[:, 0])
+        return Prediction(torch.stack(means, 1), torch.stack(stds, 1) if stds else None)
+
+    # ------------------------------------------------------------------ public API
+    def forward(self, x: torch.Tensor, tau: torch.Tensor, *, p_force: float = 1.0,
+                generator: torch.Generator | None = None) -> Prediction:
+        """One-step predictions (B, T, d) for x (B, T, d) at normalised times tau (T,).
+
+        p_force = 1: teacher forced, all steps in parallel. p_force < 1: autoregressive; the
+        input at each step is the truth with probability p_force (drawn per trajectory and
+        step from ``generator``), else the model's own prediction (differentiable).
+        """
+        x = self._check_x(x)
+        tau = self._check_tau(tau, x.shape[1], x)
+        if not 0.0 <= p_force <= 1.0:
+            raise ValueError(f"p_force must be in [0, 1], got {p_force}")
+        if p_force >= 1.0:
+            raw, z_prev = self._raw_parallel(x, tau)
+            return self._decode(raw, tau, z_prev)
+        dev = generator.device if generator is not None else x.device
+        force = torch.rand(x.shape[0], x.shape[1], generator=generator, device=dev).to(x.device) < p_force
+        return self._rollout(x, tau, force)
+
+    @torch.no_grad()
+    def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, *, freeze_recurrence: bool = False) -> Prediction:
+        """Read the context x_ctx (B, n_ctx, d), then roll out on its own predictions to
+        len(tau) steps; O(T), no gradient. Returns (B, T, d) (steps < n_ctx are one-step
+        predictions). ``freeze_recurrence=True`` keeps theta at theta_0 (for ablations)."""
+        x_ctx = self._check_x(x_ctx, "x_ctx")
+        B, n_ctx, d = x_ctx.shape
+        tau = torch.as_tensor(tau)
+        if tau.dim() != 1:
+            raise ValueError(f"tau must be 1-D (T,), got shape {tuple(tau.shape)}")
+        T = tau.shape[0]
+        if n_ctx > T:
+            raise ValueError(f"context length {n_ctx} is longer than the {T} requested steps; "
+                             f"pass a tau with at least {n_ctx} entries or a shorter context")
+        tau = tau.to(dtype=x_ctx.dtype, device=x_ctx.device)
+        x = x_ctx.new_zeros(B, T, d)
+        x[:, :n_ctx] = x_ctx
+        force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
+        return self._rollout(x, tau, force, freeze_recurrence=freeze_recurrence)
+
+    def penalty(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """The prior's extra loss term; ``root_mean(tau_q)`` evaluates the teacher-forced
+        decoded mean (B, T, d) with weights theta_{t-1} at times tau_q (T,)."""
+        if not self._custom_penalty:
+            return torch.zeros((), device=x.device)
+        x = self._check_x(x)
+        tau = self._check_tau(tau, x.shape[1], x)
+
+        def root_mean(tau_q: torch.Tensor) -> torch.Tensor:
+            tau_q = self._check_tau(tau_q, x.shape[1], x)
+            raw, z_prev = self._raw_parallel(x, tau_q)
+            return self._decode(raw, tau_q, z_prev).mean
+
+        return self.prior.penalty(root_mean, tau)
+
+    @torch.no_grad()
+    def weights(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """Materialised weight trajectories theta_t (B, T, D), theta_t having read x_0..x_t."""
+        x = self._check_x(x)
+        self._check_tau(tau, x.shape[1], x)
+        return self.transition.trajectory(self.initial(x[:, 0]), x)
+
+    @torch.no_grad()
+    def interpret(self, x: torch.Tensor, tau: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The prior's named quantities (each (B, T, ...)) from the teacher-forced raw outputs."""
+        x = self._check_x(x)
+        tau = self._check_tau(tau, x.shape[1], x)
+        raw, _ = self._raw_parallel(x, tau)
+        return self.prior.interpret(raw[..., : self.n_prior_outputs])
+
+    def extra_repr(self) -> str:
+        c = self.config
+        return (f"d={c['n_variables']}, D={self.weight_size}, transition={c['transition']}, "
+                f"width={c['width']}, depth={c['depth']}, output={c['output']}, prior={self.prior.name}")
+
+
+__all__ = ["WARP", "bind_context_to_config", "prior_to_config"]

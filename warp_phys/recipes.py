@@ -1,0 +1,121 @@
+"""Per-system default recipes for ``warp_phys.reconstruct``: data sizes, time grid,
+context, and the training budget.
+
+The recipes are sized for a 2-core CPU: ``reconstruct(system="lorenz")`` trains in
+about two minutes there and forecasts the out-of-distribution test set for more than
+one Lyapunov time (see the measurements quoted beside each recipe). Every field can be
+overridden through ``reconstruct(..., **options)``; unknown systems fall back to
+:func:`generic_recipe`, derived from the system's protocol and time scale.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Defaults of one reconstruction.
+
+    Data: ``n_train``/``n_val``/``n_test`` trajectories; ``t_span`` (system time units) and
+    ``n_steps`` of the grid (None: the protocol's); ``protocol`` the system's preset;
+    ``context`` observed steps before the forecast.
+    Training (`warp_phys.Trainer`): ``epochs``, ``batch_size``, ``lr``, ``p_force``
+    (teacher-forcing probability), ``patience`` (early stopping, epochs), ``max_time``
+    (seconds, a wall-clock cap; None = none).
+    WARP model: ``width``/``depth`` of the root network, ``transition``, ``output``
+    ("mean" or "gaussian": then the loss is the Gaussian NLL); ``model_options`` are
+    extra keyword arguments for the model constructor.
+    """
+
+    n_train: int = 256
+    n_val: int = 32
+    n_test: int = 32
+    t_span: tuple[float, float] | None = None
+    n_steps: int | None = None
+    protocol: str = "default"
+    context: int | None = None
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    p_force: float = 0.25
+    patience: int | None = None
+    max_time: float | None = None
+    width: int = 32
+    depth: int = 2
+    transition: str = "identity"
+    output: str = "mean"
+    model_options: dict[str, Any] = field(default_factory=dict)
+
+    def replace(self, **changes: Any) -> "Recipe":
+        """A copy with ``changes`` applied (ValueError for unknown field names)."""
+        unknown = sorted(set(changes) - set(recipe_fields()))
+        if unknown:
+            raise ValueError(f"unknown recipe option(s) {unknown}; valid: {recipe_fields()}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def recipe_fields() -> list[str]:
+    """Names of the Recipe fields (the options ``reconstruct`` treats as recipe overrides)."""
+    return [f.name for f in fields(Recipe)]
+
+
+# Canonical system name -> recipe. Timings are for the full reconstruct() call on the
+# 2-core CPU of the project (simulation + training + forecast), measured with the
+# command quoted in each comment.
+RECIPES: dict[str, Recipe] = {
+    # Lorenz-63, grey-box prior (the root network emits sigma, rho, beta; RK4 steps of dt).
+    "lorenz63": Recipe(n_train=128, n_val=16, n_test=32, t_span=(0.0, 8.0), n_steps=401,
+                       context=100, epochs=30, batch_size=32, lr=3e-3, p_force=0.25,
+                       width=32, depth=2, max_time=100.0),
+    # The paper's MSD protocol (t in [0, 1], 256 steps, context 100), grey-box prior.
+    "mass_spring_damper": Recipe(n_train=256, n_val=32, n_test=64, protocol="paper", context=100,
+                                 epochs=40, batch_size=32, lr=3e-3, width=32, depth=2, max_time=100.0),
+    "lotka_volterra": Recipe(n_train=256, n_val=32, n_test=64, protocol="paper", context=100,
+                             epochs=40, batch_size=32, lr=3e-3, width=32, depth=2, max_time=100.0),
+    "sine": Recipe(n_train=100, n_val=20, n_test=64, protocol="paper", context=1,
+                   epochs=200, batch_size=20, lr=3e-3, width=32, depth=2, max_time=60.0),
+    "pendulum": Recipe(n_train=128, n_val=16, n_test=32, context=64, epochs=40, batch_size=32,
+                       lr=3e-3, width=32, depth=2, max_time=100.0),
+}
+
+
+def generic_recipe(system: Any, protocol: str | None = None) -> Recipe:
+    """A fallback recipe from the system's protocol: its grid (at most ~512 steps, by
+    shortening t_span at the protocol's dt), a quarter of the steps as context (at least
+    ~one time scale when the system has one), and a CPU-sized budget."""
+    proto = system.protocol(protocol or "default")
+    t0, t1 = (float(v) for v in proto.t_span)
+    n_steps = int(proto.n_steps)
+    dt = (t1 - t0) / (n_steps - 1)
+    if n_steps > 512:
+        n_steps = 512
+        t1 = t0 + dt * (n_steps - 1)
+    context = max(1, n_steps // 4)
+    scale = getattr(system, "time_scale", None)
+    if scale:
+        context = min(max(context, int(round(scale / dt))), n_steps // 2)
+    return Recipe(n_train=128, n_val=16, n_test=32, t_span=(t0, t1), n_steps=n_steps,
+                  protocol=proto.name, context=context, epochs=30, batch_size=32, lr=3e-3,
+                  width=32, depth=2, max_time=100.0)
+
+
+def user_data_recipe(n_steps: int) -> Recipe:
+    """Defaults for the user's own trajectories: context a quarter of the steps."""
+    return Recipe(context=max(1, n_steps // 4), epochs=100, batch_size=32, lr=3e-3, width=32,
+                  depth=2, max_time=300.0)
+
+
+def get_recipe(system: Any, protocol: str | None = None) -> Recipe:
+    """The recipe for ``system`` (a System); the generic one when none is registered.
+    A ``protocol`` other than the recipe's also falls back to the generic recipe."""
+    recipe = RECIPES.get(system.name)
+    if recipe is None or (protocol is not None and protocol != recipe.protocol):
+        return generic_recipe(system, protocol)
+    if recipe.protocol not in system.protocols:
+        return generic_recipe(system, None)
+    return recipe

@@ -1,0 +1,220 @@
+"""Training of sequence models (WARP and baselines): `Trainer(...).fit(model, x_train, tau, x_val)`.
+
+AdamW with gradient clipping, reduce-on-plateau on the validation score, best-state
+selection, early stopping, a time budget, a progress bar, and checkpoint/resume (a resumed
+run gives the same result as an uninterrupted one). Inputs are normalised tensors
+x (N, T, d) and tau (T,). Deterministic given ``seed`` (batch order and teacher-forcing
+draws come from one CPU generator whose state is checkpointed).
+"""
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from warp_phys.checkpoint import atomic_save
+from warp_phys.device import resolve_device
+from warp_phys.losses import LOSSES, sequence_loss
+
+
+@dataclass
+class TrainHistory:
+    """Per-epoch records. ``val_loss`` is empty without validation data; the selection
+    score is then the training loss. ``best_epoch`` is 0-based (-1: nothing trained)."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    best_epoch: int = -1
+    best_score: float = math.inf
+    stopped_early: bool = False
+    stop_reason: str = "epochs"  # epochs | early_stopping | max_time | non_finite_loss | no_parameters
+    epochs_run: int = 0
+    time_s: float = 0.0
+
+
+def _as_data(x: Any, name: str, d: int | None = None) -> torch.Tensor:
+    x = torch.as_tensor(x)
+    if x.dim() != 3:
+        raise ValueError(f"{name} must have shape (trajectories, time, variables), got {tuple(x.shape)}")
+    if d is not None and x.shape[-1] != d:
+        raise ValueError(f"{name} has {x.shape[-1]} variables but the model expects {d}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} contains NaN or inf; remove or interpolate those values first")
+    return x
+
+
+class Trainer:
+    """Settings of a training run; ``fit`` takes the data (scikit-learn style).
+
+    Args:
+        epochs, batch_size, lr, weight_decay: AdamW schedule; ``grad_clip`` max grad norm (None: off).
+        loss: "mse" or "nll" (Gaussian, needs a model with a std output).
+        p_force: teacher-forcing probability (1: parallel teacher-forced training).
+        patience: epochs without improvement of the selection score before stopping.
+        lr_patience, lr_factor: ReduceLROnPlateau on the selection score.
+        val_n_ctx: if set, the validation score is the forecast MSE over steps >= val_n_ctx
+            (model.forecast reading val_n_ctx steps); else the one-step loss.
+        seed: seed of batch order and teacher-forcing draws.
+        device: "auto" | "cpu" | "cuda" ...; progress: show a tqdm bar.
+        checkpoint_path: saved every epoch; if the file exists, fit resumes from it.
+        max_time: wall-clock budget in seconds (checked after every batch).
+    """
+
+    def __init__(self, *, epochs: int = 100, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
+                 grad_clip: float | None = 1.0, loss: str = "mse", p_force: float = 1.0, patience: int = 20,
+                 lr_patience: int = 5, lr_factor: float = 0.5, val_n_ctx: int | None = None, seed: int = 0,
+                 device: str | torch.device = "auto", progress: bool = True,
+                 checkpoint_path: str | Path | None = None, max_time: float | None = None) -> None:
+        if loss not in LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
+        if epochs < 0 or batch_size < 1:
+            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
+        if not 0.0 <= p_force <= 1.0:
+            raise ValueError(f"p_force must be in [0, 1], got {p_force}")
+        self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
+        self.grad_clip, self.loss, self.p_force, self.patience = grad_clip, loss, p_force, patience
+        self.lr_patience, self.lr_factor, self.val_n_ctx, self.seed = lr_patience, lr_factor, val_n_ctx, seed
+        self.device, self.progress, self.max_time = device, progress, max_time
+        self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def evaluate(self, model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor) -> float:
+        """Validation score of ``model`` on x (N, T, d): forecast MSE after ``val_n_ctx``
+        steps if set, else the one-step loss (steps >= 1)."""
+        was_training = model.training
+        model.eval()
+        total, n = 0.0, 0
+        for i in range(0, x.shape[0], 4 * self.batch_size):
+            xb = x[i : i + 4 * self.batch_size]
+            if self.val_n_ctx is not None:
+                pred = model.forecast(xb[:, : self.val_n_ctx], tau)
+                score = ((pred.mean[:, self.val_n_ctx :] - xb[:, self.val_n_ctx :]) ** 2).mean()
+            else:
+                score = sequence_loss(model(xb, tau), xb, kind=self.loss)
+            total += float(score) * xb.shape[0]
+            n += xb.shape[0]
+        model.train(was_training)
+        return total / n
+
+    # ------------------------------------------------------------------ training
+    def fit(self, model: torch.nn.Module, x_train: Any, tau: Any, x_val: Any | None = None) -> TrainHistory:
+        """Train ``model`` in place on x_train (N, T, d) at times tau (T,); returns the history.
+        The model ends with the parameters of the best epoch (by validation score)."""
+        t_start = time.perf_counter()
+        device = resolve_device(self.device)
+        d = getattr(model, "n_variables", None)
+        x_train = _as_data(x_train, "x_train", d)
+        T = x_train.shape[1]
+        tau = torch.as_tensor(tau)
+        if tau.dim() != 1 or tau.shape[0] != T:
+            raise ValueError(f"tau must have shape ({T},) to match x_train, got {tuple(tau.shape)}")
+        if x_val is not None:
+            x_val = _as_data(x_val, "x_val", x_train.shape[-1])
+            if x_val.shape[1] != T:
+                raise ValueError(f"x_val has {x_val.shape[1]} time steps but x_train has {T}; they must agree")
+        if self.val_n_ctx is not None and not 1 <= self.val_n_ctx < T:
+            raise ValueError(f"val_n_ctx={self.val_n_ctx} must be in [1, {T - 1}] for trajectories of {T} steps")
+        model.to(device)
+        first = next(iter(model.parameters()), None)
+        dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+        x_train = x_train.to(device=device, dtype=dtype)
+        tau = tau.to(device=device, dtype=dtype)
+        x_val = x_val.to(device=device, dtype=dtype) if x_val is not None else None
+
+        history = TrainHistory()
+        params = [p for p in model.parameters() if p.requires_grad]
+        if not params:
+            history.stop_reason = "no_parameters"
+            if x_val is not None:
+                history.val_loss.append(self.evaluate(model, x_val, tau))
+                history.best_score = history.val_loss[-1]
+            history.time_s = time.perf_counter() - t_start
+            return history
+
+        opt = torch.optim.AdamW(params, lr=self.lr, weight_decay=self.weight_decay)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=self.lr_factor,
+                                                           patience=self.lr_patience)
+        gen = torch.Generator().manual_seed(int(self.seed))
+        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        bad_epochs, start_epoch, done = 0, 0, False
+
+        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+            ck = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+            model.load_state_dict(ck["model"])
+            opt.load_state_dict(ck["optimizer"])
+            sched.load_state_dict(ck["scheduler"])
+            gen.set_state(ck["rng"])
+            history = TrainHistory(**ck["history"])
+            best_state = {k: v.to(device) for k, v in ck["best_state"].items()}
+            bad_epochs, start_epoch, done = ck["bad_epochs"], ck["epoch"], ck["done"]
+
+        N = x_train.shape[0]
+        bar = tqdm(total=self.epochs, initial=start_epoch, desc="training", disable=not self.progress,
+                   leave=False, dynamic_ncols=True)
+        model.train()
+        epoch = start_epoch
+        while not done and epoch < self.epochs:
+            perm = torch.randperm(N, generator=gen).to(device)
+            total, count, timed_out, bad_loss = 0.0, 0, False, False
+            for i in range(0, N, self.batch_size):
+                xb = x_train[perm[i : i + self.batch_size]]
+                pred = model(xb, tau, p_force=self.p_force, generator=gen)
+                loss = sequence_loss(pred, xb, kind=self.loss) + model.penalty(xb, tau)
+                if not torch.isfinite(loss):
+                    bad_loss = True
+                    break
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                if self.grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
+                opt.step()
+                total += float(loss.detach()) * xb.shape[0]
+                count += xb.shape[0]
+                if self.max_time is not None and time.perf_counter() - t_start > self.max_time:
+                    timed_out = True
+                    break
+            if bad_loss:
+                warnings.warn(f"non-finite training loss in epoch {epoch}; stopping and keeping the best "
+                              f"parameters so far (try a lower lr or a larger std_floor)", RuntimeWarning)
+                history.stop_reason, history.stopped_early = "non_finite_loss", True
+                break
+            train_loss = total / max(count, 1)
+            history.train_loss.append(train_loss)
+            val = self.evaluate(model, x_val, tau) if x_val is not None else None
+            if val is not None:
+                history.val_loss.append(val)
+            score = val if val is not None else train_loss
+            history.lr.append(opt.param_groups[0]["lr"])
+            sched.step(score)
+            if score < history.best_score:
+                history.best_score, history.best_epoch, bad_epochs = score, epoch, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                bad_epochs += 1
+            epoch += 1
+            history.epochs_run = epoch
+            if bad_epochs >= self.patience:
+                history.stop_reason, history.stopped_early, done = "early_stopping", True, True
+            elif timed_out:
+                history.stop_reason, history.stopped_early, done = "max_time", True, True
+            bar.update(1)
+            bar.set_postfix(loss=f"{train_loss:.3g}", **({"val": f"{val:.3g}"} if val is not None else {}))
+            if self.checkpoint_path is not None:
+                atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                             "scheduler": sched.state_dict(), "rng": gen.get_state(), "epoch": epoch,
+                             "history": asdict(history), "bad_epochs": bad_epochs, "done": done,
+                             "best_state": {k: v.cpu() for k, v in best_state.items()}},
+                            self.checkpoint_path)
+        bar.close()
+        model.load_state_dict(best_state)
+        model.eval()
+        history.time_s += time.perf_counter() - t_start
+        return history

@@ -34,8 +34,8 @@ class Lorenz63(System):
     ic_test = {"x": (-15.0, 15.0), "y": (-15.0, 15.0), "z": (10.0, 40.0)}
 
     def rhs(self, t: torch.Tensor, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
-        X, Y, Z = x[..., 0], x[..., 1], x[..., 2]
-        sigma, rho, beta = p[..., 0], p[..., 1], p[..., 2]
+        X, Y, Z = x.unbind(-1)
+        sigma, rho, beta = p.unbind(-1)
         return torch.stack((sigma * (Y - X), X * (rho - Z) - Y, X * Y - beta * Z), dim=-1)
 
 

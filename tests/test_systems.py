@@ -217,3 +217,28 @@ def test_blowup_names_trajectory_and_time(backend):
 def test_overflowing_state_is_reported_not_returned_as_nan():
     with pytest.raises(SimulationError, match=r"trajectory 1 became non-finite at time t = 0"):
         get("lorenz").simulate(2, (0.0, 1.0), 11, ic=[[1.0, 1.0, 1.0], [1e200, 1e200, 1e200]])
+
+
+# ---- solver options -----------------------------------------------------------------
+def test_progress_chunks_and_fixed_step_rk4_agree_with_the_adaptive_solve(capsys):
+    s = get("msd")
+    kw = dict(params="train", seed=4, rtol=1e-10, atol=1e-12)
+    ref = s.simulate(3, (0.0, 0.5), 51, **kw)
+    chunked = s.simulate(3, (0.0, 0.5), 51, progress=True, **kw)
+    assert "mass_spring_damper" in capsys.readouterr().err  # the tqdm bar
+    scale = np.abs(ref.state.values).max()
+    assert np.abs(chunked.state.values - ref.state.values).max() < 1e-8 * scale
+    # RK4, 4 substeps per interval of 0.01 s (omega h <= 0.3): global error ~ (omega h)^4 / 120
+    rk4 = s.simulate(3, (0.0, 0.5), 51, method="rk4", options={"substeps": 4}, **kw)
+    err = np.abs(rk4.state.values - ref.state.values).max() / scale
+    assert 1e-9 < err < 1e-4
+    rk4h = s.simulate(3, (0.0, 0.5), 51, method="rk4", options={"step_size": 0.0025}, **kw)
+    assert np.array_equal(rk4h.state.values, rk4.state.values)
+    sp = s.simulate(2, (0.0, 0.5), 11, backend="scipy", progress=True, **kw)
+    assert sp.attrs["method"] == "DOP853" and "traj" in capsys.readouterr().err
+
+
+def test_describe_mentions_the_physics():
+    text = get("lorenz").describe()
+    for word in ["lorenz63", "sigma", "rho", "beta", "Prandtl", "lyapunov_time", "grey_box", "default"]:
+        assert word in text

@@ -10,8 +10,8 @@ from typing import Any
 from ._version import __version__
 
 _LAZY = {
-    "reconstruct": ("warp_phys.reconstruct", "reconstruct"),
-    "Reconstruction": ("warp_phys.reconstruct", "Reconstruction"),
+    "reconstruct": ("warp_phys.workflow", "reconstruct"),
+    "Reconstruction": ("warp_phys.workflow", "Reconstruction"),
     "WARP": ("warp_phys.model", "WARP"),
     "Trainer": ("warp_phys.training", "Trainer"),
     "save_model": ("warp_phys.checkpoint", "save_model"),

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import torch
-from torch.func import jvp, vmap
 
 from warp_phys.device import resolve_device
+from warp_phys.systems.integrators import rk4_step
 
 
 def _params(system: Any, params: Any, batch: int) -> torch.Tensor:
@@ -86,14 +86,11 @@ def lyapunov_exponents(system: Any, x0: Any = None, params: Any = None, *, n_exp
     x = x.to(dev)
     q = torch.linalg.qr(torch.randn(B, d, n_exponents, generator=gen, dtype=torch.float64))[0].to(dev)
 
+    def f(tt: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
+        return system.rhs(tt, xs, p)
+
     def rk4_state(t: float, xs: torch.Tensor) -> torch.Tensor:
-        h = dt
-        tt = lambda s: torch.tensor(t + s, dtype=torch.float64, device=dev)  # noqa: E731
-        k1 = system.rhs(tt(0.0), xs, p)
-        k2 = system.rhs(tt(h / 2), xs + h / 2 * k1, p)
-        k3 = system.rhs(tt(h / 2), xs + h / 2 * k2, p)
-        k4 = system.rhs(tt(h), xs + h * k3, p)
-        return xs + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+        return rk4_step(f, torch.tensor(t, dtype=torch.float64, device=dev), xs, dt)
 
     t = 0.0
     with torch.no_grad():

@@ -20,10 +20,15 @@ class Recipe:
 
     Data: ``n_train``/``n_val``/``n_test`` trajectories; ``t_span`` (system time units) and
     ``n_steps`` of the grid (None: the protocol's); ``protocol`` the system's preset;
-    ``context`` observed steps before the forecast.
+    ``parameters``: "sampled" (each trajectory draws its physical parameters from the
+    protocol's train range, the out-of-distribution test set from its wider test range)
+    or "fixed" (every trajectory uses the system's current parameter values; only the
+    initial conditions vary, the out-of-distribution test set drawing them from the
+    wider test range); ``context`` observed steps before the forecast.
     Training (`warp_phys.Trainer`): ``epochs``, ``batch_size``, ``lr``, ``p_force``
     (teacher-forcing probability), ``patience`` (early stopping, epochs), ``max_time``
-    (seconds, a wall-clock cap; None = none).
+    (seconds, a wall-clock cap; None = none: recipes leave it off because a run cut by
+    the clock depends on the machine's speed, breaking "same seed, same numbers").
     WARP model: ``width``/``depth`` of the root network, ``transition``, ``output``
     ("mean" or "gaussian": then the loss is the Gaussian NLL); ``model_options`` are
     extra keyword arguments for the model constructor.
@@ -35,6 +40,7 @@ class Recipe:
     t_span: tuple[float, float] | None = None
     n_steps: int | None = None
     protocol: str = "default"
+    parameters: str = "sampled"
     context: int | None = None
     epochs: int = 100
     batch_size: int = 64
@@ -64,30 +70,39 @@ def recipe_fields() -> list[str]:
     return [f.name for f in fields(Recipe)]
 
 
-# Canonical system name -> recipe. Timings are for the full reconstruct() call on the
-# 2-core CPU of the project (simulation + training + forecast), measured with the
-# command quoted in each comment.
+# Canonical system name -> recipe. All use teacher-forced training (p_force=1): with a
+# grey-box prior the one-step loss already pins the physics down, and autoregressive
+# training (p_force<1) costs ~40x more per step on CPU (a sequential loop over T).
+# Timings: the full reconstruct() call (simulation + training + forecast) on the
+# project's shared 2-core CPU, `warp-phys reconstruct NAME -o x.nc`.
 RECIPES: dict[str, Recipe] = {
-    # Lorenz-63, grey-box prior (the root network emits sigma, rho, beta; RK4 steps of dt).
+    # Lorenz-63 at the classic parameters, initial conditions varied (test: wider ranges).
+    # dt = 0.02, context 100 steps (2 time units), 300 forecast steps = 5.4 Lyapunov times.
+    # Measured: see the README / issue report (about two minutes, median VPT > 3 Lyapunov times).
     "lorenz63": Recipe(n_train=128, n_val=16, n_test=32, t_span=(0.0, 8.0), n_steps=401,
-                       context=100, epochs=30, batch_size=32, lr=3e-3, p_force=0.25,
-                       width=32, depth=2, max_time=100.0),
-    # The paper's MSD protocol (t in [0, 1], 256 steps, context 100), grey-box prior.
-    "mass_spring_damper": Recipe(n_train=256, n_val=32, n_test=64, protocol="paper", context=100,
-                                 epochs=40, batch_size=32, lr=3e-3, width=32, depth=2, max_time=100.0),
-    "lotka_volterra": Recipe(n_train=256, n_val=32, n_test=64, protocol="paper", context=100,
-                             epochs=40, batch_size=32, lr=3e-3, width=32, depth=2, max_time=100.0),
-    "sine": Recipe(n_train=100, n_val=20, n_test=64, protocol="paper", context=1,
-                   epochs=200, batch_size=20, lr=3e-3, width=32, depth=2, max_time=60.0),
-    "pendulum": Recipe(n_train=128, n_val=16, n_test=32, context=64, epochs=40, batch_size=32,
-                       lr=3e-3, width=32, depth=2, max_time=100.0),
+                       parameters="fixed", context=100, epochs=40, batch_size=32, lr=3e-3,
+                       p_force=1.0, width=32, depth=2),
+    # Mass-spring-damper at the default parameters, initial conditions varied; t in [0, 1],
+    # 256 steps (about 3 periods). The paper's protocol (parameters sampled per trajectory):
+    # reconstruct("msd", protocol="paper", parameters="sampled").
+    "mass_spring_damper": Recipe(n_train=128, n_val=16, n_test=32, parameters="fixed", context=64,
+                                 epochs=30, batch_size=32, lr=3e-3, p_force=1.0, width=32, depth=2),
+    "lotka_volterra": Recipe(n_train=128, n_val=16, n_test=32, parameters="fixed", context=64,
+                             epochs=30, batch_size=32, lr=3e-3, p_force=1.0, width=32, depth=2),
+    # The paper's sine protocol: phase varies per trajectory, 16 steps, context 1.
+    "sine": Recipe(n_train=100, n_val=20, n_test=64, protocol="paper", parameters="sampled", context=1,
+                   epochs=200, batch_size=20, lr=3e-3, p_force=1.0, width=32, depth=2),
+    "pendulum": Recipe(n_train=128, n_val=16, n_test=32, t_span=(0.0, 4.0), n_steps=401,
+                       parameters="fixed", context=100, epochs=30, batch_size=32, lr=3e-3,
+                       p_force=1.0, width=32, depth=2),
 }
 
 
 def generic_recipe(system: Any, protocol: str | None = None) -> Recipe:
     """A fallback recipe from the system's protocol: its grid (at most ~512 steps, by
     shortening t_span at the protocol's dt), a quarter of the steps as context (at least
-    ~one time scale when the system has one), and a CPU-sized budget."""
+    ~one time scale when the system has one), and a CPU-sized budget. Parameters are
+    fixed for the "default" protocol and sampled for named (paper) protocols."""
     proto = system.protocol(protocol or "default")
     t0, t1 = (float(v) for v in proto.t_span)
     n_steps = int(proto.n_steps)
@@ -100,14 +115,14 @@ def generic_recipe(system: Any, protocol: str | None = None) -> Recipe:
     if scale:
         context = min(max(context, int(round(scale / dt))), n_steps // 2)
     return Recipe(n_train=128, n_val=16, n_test=32, t_span=(t0, t1), n_steps=n_steps,
-                  protocol=proto.name, context=context, epochs=30, batch_size=32, lr=3e-3,
-                  width=32, depth=2, max_time=100.0)
+                  protocol=proto.name, parameters="fixed" if proto.name == "default" else "sampled",
+                  context=context, epochs=30, batch_size=32, lr=3e-3, p_force=1.0, width=32, depth=2)
 
 
 def user_data_recipe(n_steps: int) -> Recipe:
     """Defaults for the user's own trajectories: context a quarter of the steps."""
-    return Recipe(context=max(1, n_steps // 4), epochs=100, batch_size=32, lr=3e-3, width=32,
-                  depth=2, max_time=300.0)
+    return Recipe(context=max(1, n_steps // 4), epochs=100, batch_size=32, lr=3e-3, p_force=1.0,
+                  width=32, depth=2)
 
 
 def get_recipe(system: Any, protocol: str | None = None) -> Recipe:

@@ -173,14 +173,17 @@ class DiagonalTransition(Transition):
         (where the loop does less work and the scan has no parallelism to exploit)."""
         if method == "auto":
             method = "scan" if theta0.is_cuda else "loop"
-        g = torch.cat([theta0.unsqueeze(1), (x[:, 1:] - x[:, :-1]) @ self.B.T], dim=1)
         if method == "scan":
+            g = torch.cat([theta0.unsqueeze(1), (x[:, 1:] - x[:, :-1]) @ self.B.T], dim=1)
             return linear_scan(g, self.a, lambda a, y: a * y)
         if method != "loop":
             raise ValueError(f"unknown method {method!r}; use 'auto', 'scan' or 'loop'")
-        thetas = [g[:, 0]]
-        for t in range(1, g.shape[1]):
-            thetas.append(torch.addcmul(g[:, t], self.a, thetas[-1]))
+        # time-major and unbound once: slicing g[:, t] in the loop would make each slice's
+        # backward allocate a full (B, T, D) gradient (quadratic in T)
+        g = ((x[:, 1:] - x[:, :-1]).transpose(0, 1) @ self.B.T).unbind(0)
+        thetas = [theta0]
+        for g_t in g:
+            thetas.append(torch.addcmul(g_t, self.a, thetas[-1]))
         return torch.stack(thetas, dim=1)
 
 

@@ -20,7 +20,7 @@ import torch
 
 def check_grid(n: int, *, minimum: int = 8) -> int:
     """Validate a grid size: an even integer >= ``minimum``. Returns it as int."""
-    if isinstance(n, bool) or not isinstance(n, (int,)) and not (hasattr(n, "__index__")):
+    if isinstance(n, bool) or not hasattr(n, "__index__"):
         raise ValueError(f"grid must be an even integer >= {minimum}, got {n!r}")
     n = int(n)
     if n < minimum or n % 2:

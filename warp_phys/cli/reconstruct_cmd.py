@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from warp_phys.reconstruct import reconstruct
+    from warp_phys.workflow import reconstruct
 
     out = Path(args.output)
     if out.parent and not out.parent.exists():

@@ -227,9 +227,9 @@ def format_metrics(all_metrics: Mapping[str, Mapping[str, float]], title: str = 
 # ---------------------------------------------------------------------------------------
 # data preparation
 # ---------------------------------------------------------------------------------------
-def _distinct_test_distribution(system: Any, proto: Any) -> bool:
+def _distinct_test_distribution(system: Any, proto: Any, sampled: bool = True) -> bool:
     """True when the protocol's test parameter (or initial-condition) ranges differ from training."""
-    if system.parameter_ranges("train", proto) != system.parameter_ranges("test", proto):
+    if sampled and system.parameter_ranges("train", proto) != system.parameter_ranges("test", proto):
         return True
     if proto.ic_train is not None or proto.ic_test is not None:
         return proto.ic_test is not None and dict(proto.ic_test) != dict(proto.ic_train or {})
@@ -238,22 +238,31 @@ def _distinct_test_distribution(system: Any, proto: Any) -> bool:
 
 def _system_splits(system: Any, recipe: Recipe, seed: int, device: torch.device) -> tuple[dict, dict]:
     """Simulate train, val (train distribution, own seed), test_id and test (OOD) sets."""
+    if recipe.parameters not in ("sampled", "fixed"):
+        raise ValueError(f"parameters must be 'sampled' or 'fixed', got {recipe.parameters!r}")
+    sampled = recipe.parameters == "sampled"
     proto = system.protocol(recipe.protocol)
     kw = dict(t_span=recipe.t_span or proto.t_span, n_steps=recipe.n_steps or proto.n_steps,
               protocol=proto, device=device)
-    train = system.simulate(recipe.n_train, params="train", seed=_seed_for(seed, 0), **kw)
-    val = system.simulate(recipe.n_val, params="train", seed=_seed_for(seed, 1), **kw)
+
+    def sim(n: int, split: str, k: int) -> xr.Dataset:
+        if sampled:
+            return system.simulate(n, params=split, seed=_seed_for(seed, k), **kw)
+        return system.simulate(n, params=None, ic=split, seed=_seed_for(seed, k), **kw)
+
+    train, val = sim(recipe.n_train, "train", 0), sim(recipe.n_val, "train", 1)
     tests = {}
-    if _distinct_test_distribution(system, proto):
-        tests["test"] = system.simulate(recipe.n_test, params="test", seed=_seed_for(seed, 3), **kw)
-        tests["test_id"] = system.simulate(recipe.n_test, params="train", seed=_seed_for(seed, 2), **kw)
+    if _distinct_test_distribution(system, proto, sampled):
+        tests["test"] = sim(recipe.n_test, "test", 3)
+        tests["test_id"] = sim(recipe.n_test, "train", 2)
     else:
-        tests["test"] = system.simulate(recipe.n_test, params="train", seed=_seed_for(seed, 2), **kw)
+        tests["test"] = sim(recipe.n_test, "train", 2)
+    what = "parameters and initial conditions" if sampled else "initial conditions (parameters fixed)"
     for name, ds in tests.items():
         ds.attrs["split"] = name
         ds.attrs["split_description"] = (
-            "out of distribution: parameters (and initial conditions) from the protocol's test ranges"
-            if name == "test" and "test_id" in tests else "in distribution: the training ranges")
+            f"out of distribution: {what} from the protocol's test ranges"
+            if name == "test" and "test_id" in tests else f"in distribution: {what} from the training ranges")
     return {"train": train, "val": val}, tests
 
 
@@ -280,6 +289,17 @@ def _split_options(recipe: Recipe, options: dict) -> tuple[Recipe, dict]:
 # ---------------------------------------------------------------------------------------
 def _build_model(model: str, prior_name: str | None, prior_options: dict, d: int, recipe: Recipe,
                  scaler: Scaler, dt: float, duration: float, system: Any, seed: int, options: dict):
+    try:
+        return _construct(model, prior_name, prior_options, d, recipe, scaler, dt, duration, system, seed, options)
+    except TypeError as err:
+        if "unexpected keyword" not in str(err):
+            raise
+        raise ValueError(f"unknown option in {sorted(options)} for model {model!r} ({err}); valid recipe "
+                         f"options are {recipe_fields()}, the rest go to the model's constructor") from None
+
+
+def _construct(model: str, prior_name: str | None, prior_options: dict, d: int, recipe: Recipe,
+               scaler: Scaler, dt: float, duration: float, system: Any, seed: int, options: dict):
     if model == "warp":
         from warp_phys import priors
         from warp_phys.model import WARP
@@ -342,6 +362,8 @@ def _result_dataset(truth: xr.Dataset, mean: np.ndarray, std: np.ndarray, contex
         coord.attrs.setdefault("long_name", str(name))
         coord.attrs.setdefault("units", "1")
     base = {k: v for k, v in truth.attrs.items() if isinstance(v, (str, int, float, np.integer, np.floating))}
+    if "seed" in base:  # the simulation's own (derived) seed; "seed" below is the user's
+        base["simulation_seed"] = base.pop("seed")
     ds.attrs = {**base, "Conventions": "CF-1.10", "featureType": "trajectory", **attrs,
                 "metrics": json.dumps(metrics, sort_keys=True)}
     return ds

@@ -13,11 +13,12 @@ from .base import BindContext, Identity, Prior
 from .constraints import Bounded, Positive
 from .grey_box import GreyBox, parameter_bounds, parameter_vector
 from .hybrid import Hybrid
+from .increment import Increment
 from .integrators import rk4_step
 from .residual import Residual, time_derivative
 
 _REGISTRY: dict[str, type[Prior]] = {
-    cls.name: cls for cls in (Identity, DampedOscillator, Sinusoid, GreyBox, Positive, Bounded, Residual, Hybrid)
+    cls.name: cls for cls in (Identity, DampedOscillator, Sinusoid, GreyBox, Positive, Bounded, Residual, Hybrid, Increment)
 }
 
 

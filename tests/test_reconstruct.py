@@ -126,8 +126,8 @@ def test_name_errors():
         warp_phys.reconstruct(system="msd", model="gru", prior="grey_box")
     with pytest.raises(ValueError, match="exactly one of"):
         warp_phys.reconstruct()
-    with pytest.raises(ValueError, match="field systems"):
-        warp_phys.reconstruct(system="navier_stokes_2d")
+    with pytest.raises(ValueError, match="field systems take FieldRecipe"):
+        warp_phys.reconstruct(system="navier_stokes_2d", n_train=4)
     with pytest.raises(ValueError, match="unknown option"):
         warp_phys.reconstruct(system="msd", n_trian=3)
 

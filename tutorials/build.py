@@ -5,13 +5,16 @@
     python tutorials/build.py 01_quickstart --no-execute   # sync the .ipynb cells only
 
 The ``.py`` file (percent format) is the source of truth; the ``.ipynb`` beside it is
-generated, with its outputs (plots) saved so it reads well on a repository page.
+generated, with its outputs (plots) saved so it reads well on a repository page. Each
+tutorial saves one gallery figure, ``figures/NN_name.png`` (``WARP_PHYS_FIGURES`` moves
+it: fast runs write theirs to a temporary folder so the gallery keeps the full-size figures).
 """
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,11 +24,26 @@ from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 FAST_ENV = "WARP_PHYS_FAST"
+FIGURES_ENV = "WARP_PHYS_FIGURES"
+FIGURES = HERE / "figures"
+
+# Environment of the kernel: the inline backend (figures saved as PNG in the notebook, also
+# when the caller's shell sets MPLBACKEND=Agg), and no "IProgress not found" noise from
+# tqdm.auto when ipywidgets is not installed.
+KERNEL_ENV = {
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "PYTHONWARNINGS": "ignore:IProgress not found",
+}
 
 
 def sources() -> list[Path]:
     """The tutorial sources, in reading order (NN_name.py)."""
     return sorted(p for p in HERE.glob("[0-9][0-9]_*.py"))
+
+
+def figure_path(source: Path, figures: Path = FIGURES) -> Path:
+    """The gallery figure a tutorial saves: figures/NN_name.png."""
+    return figures / f"{source.stem}.png"
 
 
 def load_source(path: Path) -> nbformat.NotebookNode:
@@ -35,18 +53,26 @@ def load_source(path: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int = 600) -> nbformat.NotebookNode:
-    """Execute in a fresh kernel started in tutorials/; raises CellExecutionError on any error."""
-    previous = os.environ.get(FAST_ENV)
-    os.environ[FAST_ENV] = "1" if fast else "0"
-    os.environ.setdefault("MPLBACKEND", "Agg")
+def execute(nb: nbformat.NotebookNode, *, fast: bool, timeout: int = 600,
+            figures: str | os.PathLike | None = None) -> nbformat.NotebookNode:
+    """Execute in a fresh kernel started in tutorials/; raises CellExecutionError on any error.
+
+    ``figures``: where the gallery figure goes (None: tutorials/figures for full runs, a new
+    temporary folder for fast runs, unless WARP_PHYS_FIGURES is set).
+    """
+    if figures is None:
+        figures = os.environ.get(FIGURES_ENV) or (tempfile.mkdtemp(prefix="warp_phys_figures_") if fast else FIGURES)
+    changes = {FAST_ENV: "1" if fast else "0", FIGURES_ENV: str(figures), **KERNEL_ENV}
+    previous = {k: os.environ.get(k) for k in changes}
+    os.environ.update(changes)
     try:
         NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
     finally:
-        if previous is None:
-            os.environ.pop(FAST_ENV, None)
-        else:
-            os.environ[FAST_ENV] = previous
+        for k, v in previous.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return nb
 
 

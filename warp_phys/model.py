@@ -8,7 +8,7 @@ prior decodes with z_prev = x_{t-1}. For t = 0 the model uses theta_0 and z_prev
 reconstruction of x_0). In autoregressive modes "x_{t-1}" is whatever was fed at step t-1
 (the truth, or the model's own prediction).
 
-Evaluation: for ``identity`` and ``lowrank`` transitions the weights stay in an affine
+Evaluation: for ``identity``, ``lowrank`` and ``subspace`` transitions the weights stay in an affine
 subspace theta_0 + span(basis), and the root network is evaluated in factored form without
 ever building theta_t per (batch, time) (warp_phys/root.py). ``diagonal`` and ``dense``
 materialise theta_t. ``evaluation="plain"`` forces materialisation (tests, benchmarks).
@@ -28,7 +28,7 @@ from warp_phys.priors.base import BindContext, Identity, Prior
 from warp_phys.root import RootNetwork, get_activation
 from warp_phys.scaling import Scaler
 from warp_phys.sequence import Prediction, SequenceModel
-from warp_phys.transitions import TRANSITIONS, make_transition
+from warp_phys.transitions import MEMORY_TRANSITIONS, TRANSITIONS, make_transition
 
 OUTPUTS = ("mean", "gaussian")
 INIT_STATES = ("hypernetwork", "free")
@@ -75,8 +75,9 @@ class WARP(SequenceModel):
     Args:
         n_variables: d, the number of state variables.
         width, depth, activation: root network (``depth`` hidden layers of ``width``).
-        transition: "identity" | "lowrank" | "diagonal" | "dense" (warp_phys/transitions.py).
-        rank: rank r of the lowrank transition.
+        transition: "identity" | "lowrank" | "diagonal" | "dense" (warp_phys/transitions.py) |
+            "subspace" (learned linear memory of the history, warp_phys/memory.py).
+        rank: rank r of the lowrank transition; number of memory modes of "subspace".
         init_state: "hypernetwork" (theta_0 = phi(x_0)) or "free" (one learned vector).
         output: "mean", or "gaussian" (extra d outputs, std = softplus(raw) + std_floor).
         prev_obs_input: feed the previous observation to the root network besides tau.
@@ -96,7 +97,8 @@ class WARP(SequenceModel):
         if d < 1:
             raise ValueError(f"n_variables must be >= 1, got {n_variables}")
         get_activation(activation)
-        for name, value, valid in (("transition", transition, TRANSITIONS), ("output", output, OUTPUTS),
+        for name, value, valid in (("transition", transition, TRANSITIONS + MEMORY_TRANSITIONS),
+                                   ("output", output, OUTPUTS),
                                    ("init_state", init_state, INIT_STATES), ("evaluation", evaluation, EVALUATIONS)):
             if value not in valid:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {list(valid)}")
@@ -126,8 +128,8 @@ class WARP(SequenceModel):
         self.transition = make_transition(transition, D, d, rank=rank, max_dense_params=max_dense_params,
                                           generator=gen)
         if evaluation == "factored" and not self.transition.factorable:
-            raise ValueError(f"evaluation='factored' needs transition 'identity' or 'lowrank', not {transition!r}; "
-                             f"use evaluation='auto' or 'plain'")
+            raise ValueError(f"evaluation='factored' needs transition 'identity', 'lowrank' or 'subspace', "
+                             f"not {transition!r}; use evaluation='auto' or 'plain'")
         self.evaluation = evaluation
         self.config: dict[str, Any] = {
             "n_variables": d, "width": int(width), "depth": int(depth), "activation": activation,
@@ -213,7 +215,7 @@ class WARP(SequenceModel):
             state = tr.init_coefficient_state(theta0, x0)
             coeff = x0.new_zeros(B, 1, tr.n_coefficients)
         else:
-            theta = theta0
+            state, theta = tr.init_step_state(theta0), theta0
         inp_prev = x0
         means: list[torch.Tensor] = []
         stds: list[torch.Tensor] = []
@@ -226,7 +228,7 @@ class WARP(SequenceModel):
                         state, c = tr.step_coefficients(state, inp)
                         coeff = c.unsqueeze(1)
                     else:
-                        theta = tr.step(theta, inp - inp_prev)
+                        state, theta = tr.step_state(state, inp - inp_prev)
                 inp_prev = inp
             z_prev = inp_prev.unsqueeze(1)
             inputs = self._inputs(tau[t : t + 1], z_prev)

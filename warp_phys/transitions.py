@@ -12,6 +12,10 @@
 * ``diagonal``  A = diag(a), a learned (starts at ones); the D-sized recurrence runs as a
   log-depth parallel scan on CUDA, a sequential loop on CPU (materialises theta_t).
 * ``dense``     A learned D x D (starts at I), stepped in a loop. O(D^2) memory and work.
+* ``subspace``  (warp_phys/memory.py) theta_0 + B (x_t - x_0) + U s_t with a stable rotating/decaying
+  memory s_t = Lambda s_{t-1} + G (x_t - x_{t-1}) of ``rank`` complex modes; factorable, K = 2 r + d.
+  Its state is (theta, s), so it is listed in MEMORY_TRANSITIONS, not TRANSITIONS (whose A acts
+  on theta alone), and the plain path steps it with `step_state`.
 
 Shapes: theta0 (B, D); x (B, T, d); trajectories (B, T, D); coefficients (B, T, K).
 """
@@ -22,7 +26,8 @@ from typing import Any
 import torch
 from torch import nn
 
-TRANSITIONS = ("identity", "lowrank", "diagonal", "dense")
+TRANSITIONS = ("identity", "lowrank", "diagonal", "dense")  # A acts on theta alone
+MEMORY_TRANSITIONS = ("subspace",)  # theta plus a memory state (warp_phys/memory.py)
 
 
 def linear_scan(g: torch.Tensor, a: torch.Tensor, apply: Any) -> torch.Tensor:
@@ -55,6 +60,15 @@ class Transition(nn.Module):
     def step(self, theta: torch.Tensor, dx: torch.Tensor) -> torch.Tensor:
         """One materialised step: theta (B, D), dx = x_t - x_{t-1} (B, d) -> theta_t (B, D)."""
         raise NotImplementedError
+
+    def init_step_state(self, theta0: torch.Tensor) -> Any:
+        """State of the plain path after reading x_0 (theta_0 itself unless the transition has memory)."""
+        return theta0
+
+    def step_state(self, state: Any, dx: torch.Tensor) -> tuple[Any, torch.Tensor]:
+        """One plain step on the state; returns the new state and theta_t (B, D)."""
+        theta = self.step(state, dx)
+        return theta, theta
 
     def trajectory(self, theta0: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         """theta_t for t = 0..T-1 (theta_0 given; theta_t has read x_0..x_t): (B, T, D)."""
@@ -202,7 +216,8 @@ def make_transition(
     kind: str, D: int, d: int, *, rank: int = 4, max_dense_params: int = 4096,
     generator: torch.Generator | None = None,
 ) -> Transition:
-    """Build the transition named ``kind`` for weight size D and d variables.
+    """Build the transition named ``kind`` for weight size D and d variables (``rank``: of
+    ``lowrank``, or the number of memory modes of ``subspace``).
 
     ``dense`` is refused when D > max_dense_params (A alone would hold D^2 numbers).
     """
@@ -221,4 +236,8 @@ def make_transition(
                 f"or raise max_dense_params."
             )
         return DenseTransition(D, d)
-    raise ValueError(f"unknown transition {kind!r}; choose one of {list(TRANSITIONS)}")
+    if kind == "subspace":
+        from warp_phys.memory import SubspaceTransition
+
+        return SubspaceTransition(D, d, rank, generator=generator)
+    raise ValueError(f"unknown transition {kind!r}; choose one of {list(TRANSITIONS + MEMORY_TRANSITIONS)}")

@@ -65,6 +65,14 @@ def _resolve_prior_name(prior: Any, model: str, system: Any) -> str | None:
     return prior
 
 
+def _is_field_system(system: Any) -> bool:
+    """True for a field system (name or instance); unknown names fall through to get()'s error."""
+    from warp_phys import systems as S
+
+    sys_obj = S.get(system) if isinstance(system, str) else system
+    return getattr(sys_obj, "kind", "ode") == "field"
+
+
 def _seed_for(seed: int, k: int) -> int:
     """Independent, deterministic sub-seeds for the splits (k = 0, 1, 2, ...)."""
     return int(np.random.SeedSequence([int(seed), int(k)]).generate_state(1)[0] & 0x7FFFFFFF)
@@ -406,6 +414,15 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
     t_start = _time.perf_counter()
     if (system is None) == (data is None):
         raise ValueError("pass exactly one of system=<name> (simulated data) or data=<your trajectories>")
+    if system is not None and _is_field_system(system):
+        from warp_phys.fields import reconstruct_field
+
+        if n_train is not None or protocol is not None:
+            raise ValueError("n_train= and protocol= apply to ODE systems; field systems take FieldRecipe "
+                             "options instead (e.g. n_runs_train=, grid=, window=; see warp_phys.fields.recipes)")
+        return reconstruct_field(system, model=model, context=context, horizon=horizon, epochs=epochs,
+                                 prior=prior, prior_options=prior_options, seed=seed, device=device,
+                                 progress=progress, **model_options)
     model = _check_model_name(model)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer, got {seed!r}")
@@ -417,10 +434,6 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
         from warp_phys import systems as S
 
         sys_obj = S.get(system) if isinstance(system, str) else system
-        if getattr(sys_obj, "kind", "ode") != "ode":
-            raise ValueError(f"reconstruct() does not support field systems yet ({sys_obj.name} is of kind "
-                             f"{sys_obj.kind!r}); use an ODE system: "
-                             f"{[n for n in S.available() if S.get(n).kind == 'ode']}")
         recipe = get_recipe(sys_obj, protocol)
         if protocol is not None:
             recipe = recipe.replace(protocol=protocol)

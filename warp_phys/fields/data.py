@@ -12,8 +12,10 @@ import xarray as xr
 
 
 def field_name(ds: xr.Dataset) -> str:
-    """The single field variable of a field-system dataset (``vorticity`` or ``u``)."""
-    names = [n for n, v in ds.data_vars.items() if v.dims[:2] == ("trajectory", "time") and v.ndim >= 3]
+    """The single field variable of a field-system dataset (``vorticity`` or ``u``); a
+    reconstruction's ``prediction_mean``/``prediction_std`` are not counted."""
+    names = [n for n, v in ds.data_vars.items() if v.dims[:2] == ("trajectory", "time") and v.ndim >= 3
+             and not str(n).startswith("prediction_")]
     if len(names) != 1:
         raise ValueError(f"expected one field variable with dims (trajectory, time, *space), found {names}")
     return names[0]
@@ -64,4 +66,19 @@ def cut_windows(ds: xr.Dataset, length: int | None, stride: int | None) -> xr.Da
     return out
 
 
-__all__ = ["cut_windows", "field_name"]
+def shift_augment(ds: xr.Dataset, copies: int) -> xr.Dataset:
+    """``copies`` copies of every trajectory, periodically shifted along the last (x) axis by
+    k n / copies grid points (k = 0..copies-1). Exact data for flows that are invariant under
+    x translations (Kolmogorov forcing depends on y only; Burgers, KS). copies <= 1: unchanged."""
+    if copies <= 1:
+        return ds
+    name = field_name(ds)
+    n = ds.sizes[ds[name].dims[-1]]
+    if n % copies:
+        raise ValueError(f"augment_shifts={copies} must divide the grid size {n} (exact grid shifts)")
+    parts = [ds.roll({ds[name].dims[-1]: k * n // copies}, roll_coords=False) for k in range(copies)]
+    out = xr.concat(parts, dim="trajectory")
+    return out.assign_coords(trajectory=np.arange(out.sizes["trajectory"], dtype=np.int64))
+
+
+__all__ = ["cut_windows", "field_name", "shift_augment"]

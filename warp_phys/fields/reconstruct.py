@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import time as _time
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,9 @@ from warp_phys._version import __version__
 from warp_phys.device import resolve_device
 from warp_phys.scaling import Scaler
 
-from .data import cut_windows, field_name
+from .data import cut_windows, field_name, shift_augment
 from .dmd import DMD
-from .metrics import field_metrics, relative_l2
+from .metrics import field_metrics, persistence_fields, relative_l2
 from .recipes import FieldRecipe, field_recipe_fields, get_field_recipe
 from .reduction import FieldBasis, fit_basis
 
@@ -67,10 +68,10 @@ class FieldReconstruction:
     model_name: str
     seed: int
     runtime_s: float = float("nan")
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def field(self) -> str:
+    def variable(self) -> str:
+        """Name of the field variable ("vorticity" or "u")."""
         return field_name(self.dataset)
 
     def encode(self, fields) -> torch.Tensor:
@@ -161,9 +162,13 @@ def build_model(name: str, r: int, recipe: FieldRecipe, scaler: Scaler, dt: floa
         from warp_phys.model import WARP
         from warp_phys.priors import BindContext
 
+        from warp_phys import priors
+
         ctx = BindContext(n_variables=r, dt=dt, duration=duration, scaler=scaler, system=system)
+        prior = priors.get(recipe.prior, **recipe.prior_options) if recipe.prior else None
         return WARP(r, width=recipe.width, depth=recipe.depth, transition=recipe.transition,
-                    output=recipe.output, bind_context=ctx, seed=seed, **options)
+                    output=recipe.output, prior=prior, bind_context=ctx, seed=seed,
+                    **{"prev_obs_input": recipe.prev_obs_input, **options})
     if name == "dmd":
         return DMD(r, **options)
     from warp_phys import baselines
@@ -216,7 +221,8 @@ def _result_dataset(test: xr.Dataset, name: str, mean: np.ndarray, std: np.ndarr
 
 
 def reconstruct_field(system: Any = "kolmogorov", *, model: str = "warp", context: int | None = None,
-                      epochs: int | None = None, seed: int = 0, device: str = "auto", progress: bool = True,
+                      horizon: int | None = None, epochs: int | None = None, prior: str | None = "auto",
+                      prior_options: dict | None = None, seed: int = 0, device: str = "auto", progress: bool = True,
                       system_options: dict | None = None, data: dict[str, xr.Dataset] | None = None,
                       **options: Any) -> FieldReconstruction:
     """Reconstruct and forecast a field system (WARP or a baseline on a reduced basis).
@@ -224,9 +230,14 @@ def reconstruct_field(system: Any = "kolmogorov", *, model: str = "warp", contex
     Args:
         system: a field-system name ("kolmogorov", "burgers", ...) or a field `System`.
         model: one of ``FIELD_MODELS`` ("warp", "gru", "lstm", "transformer", "node", "dmd",
-            "persistence").
+            "persistence"). Persistence holds the last observed *field* (not its projection).
         context: observed steps per window (default: the recipe's).
+        horizon: forecast steps per window (sets the window to context + horizon steps;
+            default: the recipe's window).
         epochs: training epochs (default: the recipe's).
+        prior: WARP's decoder on the coefficients: "auto" (the recipe's, "increment"), a
+            name from ``warp_phys.priors.available()``, or None (black-box); prior_options
+            are its keyword arguments.
         seed: seeds the simulations, the initialisation and the training.
         device: "auto" | "cpu" | "cuda" (training and forecast; simulation on CPU).
         system_options: options of ``systems.get(name, ...)`` replacing the recipe's.
@@ -248,9 +259,39 @@ def reconstruct_field(system: Any = "kolmogorov", *, model: str = "warp", contex
         changes["context"] = context
     if epochs is not None:
         changes["epochs"] = epochs
+    if prior != "auto":
+        if model != "warp" and prior is not None:
+            raise ValueError(f"prior={prior!r} applies to model='warp' only; model={model!r} takes prior='auto' or None")
+        changes["prior"] = None if prior == "none" else prior
+    if prior_options:
+        changes["prior_options"] = dict(prior_options)
+    if horizon is not None:
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
+            raise ValueError(f"horizon must be a positive number of steps, got {horizon!r}")
+        if data is not None:
+            raise ValueError("horizon= cannot change the windows of precomputed data=; cut them with cut_windows")
+        changes["window"] = int(changes.get("context", recipe.context)) + int(horizon)
+        if recipe.window is None:  # one window per run, from its start
+            changes["stride"] = changes["test_stride"] = 1 << 30
     recipe = recipe.replace(**changes) if changes else recipe
     model_opts = {**recipe.model_options, **options}
     dev = resolve_device(device)
+
+    # ---- validate everything cheap before any simulation ---------------------------------
+    if not isinstance(recipe.rank, int) or isinstance(recipe.rank, bool) or recipe.rank < 1:
+        raise ValueError(f"rank must be a positive integer (number of basis modes), got {recipe.rank!r}")
+    try:
+        build_model(model, recipe.rank, recipe, Scaler.identity(recipe.rank), 1.0, 1.0, sys_obj, int(seed),
+                    dict(model_opts))
+    except TypeError as err:
+        raise ValueError(f"unknown option in {sorted(model_opts)} for model {model!r} ({err}); field-recipe "
+                         f"options are {field_recipe_fields()}, the rest go to the model's constructor") from None
+    if data is None:
+        T_run = int(round(recipe.run_duration / recipe.dt)) + 1
+        T_win = recipe.window or T_run
+        if not 1 <= recipe.context < min(T_win, T_run):
+            raise ValueError(f"context ({recipe.context} steps) must be in [1, {min(T_win, T_run) - 1}] for windows "
+                             f"of {min(T_win, T_run)} steps; use a smaller context or a longer window/run")
 
     splits = data if data is not None else simulate_splits(sys_obj, recipe, int(seed), progress=progress)
     name = field_name(splits["train"])
@@ -261,8 +302,10 @@ def reconstruct_field(system: Any = "kolmogorov", *, model: str = "warp", contex
         raise ValueError(f"context ({ctx} steps) must be in [1, {T - 1}] for windows of {T} steps; use a "
                          f"smaller context or a longer window")
     n_space = train[name].ndim - 2
-    basis = fit_basis(recipe.basis, splits.get("train_runs", train)[name].values, int(recipe.rank),
-                      n_grid_dims=n_space)
+    shifts = int(recipe.augment_shifts)
+    train = shift_augment(train, shifts)
+    basis = fit_basis(recipe.basis, shift_augment(splits.get("train_runs", splits["train"]), shifts)[name].values,
+                      int(recipe.rank), n_grid_dims=n_space)
     a_train = basis.encode(train[name].values).float()
     scaler = _scaler(a_train, recipe.normalise)
     z_train = scaler.normalise(a_train)
@@ -287,12 +330,22 @@ def reconstruct_field(system: Any = "kolmogorov", *, model: str = "warp", contex
         history = trainer.fit(net, z_train, tau, z_val)
     net = net.to(dev)
 
-    mean_z, std_z = forecast(net, z_test.to(dev), tau.to(dev), ctx)
-    mean = basis.decode(scaler.denormalise(mean_z).double()).numpy()
-    std_a = (std_z * scaler.scale.to(std_z)).double()
-    modes2 = (basis.modes**2).to(std_a)
-    std = torch.sqrt((std_a**2) @ modes2.T).reshape(mean.shape).numpy()   # independent modes
     truth = test[name].values.astype(np.float64)
+    if model == "persistence":  # on the fields themselves (no projection error): the honest baseline
+        mean = persistence_fields(truth, ctx)
+        mean[:, 1:ctx] = truth[:, :ctx - 1]
+        std = np.zeros_like(mean)
+    else:
+        mean_z, std_z = forecast(net, z_test.to(dev), tau.to(dev), ctx)
+        mean = basis.decode(scaler.denormalise(mean_z).double()).numpy()
+        std_a = (std_z * scaler.scale.to(std_z)).double()
+        modes2 = (basis.modes**2).to(std_a)
+        std = torch.sqrt((std_a**2) @ modes2.T).reshape(mean.shape).numpy()   # independent modes
+    bad = ~np.isfinite(mean.reshape(mean.shape[0], -1)).all(1)
+    if bad.any():
+        warnings.warn(f"{int(bad.sum())} of {bad.size} test forecasts of model {model!r} diverged (non-finite "
+                      "values); their errors are NaN. Train longer / with a lower lr, or use p_force=1",
+                      RuntimeWarning, stacklevel=2)
     projection = basis.decode(basis.encode(truth)).numpy()
     scale = recipe.time_scale or getattr(sys_obj, "time_scale", None)
     metrics, curve = field_metrics(truth, mean, ctx, dt=dt, time_scale=scale, projection=projection)

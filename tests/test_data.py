@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 import torch
-import xarray as xr
 
 from warp_phys import data as D
 

@@ -103,6 +103,11 @@ def test_user_data_path_and_errors():
     assert rec.dataset.sizes["trajectory"] == 2  # 15% of 12, held out
     np.testing.assert_array_equal(rec.dataset["time"].values, t)
     assert np.isfinite(rec.metrics["mse"])
+    assert rec.model.config["prev_obs_input"] is True  # the user-data recipe's WARP setting
+    gru = warp_phys.reconstruct(data=x, time=t, model="gru", **{**kw, "width": 32})  # recipe's WARP options not passed
+    assert gru.dataset["prediction_mean"].shape == rec.dataset["prediction_mean"].shape
+    with pytest.raises(ValueError, match=r"different lengths \[40, 64\].*trim them to 40"):
+        warp_phys.reconstruct(data=[x[0], x[1, :40]], time=t, **kw)
     bad = x.copy()
     bad[3, 10, 0] = np.nan
     with pytest.raises(ValueError, match="drop or interpolate the NaN steps"):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import copy
 import importlib
 import os
-import tempfile
+
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from warp_phys._version import __version__
+from warp_phys.atomic import atomic_write
 from warp_phys.device import resolve_device
 
 FORMAT = "warp_phys.model/1"
@@ -25,17 +26,7 @@ FORMAT = "warp_phys.model/1"
 def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     """torch.save ``obj`` to a temporary file beside ``path``, then rename it into place, so
     that ``path`` is never left half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda tmp: torch.save(obj, tmp), make_parents=True)
 
 
 def _class_path(cls: type) -> str:

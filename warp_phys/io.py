@@ -9,11 +9,13 @@ in-memory form, so ``ds.identical(open_trajectories(path))`` holds.
 from __future__ import annotations
 
 import os
-import tempfile
+
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from warp_phys.atomic import atomic_write
 
 ENGINES = ("netcdf4", "h5netcdf")
 
@@ -60,20 +62,8 @@ def to_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, engine: str = "netcdf4
         raise FileExistsError(f"{path} exists; pass overwrite=True or choose another path")
     if path.is_dir():
         raise ValueError(f"{path} is a directory; pass a file path such as {path / 'data.nc'}")
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.exists():
-        raise FileNotFoundError(f"directory {directory} does not exist; create it first")
     _check_encodable(ds)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine=engine, encoding=_encoding(ds))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda tmp: ds.to_netcdf(tmp, engine=engine, encoding=_encoding(ds)))
 
 
 def _py(value):

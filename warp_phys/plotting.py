@@ -101,21 +101,9 @@ def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | Non
 def save_figure(fig: Figure, path, *, dpi: int = 120) -> None:
     """Save ``fig`` atomically (temporary file in the same directory, then rename); the
     format follows the file suffix (png, pdf, svg, ...)."""
-    import os
-    import tempfile
     from pathlib import Path
 
-    path = Path(path)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.exists():
-        raise FileNotFoundError(f"directory {directory} does not exist; create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=fmt, dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from warp_phys.atomic import atomic_write
+
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi))

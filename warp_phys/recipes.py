@@ -100,8 +100,9 @@ RECIPES: dict[str, Recipe] = {
 
 def generic_recipe(system: Any, protocol: str | None = None) -> Recipe:
     """A fallback recipe from the system's protocol: its grid (at most ~512 steps, by
-    shortening t_span at the protocol's dt), a quarter of the steps as context (at least
-    ~one time scale when the system has one), and a CPU-sized budget. Parameters are
+    shortening t_span at the protocol's dt), the protocol's own context ``n_ctx`` when it
+    fits in the grid (else a quarter of the steps, at least ~one time scale when the system
+    has one), and a CPU-sized budget. Parameters are
     fixed for the "default" protocol and sampled for named (paper) protocols."""
     proto = system.protocol(protocol or "default")
     t0, t1 = (float(v) for v in proto.t_span)
@@ -114,15 +115,19 @@ def generic_recipe(system: Any, protocol: str | None = None) -> Recipe:
     scale = getattr(system, "time_scale", None)
     if scale:
         context = min(max(context, int(round(scale / dt))), n_steps // 2)
+    if 1 <= int(proto.n_ctx) < n_steps:
+        context = int(proto.n_ctx)  # the protocol scores after its own context (DESIGN.md §5)
     return Recipe(n_train=128, n_val=16, n_test=32, t_span=(t0, t1), n_steps=n_steps,
                   protocol=proto.name, parameters="fixed" if proto.name == "default" else "sampled",
                   context=context, epochs=30, batch_size=32, lr=3e-3, p_force=1.0, width=32, depth=2)
 
 
 def user_data_recipe(n_steps: int) -> Recipe:
-    """Defaults for the user's own trajectories: context a quarter of the steps."""
+    """Defaults for the user's own trajectories: context a quarter of the steps. The root
+    network reads the previous observation (``prev_obs_input``): measured in tutorial 05,
+    forecast MSE 0.090 with it against 1.18 without (predict-zero 2.13)."""
     return Recipe(context=max(1, n_steps // 4), epochs=100, batch_size=32, lr=3e-3, p_force=1.0,
-                  width=32, depth=2)
+                  width=32, depth=2, model_options={"prev_obs_input": True})
 
 
 def get_recipe(system: Any, protocol: str | None = None) -> Recipe:

@@ -283,12 +283,13 @@ def _user_splits(data: Any, time: Any, seed: int) -> tuple[dict, dict]:
     return {"train": ds.isel(trajectory=tr), "val": ds.isel(trajectory=va)}, {"test": test}
 
 
-def _split_options(recipe: Recipe, options: dict) -> tuple[Recipe, dict]:
-    """Options that name Recipe fields override it; the rest are model constructor options."""
+def _split_options(recipe: Recipe, options: dict, model: str = "warp") -> tuple[Recipe, dict]:
+    """Options that name Recipe fields override it; the rest are model constructor options.
+    The recipe's own ``model_options`` are WARP settings and apply to model="warp" only."""
     names = set(recipe_fields()) - {"model_options"}
     changes = {k: options.pop(k) for k in list(options) if k in names}
     recipe = recipe.replace(**changes) if changes else recipe
-    model_opts = {**recipe.model_options, **options}
+    model_opts = {**(recipe.model_options if model == "warp" else {}), **options}
     return recipe, model_opts
 
 
@@ -440,12 +441,18 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
     else:
         if protocol is not None:
             raise ValueError("protocol= applies to system= only (it selects the system's data preset)")
+        if isinstance(data, (list, tuple)):
+            lengths = sorted({len(item) for item in data})
+            if len(lengths) > 1:
+                raise ValueError(f"the trajectories have different lengths {lengths}; WARP needs a common "
+                                 f"(trajectory, time, variable) array: trim them to {lengths[0]} steps or cut "
+                                 f"them into equal windows")
         n_steps_hint = np.shape(data["state"])[1] if isinstance(data, xr.Dataset) and "state" in data else (
             np.shape(data)[1] if np.ndim(data) >= 2 else 2)
         recipe = user_data_recipe(int(n_steps_hint))
     prior_name = _resolve_prior_name(prior, model, sys_obj)
     overrides = {k: v for k, v in (("epochs", epochs), ("n_train", n_train), ("context", context)) if v is not None}
-    recipe, model_opts = _split_options(recipe, {**overrides, **model_options})
+    recipe, model_opts = _split_options(recipe, {**overrides, **model_options}, model)
 
     # ---- data --------------------------------------------------------------------------
     if sys_obj is not None:

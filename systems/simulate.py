@@ -73,6 +73,17 @@ def _as_tensor(value: Any, what: str) -> torch.Tensor:
         raise ValueError(f"{what} must be numeric (a tensor or array), got {type(value).__name__}") from None
 
 
+def _per_trajectory(value: Any, n: int, what: str, order: str, width: int) -> torch.Tensor:
+    """An explicit (n, width) tensor from ``value`` of shape (n, width) or (width,) (broadcast)."""
+    out = _as_tensor(value, what.split(": ")[-1])
+    k = width
+    if out.shape == (k,):
+        out = out.expand(n, k).clone()
+    if out.shape != (n, k):
+        raise ValueError(f"{what} must have shape ({n}, {k}) or ({k},) {order}; got {tuple(out.shape)}")
+    return out
+
+
 def resolve_params(system: "System", params: Any, n: int, generator: torch.Generator,
                    protocol: "Protocol") -> tuple[torch.Tensor, str]:
     """(n, P) float64 parameters from params="train"|"test"|None|dict|Tensor; and its source."""
@@ -100,12 +111,8 @@ def resolve_params(system: "System", params: Any, n: int, generator: torch.Gener
                     raise ValueError(f"params[{name!r}] must be a scalar or have shape ({n},), got {tuple(v.shape)}")
         source = "explicit"
     else:
-        out = _as_tensor(params, "params")
-        if out.shape == (P,):
-            out = out.expand(n, P).clone()
-        if out.shape != (n, P):
-            raise ValueError(f"{system.name}: params must have shape ({n}, {P}) or ({P},) in the order "
-                             f"{system.parameter_names}; got {tuple(out.shape)}")
+        out = _per_trajectory(params, n, f"{system.name}: params", f"in the order {system.parameter_names}",
+                              width=P)
         source = "explicit"
     system.check_parameters(out)
     return out, source
@@ -127,12 +134,8 @@ def resolve_ic(system: "System", ic: Any, n: int, generator: torch.Generator, pr
             raise ValueError(f"ic must be None, 'train', 'test' or a tensor of shape ({n}, {d}); got {ic!r}")
         out, source = system.sample_ic(n, generator, ic, protocol), ic
     else:
-        out = _as_tensor(ic, "ic")
-        if out.shape == (d,):
-            out = out.expand(n, d).clone()
-        if out.shape != (n, d):
-            raise ValueError(f"{system.name}: ic must have shape ({n}, {d}) or ({d},) with variables "
-                             f"{system.variable_names}; got {tuple(out.shape)}")
+        out = _per_trajectory(ic, n, f"{system.name}: ic", f"with variables {system.variable_names}",
+                              width=d)
         source = "explicit"
     finite = torch.isfinite(out)
     if not bool(finite.all()):

@@ -177,7 +177,7 @@ def test_reconstruct_field_errors():
         reconstruct_field("kolmogorov", model="gru", bogus=3, progress=False)
     with pytest.raises(ValueError, match="context"):
         reconstruct_field("kolmogorov", context=64, progress=False)
-    with pytest.raises(ValueError, match="unknown field-recipe option"):
+    with pytest.raises(ValueError, match="unknown recipe option"):
         get_field_recipe("navier_stokes_2d").replace(bogus=1)
 
 

@@ -14,8 +14,23 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 
+class RecipeBase:
+    """Shared by `Recipe` and the field recipes: checked copies and plain dicts."""
+
+    def replace(self, **changes: Any):
+        """A copy with ``changes`` applied (ValueError for unknown field names)."""
+        valid = [f.name for f in fields(self)]
+        unknown = sorted(set(changes) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown recipe option(s) {unknown}; valid: {valid}")
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
 @dataclass(frozen=True)
-class Recipe:
+class Recipe(RecipeBase):
     """Defaults of one reconstruction.
 
     Data: ``n_train``/``n_val``/``n_test`` trajectories; ``t_span`` (system time units) and
@@ -54,15 +69,6 @@ class Recipe:
     output: str = "mean"
     model_options: dict[str, Any] = field(default_factory=dict)
 
-    def replace(self, **changes: Any) -> "Recipe":
-        """A copy with ``changes`` applied (ValueError for unknown field names)."""
-        unknown = sorted(set(changes) - set(recipe_fields()))
-        if unknown:
-            raise ValueError(f"unknown recipe option(s) {unknown}; valid: {recipe_fields()}")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def recipe_fields() -> list[str]:

@@ -8,9 +8,11 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from warp_phys.recipes import RecipeBase
+
 
 @dataclass(frozen=True)
-class FieldRecipe:
+class FieldRecipe(RecipeBase):
     """Defaults of one field reconstruction.
 
     System: ``system_options`` are applied when the system is named (``systems.get(name,
@@ -62,14 +64,6 @@ class FieldRecipe:
     time_scale_kind: str | None = None
     model_options: dict[str, Any] = field(default_factory=dict)
 
-    def replace(self, **changes: Any) -> "FieldRecipe":
-        unknown = sorted(set(changes) - set(field_recipe_fields()))
-        if unknown:
-            raise ValueError(f"unknown field-recipe option(s) {unknown}; valid: {field_recipe_fields()}")
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def field_recipe_fields() -> list[str]:

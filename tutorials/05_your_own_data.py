@@ -106,13 +106,14 @@ for bad_data, bad_time in [(gappy, t), (X, np.sort(rng.uniform(0, 16, window)))]
 #
 # Without a system there is no physics prior: WARP is black-box. The windows start at
 # arbitrary phases of an autonomous system, so normalised time τ alone says little about the
-# state; letting the root network also read the previous observation (`prev_obs_input=True`)
-# makes a large difference. We read 60 steps (6 time units, about one period) and forecast 100.
+# state; letting the root network also read the previous observation (`prev_obs_input=True`,
+# the default for user data) makes a large difference, as switching it off shows. We read
+# 60 steps (6 time units, about one period) and forecast 100.
 
 # %%
 fit = dict(time=t, context=60, epochs=40 if FAST else 150, seed=0, progress=False)
-plain = warp_phys.reconstruct(data=X, **fit)
-rec = warp_phys.reconstruct(data=X, prev_obs_input=True, **fit)
+plain = warp_phys.reconstruct(data=X, prev_obs_input=False, **fit)
+rec = warp_phys.reconstruct(data=X, **fit)
 for name, r in [("tau only", plain), ("prev_obs_input=True", rec)]:
     m = r.metrics
     print(f"{name:22s} forecast MSE {m['mse']:.4f}   (persistence {m['mse_persistence']:.3f}, "

@@ -218,6 +218,11 @@ def solve_torch(system: "System", t: torch.Tensor, x0: torch.Tensor, p: torch.Te
         raise SimulationError(f"{system.name}: the batched torch solve failed ({err}); solve with "
                               "backend='scipy' to locate the failing trajectory", trajectory=-1,
                               time=float("nan")) from err
+    return _checked_states(system, out, t)
+
+
+def _checked_states(system: "System", out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """(T, N, d) solver output -> (N, T, d) on CPU; SimulationError at the first non-finite state."""
     states = out.permute(1, 0, 2).to("cpu")
     loc = _first_nonfinite(states)
     if loc is not None:
@@ -249,12 +254,7 @@ def fixed_step_rk4(system: "System", func, t: torch.Tensor, t_d: torch.Tensor, x
         out = rk4_grid(func, t_d, x_d, substeps=int(k), on_interval=(lambda i: bar.update(1)) if bar else None)
     if bar is not None:
         bar.close()
-    states = out.permute(1, 0, 2).to("cpu")
-    loc = _first_nonfinite(states)
-    if loc is not None:
-        n_bad = int((~torch.isfinite(states).all(dim=-1)).any(dim=1).sum())
-        raise _blowup(system, loc[0], float(t[loc[1]]), n_bad)
-    return states.contiguous()
+    return _checked_states(system, out, t)
 
 
 def solve_scipy(system: "System", t: torch.Tensor, x0: torch.Tensor, p: torch.Tensor, *, method: str,

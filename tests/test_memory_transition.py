@@ -69,8 +69,8 @@ def test_eigenvalues_stable_by_construction_and_spread():
     mag = tr.eigenvalues().abs()
     assert bool((mag <= 1).all()) and bool((mag >= 0).all())
     fresh = make_transition("subspace", D, d, rank=8)
-    decay = 1.0 / torch.exp(fresh.nu)  # initial decay times (steps), log-spaced in [8, 512]
-    period = 2 * math.pi / fresh.omega
+    decay = 1.0 / torch.exp(fresh.nu.detach())  # initial decay times (steps), log-spaced in [8, 512]
+    period = 2 * math.pi / fresh.omega.detach()
     assert float(decay.min()) == pytest.approx(8.0, rel=1e-5) and float(decay.max()) == pytest.approx(512.0, rel=1e-5)
     assert float(period.min()) == pytest.approx(8.0, rel=1e-5)
     assert float(period.max()) == pytest.approx(1024.0, rel=1e-5)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 
 from .analytic import DampedOscillator, Sinusoid
-from .base import BindContext, Identity, Prior
+from .base import BindContext, Identity, Prior, roll_out
 from .constraints import Bounded, Positive
 from .grey_box import GreyBox, parameter_bounds, parameter_vector
 from .hybrid import Hybrid
@@ -65,5 +65,5 @@ def get(name: str | None, **options) -> Prior:
 __all__ = [
     "BindContext", "Bounded", "DampedOscillator", "GreyBox", "Hybrid", "Identity", "Positive", "Prior",
     "Residual", "Sinusoid", "available", "describe", "get", "parameter_bounds", "parameter_vector",
-    "rk4_step", "time_derivative",
+    "rk4_step", "roll_out", "time_derivative",
 ]

@@ -48,6 +48,9 @@ class Prior(nn.Module):
     name: ClassVar[str]
     description: ClassVar[str] = ""
     uses_previous_state: ClassVar[bool] = False  # decode reads z_prev
+    # The raw outputs are constant along a trajectory (e.g. physical parameters): a WARP
+    # model then holds them at their last-context values during a forecast by default.
+    time_invariant: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -101,6 +104,18 @@ class Identity(Prior):
 
 
 # ---- helpers shared by the priors ---------------------------------------------------
+def roll_out(prior: Prior, raw: torch.Tensor, tau: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
+    """Advance a state with the prior's raw outputs held fixed (a time-invariant prior's
+    forecast): raw (B, 1, n_outputs), tau (n,) the normalised times of the n predicted steps,
+    z_prev (B, 1, d) the state before the first. Returns (B, n, d); each step is decoded from
+    the previous prediction. Differentiable."""
+    z, steps = z_prev, []
+    for k in range(tau.shape[0]):
+        z = prior.decode(raw, tau[k:k + 1].view(1, 1, 1).expand(z.shape[0], 1, 1), z)
+        steps.append(z)
+    return torch.cat(steps, dim=1) if steps else z_prev[:, :0]
+
+
 def check_context(ctx: BindContext, prior: str) -> None:
     """Basic sanity of a BindContext (positive sizes and times, scaler of length d)."""
     if ctx.n_variables < 1:

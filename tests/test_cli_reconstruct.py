@@ -50,3 +50,15 @@ def test_cli_reconstructs_a_field_system(tmp_path, capsys):
     last = ds[truth[0]].isel(time=ctx - 1).values
     assert abs(mean - last[:, None]).max() == 0.0
     assert "rel_l2" in text
+
+
+def test_cli_forecast_weight_reaches_the_recipe(tmp_path, capsys):
+    out = tmp_path / "msd.nc"
+    rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "1", "--n-train", "8", "--device", "cpu",
+               "--quiet", "--forecast-weight", "0.5"])
+    assert rc == 0
+    recipe = json.loads(open_trajectories(out).attrs["recipe"])
+    assert recipe["forecast_weight"] == 0.5
+    rc = main(["reconstruct", "msd", "-o", str(tmp_path / "y.nc"), "--quiet", "--forecast-weight", "-1"])
+    assert rc == 2
+    assert "forecast_weight must be" in capsys.readouterr().err

@@ -159,3 +159,44 @@ def test_losses_match_definitions():
     mask = (torch.arange(5) >= 2).view(1, 5, 1)
     torch.testing.assert_close(mse_loss(m, x, mask), ((m - x)[:, 2:] ** 2).mean())
     torch.testing.assert_close(sequence_loss(Prediction(m), x, "mse", start=1), ((m - x)[:, 1:] ** 2).mean())
+
+
+class _FlakyModel(WARP):
+    """WARP whose training forward returns NaN on the listed call numbers (1-based)."""
+
+    def __init__(self, bad_calls, **kw):
+        super().__init__(2, width=8, depth=1, **kw)
+        self.bad_calls, self.calls = set(bad_calls), 0
+
+    def forward(self, x, tau, **kw):
+        pred = super().forward(x, tau, **kw)
+        if self.training:
+            self.calls += 1
+            if self.calls in self.bad_calls:
+                return Prediction(pred.mean * float("nan"), pred.std)
+        return pred
+
+
+def test_trainer_recovers_from_non_finite_losses():
+    x, tau = damped_oscillators(32, seed=0)
+    xv, _ = damped_oscillators(8, seed=1)
+    model = _FlakyModel({3, 4})
+    with pytest.warns(RuntimeWarning) as caught:
+        h = Trainer(epochs=4, batch_size=16, lr=1e-2, lr_factor=0.5, progress=False, device="cpu").fit(
+            model, x, tau, xv)
+    messages = [str(w.message) for w in caught]
+    assert any("recovery 1 of 3" in m for m in messages) and any("recovery 2 of 3" in m for m in messages)
+    # each recovery restarts the epoch at half the lr; all 4 epochs then run to the end
+    assert h.recoveries == 2 and h.stop_reason == "epochs" and h.epochs_run == 4
+    assert h.lr[0] == pytest.approx(1e-2) and h.lr[1] == pytest.approx(1e-2 * 0.25)  # NaNs in epoch 1
+    assert all(math.isfinite(v) for v in h.train_loss + h.val_loss)
+    # without retries the first non-finite loss stops training and keeps the best parameters
+    model = _FlakyModel({3})
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.warns(RuntimeWarning, match="stopping"):
+        h = Trainer(epochs=4, batch_size=16, lr=1e-2, nan_retries=0, progress=False, device="cpu").fit(
+            model, x, tau, xv)
+    assert h.stop_reason == "non_finite_loss" and h.epochs_run == 1 and h.recoveries == 0
+    assert any((model.state_dict()[k] != init[k]).any() for k in init)  # epoch 0's update was kept
+    with pytest.raises(ValueError, match="nan_retries"):
+        Trainer(nan_retries=-1)

@@ -24,7 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from warp_phys.hypernet import FreeInitialState, Hypernetwork
-from warp_phys.priors.base import BindContext, Identity, Prior
+from warp_phys.priors.base import BindContext, Identity, Prior, roll_out
 from warp_phys.root import RootNetwork, get_activation
 from warp_phys.scaling import Scaler
 from warp_phys.sequence import Prediction, SequenceModel
@@ -82,6 +82,10 @@ class WARP(SequenceModel):
         output: "mean", or "gaussian" (extra d outputs, std = softplus(raw) + std_floor).
         prev_obs_input: feed the previous observation to the root network besides tau.
         prior: a `Prior` (default: the black-box Identity), bound here to ``bind_context``.
+        hold_after_context: hold the prior's raw outputs after the context during a forecast
+            (the last context step's values are reused at every later step). None (default):
+            hold when the prior declares them time-invariant (``Prior.time_invariant``, e.g.
+            the grey box's physical parameters, constant along a trajectory).
         evaluation: "auto" (factored when the transition allows), "factored" or "plain".
         max_dense_params: largest D allowed for transition="dense".
         seed: seed of the parameter initialisation.
@@ -91,7 +95,7 @@ class WARP(SequenceModel):
                  transition: str = "identity", rank: int = 4, init_state: str = "hypernetwork",
                  output: str = "mean", std_floor: float = 1e-3, prev_obs_input: bool = False,
                  prior: Prior | None = None, bind_context: BindContext | None = None,
-                 evaluation: str = "auto", max_dense_params: int = 4096, seed: int = 0) -> None:
+                 hold_after_context: bool | None = None, evaluation: str = "auto", max_dense_params: int = 4096, seed: int = 0) -> None:
         super().__init__()
         d = int(n_variables)
         if d < 1:
@@ -113,6 +117,10 @@ class WARP(SequenceModel):
         self.bind_context = ctx
         self._custom_penalty = type(self.prior).penalty is not Prior.penalty
         self.n_prior_outputs = int(self.prior.n_outputs)
+        if hold_after_context is not None and not isinstance(hold_after_context, bool):
+            raise ValueError(f"hold_after_context must be True, False or None, got {hold_after_context!r}")
+        self.hold_after_context = (bool(self.prior.time_invariant) if hold_after_context is None
+                                   else hold_after_context)
         self.output = output
         self.std_floor = float(std_floor)
         self.prev_obs_input = bool(prev_obs_input)
@@ -136,7 +144,7 @@ class WARP(SequenceModel):
             "transition": transition, "rank": int(rank), "init_state": init_state, "output": output,
             "std_floor": float(std_floor), "prev_obs_input": bool(prev_obs_input),
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
-            "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": int(seed),
+            "hold_after_context": hold_after_context, "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": int(seed),
         }
 
     # ------------------------------------------------------------------ helpers
@@ -262,25 +270,64 @@ class WARP(SequenceModel):
         force = torch.rand(x.shape[0], x.shape[1], generator=generator, device=dev).to(x.device) < p_force
         return self._rollout(x, tau, force)
 
+    def _held_forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, horizon: int) -> Prediction:
+        """Teacher-forced one-step predictions over the context x_ctx (B, n_ctx, d), then
+        ``horizon`` steps decoded with the raw outputs of step n_ctx (weights theta_{n_ctx-1},
+        which have read the whole context) held fixed, each step advancing the model's own
+        previous prediction. Differentiable. Returns (B, n_ctx + horizon, d)."""
+        B, n_ctx, d = x_ctx.shape
+        steps = n_ctx + (1 if horizon > 0 else 0)
+        # raw[:, n_ctx] needs theta_{n_ctx-1} and z_prev = x_{n_ctx-1} only: pad x with a copy
+        x_pad = torch.cat([x_ctx, x_ctx[:, -1:]], dim=1)[:, :steps]
+        raw, z_prev = self._raw_parallel(x_pad, tau[:steps])
+        ctx_pred = self._decode(raw[:, :n_ctx], tau[:n_ctx], z_prev[:, :n_ctx])
+        if horizon == 0:
+            return ctx_pred
+        held = raw[:, n_ctx:n_ctx + 1]
+        mean = roll_out(self.prior, held[..., : self.n_prior_outputs], tau[n_ctx:n_ctx + horizon], x_ctx[:, -1:])
+        mean = torch.cat([ctx_pred.mean, mean], dim=1)
+        if ctx_pred.std is None:
+            return Prediction(mean, None)
+        held_std = self._decode(held, tau[n_ctx:n_ctx + 1], x_ctx[:, -1:]).std  # constant after the context
+        return Prediction(mean, torch.cat([ctx_pred.std, held_std.expand(-1, horizon, -1)], dim=1))
+
+    def _check_context(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x_ctx = self._check_x(x_ctx, "x_ctx")
+        tau = torch.as_tensor(tau)
+        if tau.dim() != 1:
+            raise ValueError(f"tau must be 1-D (T,), got shape {tuple(tau.shape)}")
+        if x_ctx.shape[1] > tau.shape[0]:
+            raise ValueError(f"context length {x_ctx.shape[1]} is longer than the {tau.shape[0]} requested steps; "
+                             f"pass a tau with at least {x_ctx.shape[1]} entries or a shorter context")
+        return x_ctx, tau.to(dtype=x_ctx.dtype, device=x_ctx.device)
+
+    def context_forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> Prediction:
+        """Differentiable `forecast` (for training on the forecast error): the same numbers,
+        with gradients. x_ctx (B, n_ctx, d), tau (T,) -> (B, T, d)."""
+        x_ctx, tau = self._check_context(x_ctx, tau)
+        B, n_ctx, d = x_ctx.shape
+        T = tau.shape[0]
+        if self.hold_after_context:
+            return self._held_forecast(x_ctx, tau, T - n_ctx)
+        x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1)
+        force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
+        return self._rollout(x, tau, force)
+
     @torch.no_grad()
     def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, *, freeze_recurrence: bool = False) -> Prediction:
         """Read the context x_ctx (B, n_ctx, d), then roll out on its own predictions to
         len(tau) steps; O(T), no gradient. Returns (B, T, d) (steps < n_ctx are one-step
-        predictions). ``freeze_recurrence=True`` keeps theta at theta_0 (for ablations)."""
-        x_ctx = self._check_x(x_ctx, "x_ctx")
+        predictions). With ``hold_after_context`` the prior's raw outputs (e.g. the grey
+        box's physical parameters) stay at their values after the context.
+        ``freeze_recurrence=True`` keeps theta at theta_0 and holds nothing (for ablations)."""
+        x_ctx, tau = self._check_context(x_ctx, tau)
+        if not freeze_recurrence:
+            return self.context_forecast(x_ctx, tau)
         B, n_ctx, d = x_ctx.shape
-        tau = torch.as_tensor(tau)
-        if tau.dim() != 1:
-            raise ValueError(f"tau must be 1-D (T,), got shape {tuple(tau.shape)}")
         T = tau.shape[0]
-        if n_ctx > T:
-            raise ValueError(f"context length {n_ctx} is longer than the {T} requested steps; "
-                             f"pass a tau with at least {n_ctx} entries or a shorter context")
-        tau = tau.to(dtype=x_ctx.dtype, device=x_ctx.device)
-        x = x_ctx.new_zeros(B, T, d)
-        x[:, :n_ctx] = x_ctx
+        x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1)
         force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
-        return self._rollout(x, tau, force, freeze_recurrence=freeze_recurrence)
+        return self._rollout(x, tau, force, freeze_recurrence=True)
 
     def penalty(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """The prior's extra loss term; ``root_mean(tau_q)`` evaluates the teacher-forced

@@ -43,7 +43,9 @@ class Recipe(RecipeBase):
     Training (`warp_phys.Trainer`): ``epochs``, ``batch_size``, ``lr``, ``p_force``
     (teacher-forcing probability), ``patience`` (early stopping, epochs), ``max_time``
     (seconds, a wall-clock cap; None = none: recipes leave it off because a run cut by
-    the clock depends on the machine's speed, breaking "same seed, same numbers").
+    the clock depends on the machine's speed, breaking "same seed, same numbers");
+    ``forecast_weight`` (> 0 adds the MSE of the model's own forecast after the context over
+    ``forecast_horizon`` steps, None = to the end, to the loss: `warp_phys.Trainer`; WARP only).
     WARP model: ``width``/``depth`` of the root network, ``transition``, ``output``
     ("mean" or "gaussian": then the loss is the Gaussian NLL); ``model_options`` are
     extra keyword arguments for the model constructor.
@@ -63,6 +65,8 @@ class Recipe(RecipeBase):
     p_force: float = 0.25
     patience: int | None = None
     max_time: float | None = None
+    forecast_weight: float = 0.0
+    forecast_horizon: int | None = None
     width: int = 32
     depth: int = 2
     transition: str = "identity"

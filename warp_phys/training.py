@@ -37,6 +37,7 @@ class TrainHistory:
     stop_reason: str = "epochs"  # epochs | early_stopping | max_time | non_finite_loss | no_parameters
     epochs_run: int = 0
     time_s: float = 0.0
+    recoveries: int = 0  # non-finite losses recovered from (best state restored, lr lowered)
 
 
 def _as_data(x: Any, name: str, d: int | None = None) -> torch.Tensor:
@@ -61,23 +62,46 @@ class Trainer:
         lr_patience, lr_factor: ReduceLROnPlateau on the selection score.
         val_n_ctx: if set, the validation score is the forecast MSE over steps >= val_n_ctx
             (model.forecast reading val_n_ctx steps); else the one-step loss.
+        forecast_weight: weight of an extra loss term, the MSE of the model's own forecast
+            (``model.context_forecast``) after ``forecast_context`` observed steps over the
+            next ``forecast_horizon`` steps (None: to the end). 0 (default): off. Cheap for a
+            WARP model that holds its prior's outputs after the context (the grey box): the
+            forecast is then a loop of prior steps without the root network.
         seed: seed of batch order and teacher-forcing draws.
         device: "auto" | "cpu" | "cuda" ...; progress: show a tqdm bar.
         checkpoint_path: saved every epoch; if the file exists, fit resumes from it.
         max_time: wall-clock budget in seconds (checked after every batch).
+        nan_retries: how many non-finite training losses to recover from: each restores the
+            best parameters so far, clears the optimiser's moments, multiplies the lr by
+            ``lr_factor`` and restarts the epoch. One more stops training (best parameters kept).
     """
 
     def __init__(self, *, epochs: int = 100, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
                  grad_clip: float | None = 1.0, loss: str = "mse", p_force: float = 1.0, patience: int = 20,
-                 lr_patience: int = 5, lr_factor: float = 0.5, val_n_ctx: int | None = None, seed: int = 0,
+                 lr_patience: int = 5, lr_factor: float = 0.5, val_n_ctx: int | None = None,
+                 forecast_weight: float = 0.0, forecast_context: int | None = None,
+                 forecast_horizon: int | None = None, seed: int = 0,
                  device: str | torch.device = "auto", progress: bool = True,
-                 checkpoint_path: str | Path | None = None, max_time: float | None = None) -> None:
+                 checkpoint_path: str | Path | None = None, max_time: float | None = None,
+                 nan_retries: int = 3) -> None:
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
         if epochs < 0 or batch_size < 1:
             raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
         if not 0.0 <= p_force <= 1.0:
             raise ValueError(f"p_force must be in [0, 1], got {p_force}")
+        if not (math.isfinite(forecast_weight) and forecast_weight >= 0):
+            raise ValueError(f"forecast_weight must be a finite number >= 0, got {forecast_weight!r}")
+        if forecast_weight > 0 and forecast_context is None:
+            raise ValueError("forecast_weight > 0 needs forecast_context (the number of observed steps "
+                             "the forecast reads)")
+        if forecast_horizon is not None and forecast_horizon < 1:
+            raise ValueError(f"forecast_horizon must be >= 1 or None, got {forecast_horizon!r}")
+        self.forecast_weight, self.forecast_context = float(forecast_weight), forecast_context
+        self.forecast_horizon = forecast_horizon
+        if isinstance(nan_retries, bool) or not isinstance(nan_retries, int) or nan_retries < 0:
+            raise ValueError(f"nan_retries must be an integer >= 0, got {nan_retries!r}")
+        self.nan_retries = nan_retries
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.grad_clip, self.loss, self.p_force, self.patience = grad_clip, loss, p_force, patience
         self.lr_patience, self.lr_factor, self.val_n_ctx, self.seed = lr_patience, lr_factor, val_n_ctx, seed
@@ -104,6 +128,14 @@ class Trainer:
         model.train(was_training)
         return total / n
 
+    def forecast_loss(self, model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """MSE of ``model.context_forecast`` reading x[:, :forecast_context] (x (B, T, d))
+        over the next ``forecast_horizon`` steps (to the end when None)."""
+        n = int(self.forecast_context)
+        end = x.shape[1] if self.forecast_horizon is None else min(x.shape[1], n + int(self.forecast_horizon))
+        pred = model.context_forecast(x[:, :n], tau[:end])
+        return ((pred.mean[:, n:end] - x[:, n:end]) ** 2).mean()
+
     # ------------------------------------------------------------------ training
     def fit(self, model: torch.nn.Module, x_train: Any, tau: Any, x_val: Any | None = None) -> TrainHistory:
         """Train ``model`` in place on x_train (N, T, d) at times tau (T,); returns the history.
@@ -120,8 +152,13 @@ class Trainer:
             x_val = _as_data(x_val, "x_val", x_train.shape[-1])
             if x_val.shape[1] != T:
                 raise ValueError(f"x_val has {x_val.shape[1]} time steps but x_train has {T}; they must agree")
-        if self.val_n_ctx is not None and not 1 <= self.val_n_ctx < T:
-            raise ValueError(f"val_n_ctx={self.val_n_ctx} must be in [1, {T - 1}] for trajectories of {T} steps")
+        for name in ("val_n_ctx", "forecast_context"):
+            n = getattr(self, name)
+            if n is not None and not 1 <= n < T:
+                raise ValueError(f"{name}={n} must be in [1, {T - 1}] for trajectories of {T} steps")
+        if self.forecast_weight > 0 and not callable(getattr(model, "context_forecast", None)):
+            raise ValueError(f"forecast_weight > 0 needs a model with a differentiable context_forecast "
+                             f"(WARP); {type(model).__name__} has none: set forecast_weight=0")
         model.to(device)
         first = next(iter(model.parameters()), None)
         dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
@@ -168,6 +205,8 @@ class Trainer:
                 xb = x_train[perm[i : i + self.batch_size]]
                 pred = model(xb, tau, p_force=self.p_force, generator=gen)
                 loss = sequence_loss(pred, xb, kind=self.loss) + model.penalty(xb, tau)
+                if self.forecast_weight > 0:
+                    loss = loss + self.forecast_weight * self.forecast_loss(model, xb, tau)
                 if not torch.isfinite(loss):
                     bad_loss = True
                     break
@@ -181,6 +220,19 @@ class Trainer:
                 if self.max_time is not None and time.perf_counter() - t_start > self.max_time:
                     timed_out = True
                     break
+            if bad_loss and history.recoveries < self.nan_retries:
+                history.recoveries += 1
+                model.load_state_dict(best_state)
+                opt.state.clear()
+                for group in opt.param_groups:
+                    group["lr"] *= self.lr_factor
+                warnings.warn(f"non-finite training loss in epoch {epoch}; restarting the epoch from the best "
+                              f"parameters so far with lr {opt.param_groups[0]['lr']:.3g} (recovery "
+                              f"{history.recoveries} of {self.nan_retries})", RuntimeWarning)
+                if timed_out or (self.max_time is not None and time.perf_counter() - t_start > self.max_time):
+                    history.stop_reason, history.stopped_early = "max_time", True
+                    break
+                continue
             if bad_loss:
                 warnings.warn(f"non-finite training loss in epoch {epoch}; stopping and keeping the best "
                               f"parameters so far (try a lower lr or a larger std_floor)", RuntimeWarning)

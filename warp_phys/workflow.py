@@ -31,10 +31,11 @@ _FORECAST_BATCH = 256  # trajectories per forecast call (bounds memory)
 # names
 # ---------------------------------------------------------------------------------------
 def available_models() -> list[str]:
-    """``"warp"`` and the baselines' names."""
+    """``"warp"``, the baselines' names, and ``"ode_fit"`` (the system's own ODE with its
+    parameters fitted to each context by least squares: the classical reference; needs a system)."""
     from warp_phys import baselines
 
-    return ["warp", *baselines.available()]
+    return ["warp", *baselines.available(), "ode_fit"]
 
 
 def _check_model_name(model: str) -> str:
@@ -322,6 +323,15 @@ def _construct(model: str, prior_name: str | None, prior_options: dict, d: int, 
 
     if prior_options:
         raise ValueError("prior_options apply to model='warp' only")
+    if model == "ode_fit":
+        from warp_phys.baselines.ode_fit import ODEFit
+        from warp_phys.priors import BindContext
+
+        if system is None:
+            raise ValueError("model='ode_fit' fits the system's own equations, so it needs system=...; "
+                             "your data have no system attached")
+        ctx = BindContext(n_variables=d, dt=dt, duration=duration, scaler=scaler, system=system)
+        return ODEFit(d, bind_context=ctx, output=recipe.output, seed=seed, **options)
     return baselines.get(model, d, output=recipe.output, seed=seed, **options)
 
 
@@ -406,7 +416,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
         protocol: the system's data protocol (default: the recipe's).
         prior_options: keyword arguments of the prior (``warp_phys.priors.get``).
         **model_options: Recipe fields (n_val, n_test, t_span, n_steps, batch_size, lr,
-            p_force, patience, max_time, width, depth, transition, output) or keyword
+            p_force, patience, max_time, forecast_weight, forecast_horizon, width, depth,
+            transition, output) or keyword
             arguments of the model constructor.
 
     Returns a `Reconstruction`; its ``metrics`` are scored on the raw (physical) state,
@@ -478,7 +489,9 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
                        sys_obj, int(seed), model_opts)
     trainer = Trainer(epochs=recipe.epochs, batch_size=recipe.batch_size, lr=recipe.lr,
                       loss="nll" if recipe.output == "gaussian" else "mse", p_force=recipe.p_force,
-                      val_n_ctx=ctx_len, seed=int(seed), device=dev, progress=progress,
+                      val_n_ctx=ctx_len, forecast_weight=recipe.forecast_weight,
+                      forecast_context=ctx_len if recipe.forecast_weight > 0 else None,
+                      forecast_horizon=recipe.forecast_horizon, seed=int(seed), device=dev, progress=progress,
                       max_time=recipe.max_time,
                       **({"patience": recipe.patience} if recipe.patience is not None else {}))
     history = trainer.fit(net, scaler.normalise(x_train), tau, scaler.normalise(x_val))

@@ -28,11 +28,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-train", type=int, default=None, help="training trajectories (default: the recipe's)")
     p.add_argument("--context", type=int, default=None, help="observed steps before the forecast")
     p.add_argument("--horizon", type=int, default=None, help="forecast steps to score (default: to the end)")
-    p.add_argument("--model", default="warp", help="warp (default) or a baseline: gru, lstm, transformer, node, persistence")
+    p.add_argument("--model", default="warp", help="warp (default), a baseline (gru, lstm, transformer, node, persistence), or ode_fit (the "
+                        "system's own ODE, parameters fitted to each context by least squares)")
     p.add_argument("--prior", type=_none_or_str, default="auto",
                    help="physics prior: auto (the system's recommended one; default), none, or a name")
     p.add_argument("--protocol", default=None, help="the system's data protocol (default: the recipe's)")
     p.add_argument("--max-time", type=float, default=None, help="cap on the training time in seconds")
+    p.add_argument("--forecast-weight", type=float, default=None,
+                   help="add this weight times the MSE of the model's own forecast after the context to the "
+                        "training loss (WARP only; default: the recipe's, usually 0)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and training")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -53,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
     options = {}
     if args.max_time is not None:
         options["max_time"] = args.max_time
+    if args.forecast_weight is not None:
+        options["forecast_weight"] = args.forecast_weight
     t0 = time.perf_counter()
     rec = reconstruct(system=args.system, context=args.context, horizon=args.horizon, prior=args.prior,
                       model=args.model, epochs=args.epochs, n_train=args.n_train, seed=args.seed,

@@ -1,0 +1,129 @@
+"""The classical reference: the system's own ODE with its physical parameters fitted to
+each trajectory's context by least squares.
+
+Not a learned model. For every trajectory, the parameters of the grey-box step (the same
+parametrisation and ranges as the ``grey_box`` prior: one RK4 step of ``system.rhs`` per
+sampling interval) are fitted to the observed context by batched Levenberg-Marquardt on the
+one-step residuals, then held for the forecast. It tells how well the known equations can
+do given only the context: the scale against which WARP + grey box's learned, gradient-free
+parameter inference is measured. Needs a system (user data without one cannot use it).
+
+Shapes (normalised units, like every `SequenceModel`): x (B, T, d), tau (T,).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from warp_phys.priors.base import BindContext, roll_out
+from warp_phys.priors.grey_box import GreyBox
+from warp_phys.sequence import Prediction, SequenceModel
+
+
+class ODEFit(SequenceModel):
+    """Least-squares fit of the grey-box parameters on each context, then the ODE forecast.
+
+    Args:
+        n_variables: d.
+        bind_context: the problem (system, dt, duration, scaler), as for a prior.
+        iterations: Levenberg-Marquardt iterations per fit.
+        output: "mean" only (a point forecast).
+        seed: unused (deterministic); accepted for a uniform interface.
+        **grey_box_options: ``margin``, ``bounds``, ``fixed``, ``substeps``, ``fix_constant``
+            of the `GreyBox` parametrisation.
+
+    ``forecast`` fits on the context only (causal). ``forward`` fits on the whole ``x`` it
+    is given and returns the in-sample one-step predictions: a diagnostic, not causal. The
+    model has no trainable parameters (`warp_phys.Trainer` returns at once).
+    """
+
+    name = "ode_fit"
+
+    def __init__(self, n_variables: int, *, bind_context: BindContext, iterations: int = 30,
+                 output: str = "mean", seed: int = 0, **grey_box_options: Any) -> None:
+        super().__init__()
+        if output != "mean":
+            raise ValueError(f"ode_fit gives a point forecast: output must be 'mean', got {output!r}")
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+        self.n_variables = int(n_variables)
+        self.prior = GreyBox(**grey_box_options)
+        self.prior.bind(bind_context)
+        self.iterations = iterations
+        self.register_buffer("_device_probe", torch.zeros(0), persistent=False)
+
+    # ------------------------------------------------------------------ the fit
+    def _residuals(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """One-step residuals (B, (T-1) d) of parameters raw (B, P) on x (B, T, d)."""
+        B, T, _ = x.shape
+        r = raw.unsqueeze(1).expand(B, T - 1, raw.shape[-1])
+        pred = self.prior.decode(r, tau[1:].view(1, -1, 1).expand(B, -1, 1), x[:, :-1])
+        return (pred - x[:, 1:]).reshape(B, -1)
+
+    def fit_raw(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """Raw grey-box outputs (B, P) minimising each trajectory's one-step squared error on
+        x (B, T >= 2, d): Levenberg-Marquardt from the middle of the ranges, in float64."""
+        if x.shape[1] < 2:
+            raise ValueError("ode_fit needs a context of at least 2 steps to fit the parameters")
+        x, tau = x.detach().double(), tau.detach().double()
+        B, P = x.shape[0], self.prior.n_outputs
+        raw = x.new_zeros(B, P)
+        damping = x.new_full((B, 1, 1), 1e-3)
+        eye = torch.eye(P, dtype=x.dtype, device=x.device)
+        with torch.no_grad():
+            res = self._residuals(raw, x, tau)
+            cost = (res**2).sum(-1)
+        for _ in range(self.iterations):
+            # Jacobian (B, n, P) by forward mode, one column per parameter (batch-separable)
+            cols = [torch.func.jvp(lambda r: self._residuals(r, x, tau), (raw,), (eye[j].expand(B, P),))[1]
+                    for j in range(P)]
+            J = torch.stack(cols, dim=-1)
+            JtJ = J.transpose(1, 2) @ J
+            g = J.transpose(1, 2) @ res.unsqueeze(-1)
+            diag = torch.diagonal(JtJ, dim1=1, dim2=2).clamp_min(1e-12)
+            step = torch.linalg.solve(JtJ + damping * torch.diag_embed(diag), -g).squeeze(-1)
+            with torch.no_grad():
+                new_raw = raw + step
+                new_res = self._residuals(new_raw, x, tau)
+                new_cost = (new_res**2).sum(-1)
+            better = torch.isfinite(new_cost) & (new_cost < cost)
+            raw = torch.where(better.unsqueeze(-1), new_raw, raw)
+            res = torch.where(better.unsqueeze(-1), new_res, res)
+            cost = torch.where(better, new_cost, cost)
+            damping = torch.where(better.view(B, 1, 1), damping / 3, damping * 4).clamp(1e-9, 1e9)
+        return raw
+
+    def interpret(self, x: torch.Tensor, tau: torch.Tensor) -> dict[str, torch.Tensor]:
+        """{parameter name: (B,) fitted value} on x (B, T, d)."""
+        return self.prior.interpret(self.fit_raw(x, tau))
+
+    # ------------------------------------------------------------------ SequenceModel
+    def forward(self, x: torch.Tensor, tau: torch.Tensor, *, p_force: float = 1.0,
+                generator: torch.Generator | None = None) -> Prediction:
+        raw = self.fit_raw(x, tau)
+        return Prediction(self._one_step(raw, x, tau).to(x.dtype))
+
+    def _one_step(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """Teacher-forced one-step predictions (B, T, d) in float64; step 0 is x_0."""
+        x, tau = x.double(), tau.double()
+        B, T, _ = x.shape
+        r = raw.unsqueeze(1).expand(B, T - 1, raw.shape[-1])
+        pred = self.prior.decode(r, tau[1:].view(1, -1, 1).expand(B, -1, 1), x[:, :-1])
+        return torch.cat([x[:, :1], pred], dim=1)
+
+    @torch.no_grad()
+    def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> Prediction:
+        B, n_ctx, d = x_ctx.shape
+        tau = torch.as_tensor(tau, device=x_ctx.device)
+        if not 2 <= n_ctx <= tau.shape[0]:
+            raise ValueError(f"ode_fit needs a context of at least 2 steps and at most len(tau)={tau.shape[0]}, "
+                             f"got {n_ctx}")
+        raw = self.fit_raw(x_ctx, tau[:n_ctx])
+        ctx = self._one_step(raw, x_ctx, tau[:n_ctx])
+        ahead = roll_out(self.prior, raw.unsqueeze(1), tau[n_ctx:].double(), x_ctx[:, -1:].double())
+        return Prediction(torch.cat([ctx, ahead], dim=1).to(x_ctx.dtype))
+
+
+__all__ = ["ODEFit"]

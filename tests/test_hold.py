@@ -107,3 +107,17 @@ def test_forecast_loss_errors():
     with pytest.raises(ValueError, match="context_forecast"):
         Trainer(forecast_weight=1.0, forecast_context=3, progress=False, device="cpu").fit(
             get_baseline("gru", 2), x, tau)
+
+
+def test_gaussian_output_holds_its_std_after_the_context():
+    msd, x, tau, dt, duration = _msd_data()
+    m, sc = _grey_box_model(msd, x, dt, duration, output="gaussian")
+    z = sc.normalise(x)
+    pred = m.forecast(z[:, :N_CTX], tau)
+    assert pred.std.shape == z.shape and bool((pred.std > 0).all())
+    after = pred.std[:, N_CTX:]
+    torch.testing.assert_close(after, after[:, :1].expand_as(after), rtol=0, atol=0)
+    # the context part is the teacher-forced one, and the held std is the step-N_CTX one of it
+    tf = m(z, tau)
+    torch.testing.assert_close(pred.std[:, :N_CTX], tf.std[:, :N_CTX], rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(after[:, 0], tf.std[:, N_CTX], rtol=1e-10, atol=1e-10)

@@ -177,3 +177,26 @@ def test_bad_inputs_raise():
         WARP(d, transition="dense")  # D ~ 5k > max_dense_params = 4096
     with pytest.raises(ValueError, match="factored"):
         WARP(d, width=8, depth=1, transition="diagonal", evaluation="factored")
+
+
+def test_output_clip_keeps_a_runaway_forecast_finite():
+    m = _model("lowrank", output_clip=4.0)
+    with torch.no_grad():  # a recurrence that amplifies its own predictions
+        m.transition.B.mul_(50.0)
+        m.transition.U.mul_(50.0)
+    x, tau = _data(2)
+    free = _model("lowrank")
+    free.load_state_dict(m.state_dict())
+    wild = free.forecast(x[:, :3], tau).mean
+    assert (wild.abs().max() > 4.0) or not torch.isfinite(wild).all()  # the unclamped model runs away
+    fc = m.forecast(x[:, :3], tau).mean
+    assert torch.isfinite(fc).all() and fc.abs().max() <= 4.0
+    # inside the bound the clamp changes nothing
+    tf_free = free(x, tau).mean
+    inside = tf_free.abs() < 4.0
+    assert inside.any()
+    torch.testing.assert_close(m(x, tau).mean[inside], tf_free[inside])
+    assert m.config["output_clip"] == 4.0
+    for bad in (0.0, -1.0, "big"):
+        with pytest.raises(ValueError, match="output_clip"):
+            WARP(2, output_clip=bad)

@@ -86,6 +86,9 @@ class WARP(SequenceModel):
             (the last context step's values are reused at every later step). None (default):
             hold when the prior declares them time-invariant (``Prior.time_invariant``, e.g.
             the grey box's physical parameters, constant along a trajectory).
+        output_clip: if set (> 0), every predicted state is clamped to [-output_clip,
+            output_clip] in normalised units (standard deviations of the training data), so a
+            runaway forecast stays finite instead of overflowing to NaN. None: no clamp.
         evaluation: "auto" (factored when the transition allows), "factored" or "plain".
         max_dense_params: largest D allowed for transition="dense".
         seed: seed of the parameter initialisation.
@@ -95,7 +98,8 @@ class WARP(SequenceModel):
                  transition: str = "identity", rank: int = 4, init_state: str = "hypernetwork",
                  output: str = "mean", std_floor: float = 1e-3, prev_obs_input: bool = False,
                  prior: Prior | None = None, bind_context: BindContext | None = None,
-                 hold_after_context: bool | None = None, evaluation: str = "auto", max_dense_params: int = 4096, seed: int = 0) -> None:
+                 hold_after_context: bool | None = None, output_clip: float | None = None,
+                 evaluation: str = "auto", max_dense_params: int = 4096, seed: int = 0) -> None:
         super().__init__()
         d = int(n_variables)
         if d < 1:
@@ -119,6 +123,9 @@ class WARP(SequenceModel):
         self.n_prior_outputs = int(self.prior.n_outputs)
         if hold_after_context is not None and not isinstance(hold_after_context, bool):
             raise ValueError(f"hold_after_context must be True, False or None, got {hold_after_context!r}")
+        if output_clip is not None and not (isinstance(output_clip, (int, float)) and output_clip > 0):
+            raise ValueError(f"output_clip must be a number > 0 (normalised units) or None, got {output_clip!r}")
+        self.output_clip = float(output_clip) if output_clip is not None else None
         self.hold_after_context = (bool(self.prior.time_invariant) if hold_after_context is None
                                    else hold_after_context)
         self.output = output
@@ -144,7 +151,7 @@ class WARP(SequenceModel):
             "transition": transition, "rank": int(rank), "init_state": init_state, "output": output,
             "std_floor": float(std_floor), "prev_obs_input": bool(prev_obs_input),
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
-            "hold_after_context": hold_after_context, "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": int(seed),
+            "hold_after_context": hold_after_context, "output_clip": self.output_clip, "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": int(seed),
         }
 
     # ------------------------------------------------------------------ helpers
@@ -187,9 +194,16 @@ class WARP(SequenceModel):
         tcol = tau.view(1, -1, 1).expand(z_prev.shape[0], -1, 1)
         return torch.cat([tcol, z_prev], dim=-1) if self.prev_obs_input else tcol
 
+    def _decode_mean(self, raw: torch.Tensor, tcol: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
+        """The prior's decoded mean (..., d) (clamped by ``output_clip``); raw (..., n_prior_outputs)."""
+        mean = self.prior.decode(raw, tcol, z_prev)
+        if self.output_clip is not None:
+            mean = mean.clamp(-self.output_clip, self.output_clip)
+        return mean
+
     def _decode(self, raw: torch.Tensor, tau: torch.Tensor, z_prev: torch.Tensor) -> Prediction:
         tcol = tau.view(1, -1, 1).expand(z_prev.shape[0], -1, 1)
-        mean = self.prior.decode(raw[..., : self.n_prior_outputs], tcol, z_prev)
+        mean = self._decode_mean(raw[..., : self.n_prior_outputs], tcol, z_prev)
         std = None
         if self.output == "gaussian":
             std = F.softplus(raw[..., self.n_prior_outputs:]) + self.std_floor
@@ -284,7 +298,8 @@ class WARP(SequenceModel):
         if horizon == 0:
             return ctx_pred
         held = raw[:, n_ctx:n_ctx + 1]
-        mean = roll_out(self.prior, held[..., : self.n_prior_outputs], tau[n_ctx:n_ctx + horizon], x_ctx[:, -1:])
+        mean = roll_out(self._decode_mean, held[..., : self.n_prior_outputs], tau[n_ctx:n_ctx + horizon],
+                        x_ctx[:, -1:])
         mean = torch.cat([ctx_pred.mean, mean], dim=1)
         if ctx_pred.std is None:
             return Prediction(mean, None)

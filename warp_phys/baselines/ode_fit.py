@@ -122,7 +122,7 @@ class ODEFit(SequenceModel):
                              f"got {n_ctx}")
         raw = self.fit_raw(x_ctx, tau[:n_ctx])
         ctx = self._one_step(raw, x_ctx, tau[:n_ctx])
-        ahead = roll_out(self.prior, raw.unsqueeze(1), tau[n_ctx:].double(), x_ctx[:, -1:].double())
+        ahead = roll_out(self.prior.decode, raw.unsqueeze(1), tau[n_ctx:].double(), x_ctx[:, -1:].double())
         return Prediction(torch.cat([ctx, ahead], dim=1).to(x_ctx.dtype))
 
 

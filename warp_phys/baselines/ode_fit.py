@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import nn
 
 from warp_phys.priors.base import BindContext, roll_out
 from warp_phys.priors.grey_box import GreyBox
@@ -52,7 +51,6 @@ class ODEFit(SequenceModel):
         self.prior = GreyBox(**grey_box_options)
         self.prior.bind(bind_context)
         self.iterations = iterations
-        self.register_buffer("_device_probe", torch.zeros(0), persistent=False)
 
     # ------------------------------------------------------------------ the fit
     def _residuals(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:

@@ -151,7 +151,8 @@ class WARP(SequenceModel):
             "transition": transition, "rank": int(rank), "init_state": init_state, "output": output,
             "std_floor": float(std_floor), "prev_obs_input": bool(prev_obs_input),
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
-            "hold_after_context": hold_after_context, "output_clip": self.output_clip, "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": int(seed),
+            "hold_after_context": hold_after_context, "output_clip": self.output_clip,
+            "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": int(seed),
         }
 
     # ------------------------------------------------------------------ helpers
@@ -320,13 +321,18 @@ class WARP(SequenceModel):
         """Differentiable `forecast` (for training on the forecast error): the same numbers,
         with gradients. x_ctx (B, n_ctx, d), tau (T,) -> (B, T, d)."""
         x_ctx, tau = self._check_context(x_ctx, tau)
+        if self.hold_after_context:
+            return self._held_forecast(x_ctx, tau, tau.shape[0] - x_ctx.shape[1])
+        return self._rollout_from_context(x_ctx, tau)
+
+    def _rollout_from_context(self, x_ctx: torch.Tensor, tau: torch.Tensor,
+                              freeze_recurrence: bool = False) -> Prediction:
+        """`_rollout` fed with the context x_ctx (B, n_ctx, d), then its own predictions, to len(tau) steps."""
         B, n_ctx, d = x_ctx.shape
         T = tau.shape[0]
-        if self.hold_after_context:
-            return self._held_forecast(x_ctx, tau, T - n_ctx)
         x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1)
         force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
-        return self._rollout(x, tau, force)
+        return self._rollout(x, tau, force, freeze_recurrence=freeze_recurrence)
 
     @torch.no_grad()
     def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, *, freeze_recurrence: bool = False) -> Prediction:
@@ -338,11 +344,7 @@ class WARP(SequenceModel):
         x_ctx, tau = self._check_context(x_ctx, tau)
         if not freeze_recurrence:
             return self.context_forecast(x_ctx, tau)
-        B, n_ctx, d = x_ctx.shape
-        T = tau.shape[0]
-        x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1)
-        force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
-        return self._rollout(x, tau, force, freeze_recurrence=True)
+        return self._rollout_from_context(x_ctx, tau, freeze_recurrence=True)
 
     def penalty(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """The prior's extra loss term; ``root_mean(tau_q)`` evaluates the teacher-forced

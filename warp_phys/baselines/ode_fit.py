@@ -53,12 +53,15 @@ class ODEFit(SequenceModel):
         self.iterations = iterations
 
     # ------------------------------------------------------------------ the fit
-    def _residuals(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-        """One-step residuals (B, (T-1) d) of parameters raw (B, P) on x (B, T, d)."""
+    def _predict(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """One-step predictions (B, T-1, d) of steps 1..T-1 from x (B, T, d) with parameters raw (B, P)."""
         B, T, _ = x.shape
         r = raw.unsqueeze(1).expand(B, T - 1, raw.shape[-1])
-        pred = self.prior.decode(r, tau[1:].view(1, -1, 1).expand(B, -1, 1), x[:, :-1])
-        return (pred - x[:, 1:]).reshape(B, -1)
+        return self.prior.decode(r, tau[1:].view(1, -1, 1).expand(B, -1, 1), x[:, :-1])
+
+    def _residuals(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """One-step residuals (B, (T-1) d) of parameters raw (B, P) on x (B, T, d)."""
+        return (self._predict(raw, x, tau) - x[:, 1:]).reshape(x.shape[0], -1)
 
     def fit_raw(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """Raw grey-box outputs (B, P) minimising each trajectory's one-step squared error on
@@ -105,11 +108,8 @@ class ODEFit(SequenceModel):
 
     def _one_step(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """Teacher-forced one-step predictions (B, T, d) in float64; step 0 is x_0."""
-        x, tau = x.double(), tau.double()
-        B, T, _ = x.shape
-        r = raw.unsqueeze(1).expand(B, T - 1, raw.shape[-1])
-        pred = self.prior.decode(r, tau[1:].view(1, -1, 1).expand(B, -1, 1), x[:, :-1])
-        return torch.cat([x[:, :1], pred], dim=1)
+        x = x.double()
+        return torch.cat([x[:, :1], self._predict(raw, x, tau.double())], dim=1)
 
     @torch.no_grad()
     def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> Prediction:

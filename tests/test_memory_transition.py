@@ -140,3 +140,31 @@ def test_memory_beats_identity_on_sampled_frequencies():
             model, x_tr, tau, x_val)
         scores[kind] = float(((model.forecast(x_te[:, :C], tau).mean[:, C:] - x_te[:, C:]) ** 2).mean())
     assert scores["subspace"] < 0.25 * scores["identity"], scores
+
+
+def test_transition_options_reach_the_memory_and_survive_a_checkpoint(tmp_path):
+    from warp_phys.checkpoint import load_model, save_model
+
+    # input_scale multiplies the seeded random input matrix G, nothing else
+    plain = make_transition("subspace", D, d, rank=M, generator=torch.Generator().manual_seed(3))
+    scaled = make_transition("subspace", D, d, rank=M, generator=torch.Generator().manual_seed(3),
+                             options={"input_scale": 10.0, "min_period": 20.0})
+    torch.testing.assert_close(scaled.G_re, 10.0 * plain.G_re)
+    torch.testing.assert_close(scaled.G_im, 10.0 * plain.G_im)
+    periods = 2 * math.pi / scaled.omega.detach()
+    assert float(periods.min()) == pytest.approx(20.0, rel=1e-5)
+    with pytest.raises(ValueError, match="unknown transition_options"):
+        make_transition("subspace", D, d, rank=M, options={"input_scal": 1.0})
+    with pytest.raises(ValueError, match="takes no transition_options"):
+        make_transition("lowrank", D, d, rank=2, options={"input_scale": 1.0})
+    # the WARP option is recorded in the config, so a saved model reloads with the same memory
+    model = WARP(d, width=8, depth=1, transition="subspace", rank=3, seed=1,
+                 transition_options={"input_scale": 5.0})
+    with torch.no_grad():
+        model.transition.U.normal_(0, 0.3)
+    x = torch.randn(B, T, d, generator=torch.Generator().manual_seed(2))
+    save_model(model, tmp_path / "m.pt")
+    loaded = load_model(tmp_path / "m.pt", device="cpu")
+    assert loaded.config["transition_options"] == {"input_scale": 5.0}
+    tau = torch.linspace(0, 1, T)
+    torch.testing.assert_close(loaded(x, tau), model(x, tau), rtol=0, atol=0)

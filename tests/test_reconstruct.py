@@ -122,6 +122,22 @@ def test_user_data_path_and_errors():
         warp_phys.reconstruct(data=x, time=t, **{**kw, "context": 64})
 
 
+def test_user_data_variable_names_label_the_results(tmp_path):
+    t = np.linspace(0.0, 2 * np.pi, 32)
+    x = np.stack([np.sin(t + p) for p in np.linspace(0, 3, 10)])[..., None] * np.array([1.0, 2.0])
+    kw = dict(context=8, epochs=1, batch_size=8, progress=False, device="cpu", width=8, depth=1)
+    rec = warp_phys.reconstruct(data=x, time=t, variables=["position", "velocity"], **kw)
+    assert list(rec.dataset["variable"].values) == ["position", "velocity"]
+    rec.to_netcdf(tmp_path / "r.nc")
+    assert list(warp_phys.open_trajectories(tmp_path / "r.nc")["variable"].values) == ["position", "velocity"]
+    assert list(warp_phys.reconstruct(data=x, time=t, **kw).dataset["variable"].values) == ["x0", "x1"]
+    for bad in (["position"], ["a", "a"], ["a", ""]):
+        with pytest.raises(ValueError, match="2 distinct non-empty strings"):
+            warp_phys.reconstruct(data=x, time=t, variables=bad, **kw)
+    with pytest.raises(ValueError, match="a system names its own"):
+        warp_phys.reconstruct(system="msd", variables=["a", "b"], **kw)
+
+
 def test_name_errors():
     with pytest.raises(ValueError, match=r"unknown model 'grux'.*gru"):
         warp_phys.reconstruct(system="msd", model="grux")

@@ -71,6 +71,19 @@ def validate_array(data) -> np.ndarray:
     return a
 
 
+def _variable_names(names: Sequence[str] | None, d: int) -> list[str]:
+    """``names`` checked against d variables (unique strings), or "x0", "x1", ... when None."""
+    if names is None:
+        return [f"x{i}" for i in range(d)]
+    if isinstance(names, str):
+        names = [names]
+    names = list(names)
+    if len(names) != d or not all(isinstance(n, str) and n for n in names) or len(set(names)) != d:
+        raise ValueError(f"variable names must be {d} distinct non-empty strings, one per variable "
+                         f"(last axis of the data), got {names!r}")
+    return names
+
+
 def as_dataset(data, time=None, *, variable_names: Sequence[str] | None = None,
                time_units: str = "1") -> xr.Dataset:
     """Convert user data to a Dataset with ``state(trajectory, time, variable)``.
@@ -94,8 +107,11 @@ def as_dataset(data, time=None, *, variable_names: Sequence[str] | None = None,
             ds = ds.assign_coords(time=np.asarray(time))
         validate_time(ds["time"].values, ds.sizes["time"])
         if "variable" not in ds.coords:
-            names = list(variable_names) if variable_names else [f"x{i}" for i in range(ds.sizes["variable"])]
+            names = _variable_names(variable_names, ds.sizes["variable"])
             ds = ds.assign_coords(variable=names)
+        elif variable_names is not None:
+            raise ValueError(f"the Dataset already names its variables {list(map(str, ds['variable'].values))}; "
+                             f"drop variable_names= or rename them with ds.assign_coords(variable=[...])")
         return ds
     if isinstance(data, xr.DataArray):
         raise ValueError("pass an xarray Dataset with a 'state' variable, or a numpy array "
@@ -103,9 +119,7 @@ def as_dataset(data, time=None, *, variable_names: Sequence[str] | None = None,
     a = validate_array(data)
     N, T, d = a.shape
     t = validate_time(time, T)
-    names = list(variable_names) if variable_names else [f"x{i}" for i in range(d)]
-    if len(names) != d:
-        raise ValueError(f"{len(names)} variable names for {d} variables")
+    names = _variable_names(variable_names, d)
     state = xr.DataArray(a, dims=("trajectory", "time", "variable"),
                          attrs={"long_name": "state", "units": "1"})
     ds = xr.Dataset({"state": state},

@@ -55,6 +55,10 @@ class SubspaceTransition(Transition):
         min_decay, max_decay: range of the initial decay times 1 / (1 - |lambda|) (steps).
         min_period, max_period: range of the initial rotation periods 2 pi / omega (steps).
         input_scale: scale of the random initial G (entries ~ N(0, 1) * input_scale / sqrt(d)).
+            The memory coefficients scale with it; at 1 they are small (RMS 0.02-0.4 on
+            normalised MSD data), so U has to grow large before the memory moves the weights.
+            The paper table's grey box uses 10 (``transition_options={"input_scale": 10}``),
+            measured better for reading k/m off the memory (benchmarks/paper_table.py).
         generator: seeds G and the pairing of decay times with periods.
     """
 

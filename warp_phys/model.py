@@ -78,6 +78,8 @@ class WARP(SequenceModel):
         transition: "identity" | "lowrank" | "diagonal" | "dense" (warp_phys/transitions.py) |
             "subspace" (learned linear memory of the history, warp_phys/memory.py).
         rank: rank r of the lowrank transition; number of memory modes of "subspace".
+        transition_options: extra settings of the transition (only "subspace" has any, e.g.
+            ``{"input_scale": 10.0}``; see `warp_phys.memory.SubspaceTransition`).
         init_state: "hypernetwork" (theta_0 = phi(x_0)) or "free" (one learned vector).
         output: "mean", or "gaussian" (extra d outputs, std = softplus(raw) + std_floor).
         prev_obs_input: feed the previous observation to the root network besides tau.
@@ -95,7 +97,8 @@ class WARP(SequenceModel):
     """
 
     def __init__(self, n_variables: int, *, width: int = 48, depth: int = 3, activation: str = "swish",
-                 transition: str = "identity", rank: int = 4, init_state: str = "hypernetwork",
+                 transition: str = "identity", rank: int = 4, transition_options: dict | None = None,
+                 init_state: str = "hypernetwork",
                  output: str = "mean", std_floor: float = 1e-3, prev_obs_input: bool = False,
                  prior: Prior | None = None, bind_context: BindContext | None = None,
                  hold_after_context: bool | None = None, output_clip: float | None = None,
@@ -141,14 +144,15 @@ class WARP(SequenceModel):
         else:
             self.initial = FreeInitialState(theta_init)
         self.transition = make_transition(transition, D, d, rank=rank, max_dense_params=max_dense_params,
-                                          generator=gen)
+                                          generator=gen, options=transition_options)
         if evaluation == "factored" and not self.transition.factorable:
             raise ValueError(f"evaluation='factored' needs transition 'identity', 'lowrank' or 'subspace', "
                              f"not {transition!r}; use evaluation='auto' or 'plain'")
         self.evaluation = evaluation
         self.config: dict[str, Any] = {
             "n_variables": d, "width": int(width), "depth": int(depth), "activation": activation,
-            "transition": transition, "rank": int(rank), "init_state": init_state, "output": output,
+            "transition": transition, "rank": int(rank),
+            "transition_options": _jsonable(dict(transition_options or {})), "init_state": init_state, "output": output,
             "std_floor": float(std_floor), "prev_obs_input": bool(prev_obs_input),
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
             "hold_after_context": hold_after_context, "output_clip": self.output_clip,

@@ -214,13 +214,20 @@ class DenseTransition(Transition):
 
 def make_transition(
     kind: str, D: int, d: int, *, rank: int = 4, max_dense_params: int = 4096,
-    generator: torch.Generator | None = None,
+    generator: torch.Generator | None = None, options: dict | None = None,
 ) -> Transition:
     """Build the transition named ``kind`` for weight size D and d variables (``rank``: of
     ``lowrank``, or the number of memory modes of ``subspace``).
 
-    ``dense`` is refused when D > max_dense_params (A alone would hold D^2 numbers).
+    ``options``: extra keyword arguments of the transition's class; only ``subspace`` takes any
+    (``input_scale``, ``min_decay``, ``max_decay``, ``min_period``, ``max_period``: see
+    `warp_phys.memory.SubspaceTransition`). ``dense`` is refused when D > max_dense_params
+    (A alone would hold D^2 numbers).
     """
+    options = dict(options or {})
+    if options and kind != "subspace":
+        raise ValueError(f"transition {kind!r} takes no transition_options, got {sorted(options)}; "
+                         f"only 'subspace' has options")
     if kind == "identity":
         return IdentityTransition(D, d)
     if kind == "lowrank":
@@ -239,5 +246,9 @@ def make_transition(
     if kind == "subspace":
         from warp_phys.memory import SubspaceTransition
 
-        return SubspaceTransition(D, d, rank, generator=generator)
+        valid = ("input_scale", "min_decay", "max_decay", "min_period", "max_period")
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ValueError(f"unknown transition_options {unknown} for 'subspace'; valid: {list(valid)}")
+        return SubspaceTransition(D, d, rank, generator=generator, **options)
     raise ValueError(f"unknown transition {kind!r}; choose one of {list(TRANSITIONS + MEMORY_TRANSITIONS)}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time as _time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -275,8 +275,8 @@ def _system_splits(system: Any, recipe: Recipe, seed: int, device: torch.device)
     return {"train": train, "val": val}, tests
 
 
-def _user_splits(data: Any, time: Any, seed: int) -> tuple[dict, dict]:
-    ds = D.as_dataset(data, time)
+def _user_splits(data: Any, time: Any, seed: int, variables: Sequence[str] | None = None) -> tuple[dict, dict]:
+    ds = D.as_dataset(data, time, variable_names=variables)
     tr, va, te = D.split_indices(ds.sizes["trajectory"], seed=seed)
     test = ds.isel(trajectory=te)
     test.attrs["split"] = "test"
@@ -395,7 +395,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
                 context: int | None = None, horizon: int | None = None, prior: str | None = "auto",
                 model: str = "warp", epochs: int | None = None, n_train: int | None = None,
                 seed: int = 0, device: str = "auto", progress: bool = True, protocol: str | None = None,
-                prior_options: dict | None = None, **model_options: Any) -> Reconstruction:
+                prior_options: dict | None = None, variables: Sequence[str] | None = None,
+                **model_options: Any) -> Reconstruction:
     """Reconstruct and forecast a dynamical system with WARP (or a baseline).
 
     Args:
@@ -415,6 +416,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
         device: "auto" (CUDA when present), "cpu", "cuda", ...
         protocol: the system's data protocol (default: the recipe's).
         prior_options: keyword arguments of the prior (``warp_phys.priors.get``).
+        variables: names of the variables of array ``data`` (default "x0", "x1", ...); they
+            label the results (Dataset coordinate, plots). Simulated systems name their own.
         **model_options: Recipe fields (n_val, n_test, t_span, n_steps, batch_size, lr,
             p_force, patience, max_time, forecast_weight, forecast_horizon, width, depth,
             transition, output) or keyword
@@ -426,6 +429,9 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
     t_start = _time.perf_counter()
     if (system is None) == (data is None):
         raise ValueError("pass exactly one of system=<name> (simulated data) or data=<your trajectories>")
+    if system is not None and variables is not None:
+        raise ValueError("variables= names the variables of your own data=; a system names its own "
+                         "(warp_phys.systems.get(name).variable_names)")
     if system is not None and _is_field_system(system):
         from warp_phys.fields import reconstruct_field
 
@@ -469,7 +475,7 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
     if sys_obj is not None:
         fit_sets, tests = _system_splits(sys_obj, recipe, int(seed), torch.device("cpu"))
     else:
-        fit_sets, tests = _user_splits(data, time, int(seed))
+        fit_sets, tests = _user_splits(data, time, int(seed), variables)
     t = np.asarray(fit_sets["train"]["time"].values, dtype=np.float64)
     T = t.shape[0]
     ctx_len = recipe.context if recipe.context is not None else max(1, T // 4)

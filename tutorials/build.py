@@ -28,11 +28,10 @@ FIGURES_ENV = "WARP_PHYS_FIGURES"
 FIGURES = HERE / "figures"
 
 # Environment of the kernel: the inline backend (figures saved as PNG in the notebook, also
-# when the caller's shell sets MPLBACKEND=Agg), and no "IProgress not found" noise from
-# tqdm.auto when ipywidgets is not installed.
+# when the caller's shell sets MPLBACKEND=Agg). Progress bars need no setting: without
+# ipywidgets, warp_phys.progress picks tqdm's text bar (no "IProgress not found" warning).
 KERNEL_ENV = {
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
-    "PYTHONWARNINGS": "ignore:IProgress not found",
 }
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from warp_phys.checkpoint import atomic_save
 from warp_phys.device import resolve_device
 from warp_phys.losses import LOSSES, sequence_loss
+from warp_phys.progress import progress_bar
 
 
 @dataclass
@@ -194,7 +194,7 @@ class Trainer:
             bad_epochs, start_epoch, done = ck["bad_epochs"], ck["epoch"], ck["done"]
 
         N = x_train.shape[0]
-        bar = tqdm(total=self.epochs, initial=start_epoch, desc="training", disable=not self.progress,
+        bar = progress_bar(total=self.epochs, initial=start_epoch, desc="training", disable=not self.progress,
                    leave=False, dynamic_ncols=True)
         model.train()
         epoch = start_epoch

@@ -132,8 +132,8 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
 # k/m error at the end of the context): input_scale 1: 0.0119 / 0.0084, 5.1% / 4.7%;
 # 3: 0.0090 / 0.0077, 4.3% / 3.8%; 10: 0.0066 / 0.0072, 3.8% / 3.4%; 30 (seed 1): 0.0070, 4.2%.
 # The OOD means (0.25 / 1.21 at 1, 0.35 / 0.43 at 10) are set by 3-5 of the 64 trajectories,
-# those with k/m above the training range (800), which every setting underestimates (e.g. 1069
-# read as 200-480). Rank 16 at scale 10 was worse (0.010 / 0.019, fewer epochs); a 300 s
+# those with k/m above the training range (800), which every setting underestimates (seed 0:
+# k/m 1069 read as 198 at input_scale 1, 379 at 10). Rank 16 at scale 10 was worse (0.010 / 0.019, fewer epochs); a 300 s
 # budget at scale 1 gave no gain (seed 1: median 0.0081, k/m 5.0%).
 MEMORY_OPTIONS = {"input_scale": 10.0}
 

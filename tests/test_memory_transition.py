@@ -157,7 +157,7 @@ def test_transition_options_reach_the_memory_and_survive_a_checkpoint(tmp_path):
         make_transition("subspace", D, d, rank=M, options={"input_scal": 1.0})
     with pytest.raises(ValueError, match="takes no transition_options"):
         make_transition("lowrank", D, d, rank=2, options={"input_scale": 1.0})
-    # the WARP option is recorded in the config, so a saved model reloads with the same memory
+    # the WARP option is recorded in the config (what load_model rebuilds from); the reload predicts identically
     model = WARP(d, width=8, depth=1, transition="subspace", rank=3, seed=1,
                  transition_options={"input_scale": 5.0})
     with torch.no_grad():

@@ -134,19 +134,21 @@ def run_reconstruction(args: argparse.Namespace) -> None:
     Kolmogorov flow (the ``navier_stokes_2d`` field recipe: 32^2, k_f = 3, nu = 0.05), all on
     the same simulated runs and the same POD basis; lead times also in Lyapunov times. Also
     compares POD with Fourier truncation (energy captured, projection error) at several r."""
-    from warp_phys.fields import POD, FourierTruncation, reconstruct_field, relative_l2, simulate_splits
-    from warp_phys.fields.reconstruct import _resolve_system
+    import warp_phys
+    from warp_phys.fields import POD, FourierTruncation, relative_l2
+    from warp_phys.fields.recipes import resolve_field_system
+    from warp_phys.pipeline import field_splits
 
-    sys_obj, recipe = _resolve_system("kolmogorov", None)
+    sys_obj, recipe = resolve_field_system("kolmogorov")
     if args.recon_epochs is not None:
         recipe = recipe.replace(epochs=args.recon_epochs)
     t0 = time.perf_counter()
-    splits = simulate_splits(sys_obj, recipe, args.recon_seed)
+    splits = field_splits(sys_obj, recipe, args.recon_seed)
     t_sim = time.perf_counter() - t0
-    train, test = splits["train_runs"]["vorticity"].values, splits["test"]["vorticity"].values
+    train, test = splits.basis_data["vorticity"].values, splits.tests["test"]["vorticity"].values
     print(f"\n## Reconstruction: Kolmogorov flow {recipe.grid}^2, {sys_obj.options()}, params {sys_obj.params}")
-    print(f"data: {splits['train'].sizes['trajectory']} train / {splits['val'].sizes['trajectory']} val / "
-          f"{splits['test'].sizes['trajectory']} test windows of {recipe.window} steps (dt = {recipe.dt} s), "
+    print(f"data: {splits.train.sizes['trajectory']} train / {splits.val.sizes['trajectory']} val / "
+          f"{splits.tests['test'].sizes['trajectory']} test windows of {recipe.window} steps (dt = {recipe.dt} s), "
           f"context {recipe.context}; simulated in {t_sim:.0f} s")
     print("\n### Representation: energy captured on the test windows and projection error (no forecast)")
     print("| r | POD energy (train) | POD energy (test) | POD rel. L2 | Fourier energy (test) | Fourier rel. L2 |")
@@ -163,8 +165,8 @@ def run_reconstruction(args: argparse.Namespace) -> None:
     curves, rows = {}, []
     for model in ("persistence", "dmd", "gru", "warp"):
         t0 = time.perf_counter()
-        rec = reconstruct_field("kolmogorov", model=model, data=splits, seed=args.recon_seed, progress=False,
-                                epochs=recipe.epochs)
+        rec = warp_phys.reconstruct("kolmogorov", model=model, splits=splits, seed=args.recon_seed, progress=False,
+                                    epochs=recipe.epochs)
         curves[model] = rec.error_curve.values
         h = rec.history
         rows.append((model, time.perf_counter() - t0, getattr(h, "epochs_run", 0), rec.metrics))

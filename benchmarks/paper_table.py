@@ -1,4 +1,4 @@
-"""The WARP paper's dynamics table (DESIGN.md §5) in one command.
+"""The WARP paper's dynamics table (Nzoyem et al., arXiv 2506.01153) in one command.
 
     python benchmarks/paper_table.py --scale small            # 2-core CPU, < 30 min
     python benchmarks/paper_table.py --scale full --device auto --out results.json   # GPU
@@ -61,7 +61,7 @@ MODEL_LABELS = {"warp": "WARP", "warp_prior": "WARP + physics", "gru": "GRU", "l
                 "transformer": "Transformer", "node": "Neural ODE", "ode_fit": "ODE fit (reference)", "zero": "predict zero",
                 "hold": "hold last"}
 
-# The paper's test MSE (Nzoyem et al., Table; DESIGN.md §5), in each dataset's unit.
+# The paper's test MSE (Nzoyem et al., arXiv 2506.01153, dynamics table), in each dataset's unit.
 PAPER_MSE: dict[str, dict[str, float | None]] = {
     "msd": dict(gru=1.43, lstm=1.46, transformer=0.34, warp=0.94, warp_prior=0.03),
     "msd_zero": dict(gru=0.55, lstm=0.57, transformer=0.48, warp=0.32, warp_prior=0.04),

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from warp_phys import data as D
+from warp_phys.validation import check_context, check_time_grid
 
 
 def _arr(n=5, T=8, d=2):
@@ -61,7 +62,7 @@ def test_time_errors():
     with pytest.raises(ValueError, match="NaN or inf"):
         D.as_dataset(a, t4)
     # float32 rounding of a uniform grid is accepted
-    D.validate_time(np.linspace(100.0, 110.0, 1001).astype(np.float32))
+    check_time_grid(np.linspace(100.0, 110.0, 1001).astype(np.float32))
 
 
 def test_dataset_errors():
@@ -76,11 +77,11 @@ def test_dataset_errors():
 
 
 def test_check_context():
-    assert D.check_context(3, 8) == 3
+    assert check_context(3, 8) == 3
     with pytest.raises(ValueError, match="shorter than the trajectories"):
-        D.check_context(8, 8)
+        check_context(8, 8)
     with pytest.raises(ValueError, match="at least 1"):
-        D.check_context(0, 8)
+        check_context(0, 8)
 
 
 def test_split_indices():

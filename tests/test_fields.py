@@ -1,4 +1,4 @@
-"""WARP on flow fields (issue 5 items 2-3): reduction, DMD, windows, metrics, reconstruct_field."""
+"""WARP on flow fields: reduction, DMD, windows, metrics, and reconstruct(system=<field system>)."""
 from __future__ import annotations
 
 import math
@@ -9,7 +9,10 @@ import torch
 import xarray as xr
 
 from warp_phys.fields import (DMD, POD, FourierTruncation, cut_windows, field_metrics, isotropic_spectrum,
-                              get_field_recipe, persistence_fields, reconstruct_field, relative_l2)
+                              get_field_recipe, persistence_fields, relative_l2)
+from warp_phys.fields.recipes import resolve_field_system
+from warp_phys.pipeline import Reconstruction, field_splits
+from warp_phys import reconstruct
 from warp_phys.fields.data import shift_augment
 from warp_phys.io import open_trajectories, to_netcdf
 
@@ -118,23 +121,19 @@ TINY = dict(grid=32, dt=0.2, run_duration=36.0, spinup=20.0, n_runs_train=3, n_r
 
 @pytest.fixture(scope="module")
 def kolmogorov_runs():
-    from warp_phys.fields import simulate_splits
-    from warp_phys.fields.reconstruct import _resolve_system
-
-    sys_obj, recipe = _resolve_system("kolmogorov", None)
-    recipe = recipe.replace(**TINY)
-    return simulate_splits(sys_obj, recipe, 0)
+    sys_obj, recipe = resolve_field_system("kolmogorov")
+    return field_splits(sys_obj, recipe.replace(**TINY), 0)
 
 
 @pytest.fixture(scope="module")
 def warp_tiny(kolmogorov_runs):
-    return reconstruct_field("kolmogorov", model="warp", data=kolmogorov_runs, progress=False, device="cpu", **TINY)
+    return reconstruct("kolmogorov", model="warp", splits=kolmogorov_runs, progress=False, device="cpu", **TINY)
 
 
 def test_warp_beats_persistence_on_kolmogorov(warp_tiny, kolmogorov_runs):
     m = warp_tiny.metrics
-    pers = reconstruct_field("kolmogorov", model="persistence", data=kolmogorov_runs, progress=False,
-                             device="cpu", **TINY).metrics
+    pers = reconstruct("kolmogorov", model="persistence", splits=kolmogorov_runs, progress=False,
+                       device="cpu", **TINY).metrics
     assert pers["rel_l2"] == pytest.approx(m["rel_l2_persistence"], rel=1e-4)   # same scoring
     h = m["horizon_persistence_50"]
     assert math.isfinite(h) and 0 < h <= 6.0
@@ -166,29 +165,28 @@ def test_field_dataset_conventions_and_netcdf_round_trip(warp_tiny, tmp_path):
     plt.close(fig)
 
 
-def test_reconstruct_field_errors():
-    with pytest.raises(ValueError, match="field system"):
-        reconstruct_field("lorenz", progress=False)
+def test_field_reconstruction_errors():
+    with pytest.raises(ValueError, match="not a field system"):
+        resolve_field_system("lorenz")
     with pytest.raises(ValueError, match="unknown model"):
-        reconstruct_field("kolmogorov", model="nope", progress=False)
+        reconstruct("kolmogorov", model="nope", progress=False)
     with pytest.raises(ValueError, match="n_runs_train"):
-        reconstruct_field("kolmogorov", progress=False, n_runs_train=0)
+        reconstruct("kolmogorov", progress=False, n_runs_train=0)
     with pytest.raises(ValueError, match="unknown option"):
-        reconstruct_field("kolmogorov", model="gru", bogus=3, progress=False)
+        reconstruct("kolmogorov", model="gru", bogus=3, progress=False)
     with pytest.raises(ValueError, match="context"):
-        reconstruct_field("kolmogorov", context=64, progress=False)
+        reconstruct("kolmogorov", context=64, progress=False)
     with pytest.raises(ValueError, match="unknown recipe option"):
         get_field_recipe("navier_stokes_2d").replace(bogus=1)
 
 
 def test_workflow_reconstruct_dispatches_field_systems():
-    """warp_phys.reconstruct(system=<field system>) hands over to reconstruct_field (issue 5 item 2)."""
+    """warp_phys.reconstruct(system=<field system>) runs the pipeline with a field encoder."""
     import warp_phys
-    from warp_phys.fields import FieldReconstruction
 
     rec = warp_phys.reconstruct(system="burgers", model="persistence", progress=False, n_runs_train=2,
                                 n_runs_val=1, n_runs_test=2, context=10)
-    assert isinstance(rec, FieldReconstruction)
+    assert isinstance(rec, Reconstruction) and rec.basis is not None and rec.variable == "u"
     assert rec.dataset["u"].dims == ("trajectory", "time", "x") and rec.context == 10
     # persistence of the field itself: zero error inside the context's last step, growing after
     err = rec.dataset["relative_l2_error"].mean("trajectory").values

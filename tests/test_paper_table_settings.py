@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from warp_phys import systems
-from warp_phys.recipes import get_recipe
+from warp_phys.pipeline import build_model, plan_system
+from warp_phys.priors import BindContext
 from warp_phys.scaling import Scaler
-from warp_phys.workflow import _build_model, _split_options
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import paper_table as PT  # noqa: E402
@@ -29,12 +29,13 @@ def test_setting_builds_its_model(scale, dataset, model):
     opts = dict(PT.settings(scale, dataset, model), context=spec["context"])
     prior_options = opts.pop("prior_options", {})
     name = "warp" if model in ("warp", "warp_prior") else model
-    recipe, model_opts = _split_options(get_recipe(system, spec["protocol"]), opts, name)
-    assert recipe.n_train == PT.SIZES[scale][dataset]["n_train"] and recipe.context == spec["context"]
     prior = spec["prior"] if model == "warp_prior" else None
+    recipe, proto, model_spec = plan_system(system, model=name, prior=prior, prior_options=prior_options,
+                                            protocol=spec["protocol"], options=opts)
+    assert proto.n_train == PT.SIZES[scale][dataset]["n_train"] and proto.n_ctx == spec["context"]
     d = system.n_variables
-    built = _build_model(name, prior, prior_options, d, recipe, Scaler.identity(d), 1.0 / 255, 1.0, system, 0,
-                         model_opts)
+    built = build_model(model_spec, d, BindContext(n_variables=d, dt=1.0 / 255, duration=1.0,
+                                                   scaler=Scaler.identity(d), system=system))
     assert built.n_variables == d
     if model == "warp_prior":
         assert built.prior.name == spec["prior"]

@@ -130,7 +130,7 @@ assert explained[:2].sum() > 0.9999
 
 # %% [markdown]
 # Two components carry *all* the variance. This is the structure WARP's fast evaluation rests
-# on (DESIGN §1): with the identity transition θ_t = θ₀ + B (x_t − x₀), so every root network
+# on: with the identity transition θ_t = θ₀ + B (x_t − x₀), so every root network
 # along every trajectory lies in a (d+1)-dimensional affine subspace of the D-dimensional
 # weight space; here x₀ is the same for all trajectories, so θ₀ = φ(x₀) is shared and the
 # subspace is d = 2 dimensional. The weight trajectories are an affine image of the phase

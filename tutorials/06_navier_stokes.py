@@ -36,7 +36,8 @@ import numpy as np
 import torch
 
 import warp_phys
-from warp_phys.fields import get_field_recipe, isotropic_spectrum, reconstruct_field, relative_l2, simulate_splits
+from warp_phys.fields import get_field_recipe, isotropic_spectrum, relative_l2
+from warp_phys.pipeline import field_splits
 from warp_phys.systems import get
 from warp_phys.systems.fluids import diagnostics as F
 
@@ -81,11 +82,11 @@ assert torch.isfinite(energy).all() and energy.max() < 10 * energy.mean(), "forc
 # %% [markdown]
 # ## Reconstruct
 #
-# `reconstruct_field("kolmogorov")` is the one-line version (it simulates, trains and scores
-# with the system's recipe; `warp_phys.reconstruct` is its counterpart for ODE systems). Here we build the
-# data splits once (`simulate_splits`: training, validation and test runs with separate seeds,
+# `warp_phys.reconstruct("kolmogorov")` is the one-line version (it simulates, trains and
+# scores with the system's recipe, through the same pipeline as the ODE systems). Here we build
+# the data splits once (`field_splits`: training, validation and test runs with separate seeds,
 # cut into windows of 64 snapshots, 0.2 s apart) and fit several models on the same data with
-# `reconstruct_field(..., data=splits)`.
+# `warp_phys.reconstruct(flow, splits=splits)`.
 #
 # The representation: the fields are projected onto the leading POD modes of the training
 # runs (`rank` of them, see the summary), WARP runs on those coefficients, and forecasts are
@@ -97,11 +98,12 @@ assert torch.isfinite(energy).all() and energy.max() < 10 * energy.mean(), "forc
 # %%
 sizes = dict(run_duration=60.0, n_runs_train=4, epochs=20) if FAST else {}
 recipe = get_field_recipe(flow).replace(**sizes)
-splits = simulate_splits(flow, recipe, seed=0)
-print({k: v.sizes["trajectory"] for k, v in splits.items() if k != "train_runs"}, "windows")
+splits = field_splits(flow, recipe, seed=0)
+print({"train": splits.train.sizes["trajectory"], "val": splits.val.sizes["trajectory"],
+       "test": splits.tests["test"].sizes["trajectory"]}, "windows")
 
-rec = reconstruct_field(flow, data=splits, seed=0, progress=False, **sizes)
-dmd = reconstruct_field(flow, model="dmd", data=splits, seed=0, progress=False, **sizes)
+rec = warp_phys.reconstruct(flow, splits=splits, seed=0, progress=False, **sizes)
+dmd = warp_phys.reconstruct(flow, model="dmd", splits=splits, seed=0, progress=False, **sizes)
 print(rec.summary())
 
 # %% [markdown]

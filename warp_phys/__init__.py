@@ -11,7 +11,7 @@ from ._version import __version__
 
 _LAZY = {
     "reconstruct": ("warp_phys.workflow", "reconstruct"),
-    "Reconstruction": ("warp_phys.workflow", "Reconstruction"),
+    "Reconstruction": ("warp_phys.pipeline", "Reconstruction"),
     "WARP": ("warp_phys.model", "WARP"),
     "Trainer": ("warp_phys.training", "Trainer"),
     "save_model": ("warp_phys.checkpoint", "save_model"),

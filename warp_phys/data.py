@@ -1,8 +1,9 @@
-"""User data in, tensors out: validation, conversion, scaling and splits.
+"""User data in, tensors out: conversion, scaling and splits.
 
-The workflow accepts trajectories as an xarray Dataset in the package's conventions
-(``state(trajectory, time, variable)``, DESIGN.md §4) or as an array of shape
-(trajectory, time, variable) plus a 1-D ``time`` array. Everything here raises a
+The pipeline accepts trajectories as an xarray Dataset in the package's conventions
+(``state(trajectory, time, variable)`` float64, a ``time`` coordinate and a ``variable``
+coordinate naming the state variables) or as an array of shape (trajectory, time,
+variable) plus a 1-D ``time`` array. The checks are `warp_phys.validation`'s; each raises a
 ValueError that names the problem and the fix.
 """
 from __future__ import annotations
@@ -14,61 +15,10 @@ import torch
 import xarray as xr
 
 from warp_phys.scaling import Scaler
+from warp_phys.validation import check_time_grid, check_trajectories
 
 #: Default train / validation / test fractions for user data (by trajectory).
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
-
-
-def validate_time(time, n_steps: int | None = None) -> np.ndarray:
-    """Check a time axis: 1-D, finite, strictly increasing, uniform. Returns float64 (T,)."""
-    if time is None:
-        raise ValueError("time is required with array data: pass time=<1-D array of the sampling "
-                         "times>, one per step along the array's second axis")
-    t = np.asarray(time, dtype=np.float64)
-    if t.ndim != 1:
-        raise ValueError(f"time must be 1-D (one value per step), got shape {t.shape}")
-    if n_steps is not None and t.shape[0] != n_steps:
-        raise ValueError(f"time has {t.shape[0]} values but the data has {n_steps} time steps "
-                         "(axis 1 of the (trajectory, time, variable) array); they must match")
-    if t.shape[0] < 2:
-        raise ValueError(f"need at least 2 time steps, got {t.shape[0]}")
-    if not np.all(np.isfinite(t)):
-        raise ValueError("time contains NaN or inf values; drop those steps or fix the time axis")
-    dt = np.diff(t)
-    if not np.all(dt > 0):
-        i = int(np.argmax(dt <= 0))
-        raise ValueError(f"time must be strictly increasing; it is not at index {i + 1} "
-                         f"(t[{i}]={t[i]!r}, t[{i + 1}]={t[i + 1]!r}); sort the steps or drop duplicates")
-    med = float(np.median(dt))
-    tol = 1e-3 * med + 8 * np.finfo(np.float32).eps * float(np.max(np.abs(t)))
-    if np.max(np.abs(dt - med)) > tol:
-        raise ValueError(
-            f"time steps are not uniform (dt ranges from {dt.min():.6g} to {dt.max():.6g}); WARP "
-            "needs a uniform time grid: resample the trajectories onto one first, e.g. with "
-            "ds.interp(time=np.linspace(t0, t1, n)) or numpy.interp")
-    return t
-
-
-def validate_array(data) -> np.ndarray:
-    """Check trajectories of shape (trajectory, time, variable): numeric, finite. Returns float64."""
-    try:
-        a = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"data must be a numeric array of shape (trajectory, time, variable): {err}") from None
-    if a.ndim == 2:
-        raise ValueError(f"data has shape {a.shape} (2-D); expected (trajectory, time, variable). "
-                         "For a single trajectory use data[None]; for one variable use data[..., None]")
-    if a.ndim != 3:
-        raise ValueError(f"data must be 3-D (trajectory, time, variable), got {a.ndim}-D shape {a.shape}")
-    if min(a.shape) < 1:
-        raise ValueError(f"data has an empty axis: shape {a.shape}")
-    bad = ~np.isfinite(a)
-    if bad.any():
-        n, t, _ = np.argwhere(bad)[0]
-        raise ValueError(
-            f"data contains {int(bad.sum())} NaN/inf values (first at trajectory {n}, time step {t}); "
-            "drop or interpolate the NaN steps (e.g. ds.interpolate_na('time')) before reconstructing")
-    return a
 
 
 def _variable_names(names: Sequence[str] | None, d: int) -> list[str]:
@@ -100,12 +50,12 @@ def as_dataset(data, time=None, *, variable_names: Sequence[str] | None = None,
         if set(dims) != {"trajectory", "time", "variable"}:
             raise ValueError(f"state has dims {dims}; expected ('trajectory', 'time', 'variable')")
         ds = data.transpose("trajectory", "time", "variable", ...)
-        validate_array(ds["state"].values)
+        check_trajectories(ds["state"].values)
         if "time" not in ds.coords:
             if time is None:
                 raise ValueError("the Dataset has no 'time' coordinate; pass time=<1-D array>")
             ds = ds.assign_coords(time=np.asarray(time))
-        validate_time(ds["time"].values, ds.sizes["time"])
+        check_time_grid(ds["time"].values, ds.sizes["time"])
         if "variable" not in ds.coords:
             names = _variable_names(variable_names, ds.sizes["variable"])
             ds = ds.assign_coords(variable=names)
@@ -116,9 +66,9 @@ def as_dataset(data, time=None, *, variable_names: Sequence[str] | None = None,
     if isinstance(data, xr.DataArray):
         raise ValueError("pass an xarray Dataset with a 'state' variable, or a numpy array "
                          "(trajectory, time, variable) plus time=; got a DataArray: use da.to_dataset(name='state')")
-    a = validate_array(data)
+    a = check_trajectories(data)
     N, T, d = a.shape
-    t = validate_time(time, T)
+    t = check_time_grid(time, T)
     names = _variable_names(variable_names, d)
     state = xr.DataArray(a, dims=("trajectory", "time", "variable"),
                          attrs={"long_name": "state", "units": "1"})
@@ -126,18 +76,6 @@ def as_dataset(data, time=None, *, variable_names: Sequence[str] | None = None,
                     coords={"trajectory": np.arange(N), "time": ("time", t, {"units": time_units, "long_name": "time"}),
                             "variable": ("variable", np.array(names, dtype=str))})
     return ds
-
-
-def check_context(context: int, n_steps: int) -> int:
-    """Context length must leave at least one step to forecast."""
-    if isinstance(context, bool) or not isinstance(context, (int, np.integer)):
-        raise ValueError(f"context must be an integer number of steps, got {context!r}")
-    if context < 1:
-        raise ValueError(f"context must be at least 1 step, got {context}")
-    if context >= n_steps:
-        raise ValueError(f"context ({context} steps) must be shorter than the trajectories "
-                         f"({n_steps} steps) to leave steps to forecast; use a smaller context")
-    return int(context)
 
 
 def split_indices(n: int, fractions: Sequence[float] = DEFAULT_FRACTIONS, *,

@@ -1,4 +1,4 @@
-"""NetCDF input/output with an exact round trip (DESIGN §4).
+"""NetCDF input/output with an exact round trip of what the package writes.
 
 ``to_netcdf`` writes through a temporary file in the target directory and renames it into
 place (``os.replace``), so a crash never leaves a half-written file. Text coordinates are

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-# The valid-prediction-time threshold on the normalised error (DESIGN/issue 3).
+# The valid-prediction-time threshold on the per-variable-std-normalised RMS error.
 VPT_THRESHOLD = 0.3
 
 

@@ -1,21 +1,26 @@
-"""Per-system default recipes for ``warp_phys.reconstruct``: data sizes, time grid,
-context, and the training budget.
+"""Default recipes of ``warp_phys.reconstruct``: how to train, and how to change the data.
 
-The recipes are sized for a 2-core CPU: ``reconstruct(system="lorenz")`` trains in
-about two minutes there and forecasts the out-of-distribution test set for more than
-one Lyapunov time (see the measurements quoted beside each recipe). Every field can be
-overridden through ``reconstruct(..., **options)``; unknown systems fall back to
-:func:`generic_recipe`, derived from the system's protocol and time scale.
+A recipe never owns the data: an ODE system's time grid, parameter ranges, split sizes and
+context belong to its `Protocol` (``system.protocol(name)``). A `Recipe` names the protocol
+and lists the changes it makes to it (``data``: e.g. a shorter grid or fewer trajectories
+for a CPU budget); `resolve_protocol` applies them, together with the user's own options,
+in one place. Field systems use `warp_phys.fields.recipes.FieldRecipe`, which shares the
+training settings of `TrainingRecipe`.
+
+The recipes are sized for a 2-core CPU (the README gives measured run times).
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, Mapping
+
+#: Options of ``reconstruct`` that change the protocol (``context`` is its ``n_ctx``).
+PROTOCOL_OPTIONS = ("n_train", "n_val", "n_test", "t_span", "n_steps", "context")
 
 
 class RecipeBase:
-    """Shared by `Recipe` and the field recipes: checked copies and plain dicts."""
+    """Shared by every recipe: checked copies and plain dicts."""
 
     def replace(self, **changes: Any):
         """A copy with ``changes`` applied (ValueError for unknown field names)."""
@@ -28,37 +33,26 @@ class RecipeBase:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def field_names(cls) -> list[str]:
+        """Names of the fields (the options ``reconstruct`` treats as recipe overrides)."""
+        return [f.name for f in fields(cls)]
+
 
 @dataclass(frozen=True)
-class Recipe(RecipeBase):
-    """Defaults of one reconstruction.
+class TrainingRecipe(RecipeBase):
+    """How to build and train the model (`warp_phys.Trainer`).
 
-    Data: ``n_train``/``n_val``/``n_test`` trajectories; ``t_span`` (system time units) and
-    ``n_steps`` of the grid (None: the protocol's); ``protocol`` the system's preset;
-    ``parameters``: "sampled" (each trajectory draws its physical parameters from the
-    protocol's train range, the out-of-distribution test set from its wider test range)
-    or "fixed" (every trajectory uses the system's current parameter values; only the
-    initial conditions vary, the out-of-distribution test set drawing them from the
-    wider test range); ``context`` observed steps before the forecast.
-    Training (`warp_phys.Trainer`): ``epochs``, ``batch_size``, ``lr``, ``p_force``
-    (teacher-forcing probability), ``patience`` (early stopping, epochs), ``max_time``
-    (seconds, a wall-clock cap; None = none: recipes leave it off because a run cut by
-    the clock depends on the machine's speed, breaking "same seed, same numbers");
-    ``forecast_weight`` (> 0 adds the MSE of the model's own forecast after the context over
-    ``forecast_horizon`` steps, None = to the end, to the loss: `warp_phys.Trainer`; WARP only).
-    WARP model: ``width``/``depth`` of the root network, ``transition``, ``output``
-    ("mean" or "gaussian": then the loss is the Gaussian NLL); ``model_options`` are
-    extra keyword arguments for the model constructor.
+    ``epochs``, ``batch_size``, ``lr``, ``p_force`` (teacher-forcing probability),
+    ``patience`` (early stopping, epochs; None: the Trainer's default), ``max_time`` (seconds,
+    a wall-clock cap; None = none: a run cut by the clock depends on the machine's speed,
+    breaking "same seed, same numbers"), ``forecast_weight`` (> 0 adds the MSE of the model's
+    own forecast after the context over ``forecast_horizon`` steps, None = to the end; WARP
+    only). WARP: ``width``/``depth`` of the root network and the ``transition``; ``output``
+    ("mean" or "gaussian": then the loss is the Gaussian NLL); ``model_options``: extra
+    keyword arguments of the WARP constructor (not passed to baselines).
     """
 
-    n_train: int = 256
-    n_val: int = 32
-    n_test: int = 32
-    t_span: tuple[float, float] | None = None
-    n_steps: int | None = None
-    protocol: str = "default"
-    parameters: str = "sampled"
-    context: int | None = None
     epochs: int = 100
     batch_size: int = 64
     lr: float = 1e-3
@@ -74,46 +68,57 @@ class Recipe(RecipeBase):
     model_options: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Recipe(TrainingRecipe):
+    """A reconstruction of an ODE system or of the user's data.
+
+    ``protocol``: the system's data preset; ``data``: changes to it (`Protocol` field names:
+    ``n_train``, ``n_val``, ``n_test``, ``t_span``, ``n_steps``, ``n_ctx``); ``parameters``:
+    "sampled" (each trajectory draws its physical parameters from the protocol's train range,
+    the out-of-distribution test set from its wider test range) or "fixed" (the system's
+    current parameter values; only the initial conditions vary).
+    """
+
+    protocol: str = "default"
+    parameters: str = "sampled"
+    data: Mapping[str, Any] = field(default_factory=dict)
+
 
 def recipe_fields() -> list[str]:
-    """Names of the Recipe fields (the options ``reconstruct`` treats as recipe overrides)."""
-    return [f.name for f in fields(Recipe)]
+    """Recipe field names and the protocol options: what ``reconstruct`` treats as settings
+    rather than model-constructor options."""
+    return [*Recipe.field_names(), *PROTOCOL_OPTIONS]
 
 
-# Canonical system name -> recipe. All use teacher-forced training (p_force=1): with a
-# grey-box prior the one-step loss already pins the physics down, and autoregressive
-# training (p_force<1) costs ~40x more per step on CPU (a sequential loop over T).
-# Timings: the full reconstruct() call (simulation + training + forecast) on the
-# project's shared 2-core CPU, `warp-phys reconstruct NAME -o x.nc`.
+_CPU = dict(epochs=30, batch_size=32, lr=3e-3, p_force=1.0, width=32, depth=2)
+_SIZES = dict(n_train=128, n_val=16, n_test=32)
+
+# Canonical system name -> recipe. All train teacher-forced (p_force=1): with a grey-box
+# prior the one-step loss already pins the physics down, and autoregressive training is
+# much slower per step on a CPU (a sequential loop over time).
 RECIPES: dict[str, Recipe] = {
     # Lorenz-63 at the classic parameters, initial conditions varied (test: wider ranges).
     # dt = 0.02, context 100 steps (2 time units), 300 forecast steps = 5.4 Lyapunov times.
-    # Measured: see the README / issue report (about two minutes, median VPT > 3 Lyapunov times).
-    "lorenz63": Recipe(n_train=128, n_val=16, n_test=32, t_span=(0.0, 8.0), n_steps=401,
-                       parameters="fixed", context=100, epochs=40, batch_size=32, lr=3e-3,
-                       p_force=1.0, width=32, depth=2),
+    "lorenz63": Recipe(parameters="fixed", data=dict(_SIZES, t_span=(0.0, 8.0), n_steps=401, n_ctx=100),
+                       **{**_CPU, "epochs": 40}),
     # Mass-spring-damper at the default parameters, initial conditions varied; t in [0, 1],
     # 256 steps (about 3 periods). The paper's protocol (parameters sampled per trajectory):
     # reconstruct("msd", protocol="paper", parameters="sampled").
-    "mass_spring_damper": Recipe(n_train=128, n_val=16, n_test=32, parameters="fixed", context=64,
-                                 epochs=30, batch_size=32, lr=3e-3, p_force=1.0, width=32, depth=2),
-    "lotka_volterra": Recipe(n_train=128, n_val=16, n_test=32, parameters="fixed", context=64,
-                             epochs=30, batch_size=32, lr=3e-3, p_force=1.0, width=32, depth=2),
+    "mass_spring_damper": Recipe(parameters="fixed", data=dict(_SIZES, n_ctx=64), **_CPU),
+    "lotka_volterra": Recipe(parameters="fixed", data=dict(_SIZES, n_ctx=64), **_CPU),
     # The paper's sine protocol: phase varies per trajectory, 16 steps, context 1.
-    "sine": Recipe(n_train=100, n_val=20, n_test=64, protocol="paper", parameters="sampled", context=1,
-                   epochs=200, batch_size=20, lr=3e-3, p_force=1.0, width=32, depth=2),
-    "pendulum": Recipe(n_train=128, n_val=16, n_test=32, t_span=(0.0, 4.0), n_steps=401,
-                       parameters="fixed", context=100, epochs=30, batch_size=32, lr=3e-3,
-                       p_force=1.0, width=32, depth=2),
+    "sine": Recipe(protocol="paper", parameters="sampled", data=dict(n_train=100, n_val=20, n_test=64, n_ctx=1),
+                   **{**_CPU, "epochs": 200, "batch_size": 20}),
+    "pendulum": Recipe(parameters="fixed", data=dict(_SIZES, t_span=(0.0, 4.0), n_steps=401, n_ctx=100), **_CPU),
 }
 
 
 def generic_recipe(system: Any, protocol: str | None = None) -> Recipe:
     """A fallback recipe from the system's protocol: its grid (at most ~512 steps, by
-    shortening t_span at the protocol's dt), the protocol's own context ``n_ctx`` when it
-    fits in the grid (else a quarter of the steps, at least ~one time scale when the system
-    has one), and a CPU-sized budget. Parameters are
-    fixed for the "default" protocol and sampled for named (paper) protocols."""
+    shortening t_span at the protocol's dt), the protocol's own context ``n_ctx`` when it fits
+    in the grid (else a quarter of the steps, at least ~one time scale when the system has
+    one), and a CPU-sized budget. Parameters are fixed for the "default" protocol and sampled
+    for named (paper) protocols."""
     proto = system.protocol(protocol or "default")
     t0, t1 = (float(v) for v in proto.t_span)
     n_steps = int(proto.n_steps)
@@ -126,17 +131,15 @@ def generic_recipe(system: Any, protocol: str | None = None) -> Recipe:
     if scale:
         context = min(max(context, int(round(scale / dt))), n_steps // 2)
     if 1 <= int(proto.n_ctx) < n_steps:
-        context = int(proto.n_ctx)  # the protocol scores after its own context (DESIGN.md §5)
-    return Recipe(n_train=128, n_val=16, n_test=32, t_span=(t0, t1), n_steps=n_steps,
-                  protocol=proto.name, parameters="fixed" if proto.name == "default" else "sampled",
-                  context=context, epochs=30, batch_size=32, lr=3e-3, p_force=1.0, width=32, depth=2)
+        context = int(proto.n_ctx)  # the protocol scores after its own context
+    return Recipe(protocol=proto.name, parameters="fixed" if proto.name == "default" else "sampled",
+                  data=dict(_SIZES, t_span=(t0, t1), n_steps=n_steps, n_ctx=context), **_CPU)
 
 
 def user_data_recipe(n_steps: int) -> Recipe:
-    """Defaults for the user's own trajectories: context a quarter of the steps. The root
-    network reads the previous observation (``prev_obs_input``): measured in tutorial 05,
-    forecast MSE 0.090 with it against 1.18 without (predict-zero 2.13)."""
-    return Recipe(context=max(1, n_steps // 4), epochs=100, batch_size=32, lr=3e-3, p_force=1.0,
+    """Defaults for the user's own trajectories: context a quarter of the steps; the root
+    network reads the previous observation (``prev_obs_input``; tutorial 05 compares)."""
+    return Recipe(data={"n_ctx": max(1, n_steps // 4)}, epochs=100, batch_size=32, lr=3e-3, p_force=1.0,
                   width=32, depth=2, model_options={"prev_obs_input": True})
 
 
@@ -149,3 +152,14 @@ def get_recipe(system: Any, protocol: str | None = None) -> Recipe:
     if recipe.protocol not in system.protocols:
         return generic_recipe(system, None)
     return recipe
+
+
+def resolve_protocol(system: Any, recipe: Recipe, overrides: Mapping[str, Any]) -> Any:
+    """The one `Protocol` of a run: the system's ``recipe.protocol`` with the recipe's
+    ``data`` changes and then the user's ``overrides`` (``PROTOCOL_OPTIONS``) applied."""
+    changes = {**recipe.data, **{("n_ctx" if k == "context" else k): v for k, v in overrides.items()}}
+    return system.protocol(recipe.protocol).replace(**changes)
+
+
+__all__ = ["PROTOCOL_OPTIONS", "RECIPES", "Recipe", "RecipeBase", "TrainingRecipe", "generic_recipe",
+           "get_recipe", "recipe_fields", "resolve_protocol", "user_data_recipe"]

@@ -28,8 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--n-train", type=int, default=None, help="training trajectories (default: the recipe's)")
     p.add_argument("--context", type=int, default=None, help="observed steps before the forecast")
     p.add_argument("--horizon", type=int, default=None, help="forecast steps to score (default: to the end)")
-    p.add_argument("--model", default="warp", help="warp (default), a baseline (gru, lstm, transformer, node, persistence), or ode_fit (the "
-                        "system's own ODE, parameters fitted to each context by least squares)")
+    p.add_argument("--model", default="warp", help="warp (default), a baseline (gru, lstm, transformer, node, persistence, dmd), or ode_fit "
+                        "(the system's own ODE, parameters fitted to each context by least squares)")
     p.add_argument("--prior", type=_none_or_str, default="auto",
                    help="physics prior: auto (the system's recommended one; default), none, or a name")
     p.add_argument("--protocol", default=None, help="the system's data protocol (default: the recipe's)")
@@ -59,9 +59,11 @@ def run(args: argparse.Namespace) -> int:
         options["max_time"] = args.max_time
     if args.forecast_weight is not None:
         options["forecast_weight"] = args.forecast_weight
+    if args.n_train is not None:
+        options["n_train"] = args.n_train
     t0 = time.perf_counter()
     rec = reconstruct(system=args.system, context=args.context, horizon=args.horizon, prior=args.prior,
-                      model=args.model, epochs=args.epochs, n_train=args.n_train, seed=args.seed,
+                      model=args.model, epochs=args.epochs, seed=args.seed,
                       device=args.device, progress=not args.quiet, protocol=args.protocol, **options)
     rec.to_netcdf(out)
     written = [str(out)]

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from warp_phys.metrics import persistence_forecast
+
 
 def relative_l2(truth, pred) -> np.ndarray:
     """Per-snapshot relative L2 error (N, T) of fields (N, T, *space)."""
@@ -24,11 +26,9 @@ def relative_l2(truth, pred) -> np.ndarray:
 
 
 def persistence_fields(truth, context: int) -> np.ndarray:
-    """The persistence forecast: the last observed snapshot held after ``context`` steps."""
-    truth = np.asarray(truth, dtype=np.float64)
-    out = truth.copy()
-    out[:, context:] = truth[:, context - 1:context]
-    return out
+    """The persistence forecast: the last observed snapshot held after ``context`` steps
+    (`warp_phys.metrics.persistence_forecast` on any number of grid dimensions)."""
+    return persistence_forecast(np.asarray(truth, dtype=np.float64), context)
 
 
 def crossing_step(curve: np.ndarray, level: float) -> int | None:

@@ -1,18 +1,17 @@
-"""Default recipes of field reconstructions (``warp_phys.fields.reconstruct_field``).
+"""Default recipes of field reconstructions (``warp_phys.reconstruct(system=<field system>)``).
 
 Sized for a 2-core CPU. Every field can be overridden by a keyword of the same name.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
-from warp_phys.recipes import RecipeBase
+from warp_phys.recipes import TrainingRecipe
 
 
 @dataclass(frozen=True)
-class FieldRecipe(RecipeBase):
+class FieldRecipe(TrainingRecipe):
     """Defaults of one field reconstruction.
 
     System: ``system_options`` are applied when the system is named (``systems.get(name,
@@ -25,10 +24,11 @@ class FieldRecipe(RecipeBase):
     of every training run/window shifted along x (exact for x-invariant flows; 1 = none).
     Reduction: ``basis`` ("pod" or "fourier") of ``rank`` modes; ``normalise``: "global" (one
     scale for all coefficients, so the loss is the field L2 error) or "per_mode".
-    Training: as `warp_phys.recipes.Recipe`. ``prev_obs_input``: WARP's root network also reads the
-    previous coefficients. ``prior``/``prior_options``: WARP's decoder on
-    the coefficients (default "increment": x_t = x_{t-1} + gain * root output). ``time_scale`` (time units) and
-    ``time_scale_kind`` give the flow's time scale for reporting lead times.
+    Training: as `warp_phys.recipes.TrainingRecipe`; WARP's root network also reads the
+    previous coefficients (``model_options={"prev_obs_input": True}``). ``prior``/
+    ``prior_options``: WARP's decoder on the coefficients (default "increment": x_t = x_{t-1}
+    + gain * root output). ``time_scale`` (time units) and ``time_scale_kind`` give the flow's
+    time scale for reporting lead times.
     """
 
     system_options: dict[str, Any] = field(default_factory=dict)
@@ -48,41 +48,26 @@ class FieldRecipe(RecipeBase):
     rank: int = 24
     normalise: str = "global"
     epochs: int = 60
-    batch_size: int = 64
     lr: float = 2e-3
     p_force: float = 1.0
     patience: int | None = 15
-    max_time: float | None = None
     width: int = 64
-    depth: int = 2
-    transition: str = "identity"
-    output: str = "mean"
-    prev_obs_input: bool = True
     prior: str | None = "increment"
     prior_options: dict[str, Any] = field(default_factory=dict)
     time_scale: float | None = None
     time_scale_kind: str | None = None
-    model_options: dict[str, Any] = field(default_factory=dict)
-
+    model_options: dict[str, Any] = field(default_factory=lambda: {"prev_obs_input": True})
 
 
 def field_recipe_fields() -> list[str]:
-    return [f.name for f in dataclasses.fields(FieldRecipe)]
+    return FieldRecipe.field_names()
 
 
 FIELD_RECIPES: dict[str, FieldRecipe] = {
     # Kolmogorov flow resolvable on 32^2: forcing wavenumber 3, nu = 0.05, drag 0.1 (the
-    # default nu = 0.02 at k_f = 4 needs a 54^2 grid). Chaotic: largest Lyapunov exponent
-    # about 0.15 s-1 (twin runs 1e-6 apart, this solver, 32^2), so a Lyapunov time of ~6.7 s;
-    # the persistence forecast reaches 50 % relative error after ~4 s. Windows of 64 steps
-    # (12.6 s), 16 observed (3 s), 48 forecast (9.6 s ~ 1.4 Lyapunov times). POD rank 32
-    # (97 % of the test fluctuation energy; projection error 0.12): measured on the 60 test
-    # windows, WARP's error at the persistence-50 % horizon was 0.29 at r = 32 vs 0.31 at r = 48
-    # (lower floor, harder dynamics) and 0.36 with autoregressive training (p_force 0.5, 12
-    # epochs, some rollouts diverged), so teacher forcing (p_force 1) is the default.
-    # The flow is invariant under x translations: 4 x-shifted copies of every training run
-    # (augment_shifts=4) took that error from 0.29 to 0.23 (30 epochs, stride 8) and made the
-    # result less dependent on which x-phases the 8 training runs happen to visit.
+    # default nu = 0.02 at k_f = 4 needs a finer grid). Windows of 64 steps, 16 observed,
+    # POD rank 32, 4 x-shifted copies of every training run (the flow is invariant under x
+    # translations), teacher forcing. Why these settings: benchmarks/README.md.
     "navier_stokes_2d": FieldRecipe(
         system_options={"forcing": "kolmogorov", "k_f": 3, "nu": 0.05, "drag": 0.1},
         grid=32, dt=0.2, run_duration=200.0, n_runs_train=8, n_runs_val=2, n_runs_test=2,
@@ -100,4 +85,21 @@ def get_field_recipe(system: Any) -> FieldRecipe:
     return FIELD_RECIPES.get(getattr(system, "name", system), FieldRecipe())
 
 
-__all__ = ["FIELD_RECIPES", "FieldRecipe", "field_recipe_fields", "get_field_recipe"]
+def resolve_field_system(system: Any, system_options: Mapping[str, Any] | None = None) -> tuple[Any, FieldRecipe]:
+    """(the field `System`, its recipe): a name is built with the recipe's ``system_options``
+    (or the given ones); a System object is used as given. ValueError for an ODE system."""
+    from warp_phys import systems
+
+    if isinstance(system, str):
+        recipe = get_field_recipe(systems.get(system))
+        opts = recipe.system_options if system_options is None else system_options
+        system = systems.get(system, **opts)
+    else:
+        recipe = get_field_recipe(system)
+    if getattr(system, "kind", "ode") != "field":
+        raise ValueError(f"{system.name} is not a field system (kind {getattr(system, 'kind', '?')!r}); "
+                         "field recipes apply to field systems only")
+    return system, recipe
+
+
+__all__ = ["FIELD_RECIPES", "FieldRecipe", "field_recipe_fields", "get_field_recipe", "resolve_field_system"]

@@ -1,0 +1,164 @@
+"""Encoders: physical data <-> the normalised coordinates a `SequenceModel` reads.
+
+The pipeline is the same for every kind of data; only the encoder differs:
+
+* `StateEncoder`: the state of an ODE system or of the user's trajectories, normalised
+  per variable with a `Scaler` fit on the training split;
+* `FieldEncoder`: a flow field projected on a reduced basis (POD or Fourier modes, fit on
+  the training runs), then normalised. Decoding maps the forecast back onto the grid, so
+  every forecast lies in the span of the basis.
+
+An encoder is fit once (`fit`) and then encodes Datasets to (N, T, r) float32 tensors and
+decodes model output (N, T, r) to physical float64 arrays.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from warp_phys.data import fit_scaler, to_tensor
+from warp_phys.scaling import Scaler
+
+
+class StateEncoder:
+    """``state(trajectory, time, variable)`` <-> per-variable normalised state (N, T, d)."""
+
+    variable = "state"
+    basis = None
+
+    def __init__(self) -> None:
+        self.scaler: Scaler | None = None
+
+    def fit(self, train: xr.Dataset, basis_data: xr.Dataset | None = None) -> "StateEncoder":
+        """Fit the per-variable scaler on the training split; returns self."""
+        self.scaler = fit_scaler(to_tensor(train))
+        return self
+
+    @property
+    def n_features(self) -> int:
+        return int(self.scaler.loc.shape[0])
+
+    def augment(self, train: xr.Dataset) -> xr.Dataset:
+        """The training split as the model is fit on it (no augmentation for states)."""
+        return train
+
+    def truth(self, ds: xr.Dataset) -> np.ndarray:
+        """The physical truth (N, T, d) float64."""
+        return ds["state"].transpose("trajectory", "time", "variable").values
+
+    def encode(self, ds: xr.Dataset | np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Normalised (N, T, d) float32 of a Dataset or a physical array."""
+        x = to_tensor(ds) if isinstance(ds, xr.Dataset) else torch.as_tensor(np.asarray(ds), dtype=torch.float32)
+        return self.scaler.normalise(x)
+
+    def decode(self, mean_z: torch.Tensor, std_z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Physical mean and std (N, T, d) float64 from normalised model output."""
+        mean = self.scaler.denormalise(mean_z).double().numpy()
+        std = (std_z * self.scaler.scale.to(std_z)).double().numpy()
+        return mean, std
+
+    def score(self, truth: np.ndarray, mean: np.ndarray, ds: xr.Dataset, context: int, horizon: int | None,
+              time_scale: float | None) -> tuple[dict[str, float], dict[str, Any]]:
+        """`warp_phys.metrics.forecast_metrics` over the forecast window (VPT in units of
+        ``time_scale``, the Lyapunov time, when given); no extra data variables."""
+        from warp_phys.metrics import forecast_metrics, forecast_window
+
+        t = np.asarray(ds["time"].values, dtype=np.float64)
+        window = forecast_window(t.shape[0], context, horizon)
+        names = [str(v) for v in ds["variable"].values]
+        met = forecast_metrics(truth, mean, window, variable_names=names, context=context, time=t,
+                               time_scale=time_scale, chaotic=bool(time_scale))
+        return met, {}
+
+    def attrs(self) -> dict[str, Any]:
+        return {}
+
+
+class FieldEncoder:
+    """Fields (N, T, *grid) <-> normalised coefficients (N, T, r) on a reduced basis.
+
+    ``basis``: "pod" or "fourier"; ``rank``: modes kept; ``normalise``: "global" (one scale
+    for all coefficients, so the loss is the field L2 error) or "per_mode"; ``shifts``:
+    x-shifted copies of the training data used to fit the basis (1 = none).
+    """
+
+    def __init__(self, basis: str = "pod", rank: int = 24, normalise: str = "global", shifts: int = 1) -> None:
+        if normalise not in ("global", "per_mode"):
+            raise ValueError(f"normalise must be 'global' or 'per_mode', got {normalise!r}")
+        self.kind, self.rank, self.normalise, self.shifts = basis, rank, normalise, shifts
+        self.basis = None
+        self.scaler: Scaler | None = None
+        self.variable = "field"
+
+    def fit(self, train: xr.Dataset, basis_data: xr.Dataset | None = None) -> "FieldEncoder":
+        """Fit the basis on ``basis_data`` (default ``train``) and the scale on ``train``'s
+        coefficients (both shift-augmented); returns self."""
+        from warp_phys.fields.data import field_name, shift_augment
+        from warp_phys.fields.reduction import fit_basis
+
+        self.variable = field_name(train)
+        n_space = train[self.variable].ndim - 2
+        source = basis_data if basis_data is not None else train
+        self.basis = fit_basis(self.kind, shift_augment(source, self.shifts)[self.variable].values,
+                               int(self.rank), n_grid_dims=n_space)
+        a = self.basis.encode(self.augment(train)[self.variable].values).float()
+        flat = a.reshape(-1, a.shape[-1]).double()
+        r = a.shape[-1]
+        if self.normalise == "global":
+            s = torch.sqrt((flat**2).mean())
+            self.scaler = Scaler(torch.zeros(r), torch.full((r,), float(s)))
+        else:
+            self.scaler = Scaler(flat.mean(0).float(), flat.std(0).clamp_min(1e-12).float())
+        return self
+
+    @property
+    def n_features(self) -> int:
+        return int(self.basis.rank)
+
+    def augment(self, train: xr.Dataset) -> xr.Dataset:
+        """The training split with ``shifts`` x-shifted copies (exact for x-invariant flows)."""
+        from warp_phys.fields.data import shift_augment
+
+        return shift_augment(train, self.shifts)
+
+    def truth(self, ds: xr.Dataset) -> np.ndarray:
+        """The physical field (N, T, *grid) float64."""
+        return ds[self.variable].values.astype(np.float64)
+
+    def encode(self, ds: xr.Dataset | np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Normalised coefficients (N, T, r) float32 of a Dataset or of fields (..., *grid)."""
+        fields = ds[self.variable].values if isinstance(ds, xr.Dataset) else ds
+        return self.scaler.normalise(self.basis.encode(fields).float())
+
+    def decode(self, mean_z: torch.Tensor, std_z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Fields: mean and std (N, T, *grid) float64 (the modes' errors taken as independent)."""
+        mean = self.basis.decode(self.scaler.denormalise(mean_z).double()).numpy()
+        std_a = (std_z * self.scaler.scale.to(std_z)).double()
+        modes2 = (self.basis.modes**2).to(std_a)
+        std = torch.sqrt((std_a**2) @ modes2.T).reshape(mean.shape).numpy()
+        return mean, std
+
+    def project(self, fields: np.ndarray) -> np.ndarray:
+        """Fields projected onto the basis (the floor of any model on these coordinates)."""
+        return self.basis.decode(self.basis.encode(fields)).numpy()
+
+    def score(self, truth: np.ndarray, mean: np.ndarray, ds: xr.Dataset, context: int, horizon: int | None,
+              time_scale: float | None) -> tuple[dict[str, float], dict[str, Any]]:
+        """`warp_phys.fields.metrics.field_metrics` (relative L2 error vs lead time, the
+        projection floor); adds ``relative_l2_error`` (trajectory, time) and the error curve."""
+        from warp_phys.fields.metrics import field_metrics, relative_l2
+
+        t = np.asarray(ds["time"].values, dtype=np.float64)
+        met, curve = field_metrics(truth, mean, context, dt=float(t[1] - t[0]), time_scale=time_scale,
+                                   projection=self.project(truth))
+        return met, {"relative_l2_error": relative_l2(truth, mean), "error_curve": curve}
+
+    def attrs(self) -> dict[str, Any]:
+        return {"basis": self.basis.kind, "basis_rank": self.basis.rank, "coefficient_normalisation": self.normalise,
+                **{k: v for k, v in self.basis.to_attrs().items() if k not in ("basis", "basis_rank")}}
+
+
+__all__ = ["FieldEncoder", "StateEncoder"]

@@ -1,0 +1,172 @@
+"""The engine: one pipeline for ODE systems, field systems and the user's data.
+
+    Splits -> encoder.fit -> encode -> build model -> train (selection on validation)
+           -> forecast each test split from ``context`` steps -> decode -> score -> Reconstruction
+
+What differs between the kinds of data is given to `run` as parts: the `Splits` (the data
+source) and the encoder (`StateEncoder` or `FieldEncoder`). Model selection uses the
+validation split only; the test splits are read once, after training.
+"""
+from __future__ import annotations
+
+import json
+import time as _time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from warp_phys._version import __version__
+from warp_phys.data import normalised_time
+from warp_phys.validation import check_context
+
+from .models import ModelSpec, build_model
+from .results import Reconstruction, result_dataset
+from .sources import Splits
+
+FORECAST_BATCH = 256  # trajectories per forecast call (bounds memory)
+
+
+@dataclass
+class TrainingPlan:
+    """The Trainer's settings (see `warp_phys.Trainer`): ``epochs``, ``batch_size``, ``lr``,
+    ``p_force``, ``patience`` (None: the Trainer's default), ``max_time`` (s), and the
+    forecast-error term ``forecast_weight`` over ``forecast_horizon`` steps."""
+
+    epochs: int = 100
+    batch_size: int = 64
+    lr: float = 1e-3
+    p_force: float = 0.25
+    patience: int | None = None
+    max_time: float | None = None
+    forecast_weight: float = 0.0
+    forecast_horizon: int | None = None
+
+    @classmethod
+    def from_recipe(cls, recipe: Any) -> "TrainingPlan":
+        names = cls.__dataclass_fields__
+        return cls(**{k: getattr(recipe, k) for k in names if hasattr(recipe, k)})
+
+
+@dataclass
+class Job:
+    """Everything one run needs, resolved: the data, how to encode it, which model, how to
+    train it, the ``context`` (observed steps) and ``horizon`` (scored steps; None: to the
+    end), the ``time_scale`` that lead times are reported in, and provenance attributes."""
+
+    splits: Splits
+    encoder: Any
+    spec: ModelSpec
+    training: TrainingPlan
+    context: int
+    horizon: int | None = None
+    system: Any = None
+    recipe: Any = None
+    seed: int = 0
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    progress: bool = True
+    time_scale: float | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tensor, plan: TrainingPlan, *,
+          context: int, output: str, seed: int, device: torch.device, progress: bool) -> Any:
+    """Fit ``net`` (closed-form models first call their own ``fit``) and train it with the
+    `warp_phys.Trainer`, selecting on the validation forecast error; returns the history."""
+    from warp_phys.training import Trainer
+
+    if callable(getattr(net, "fit", None)):
+        net.fit(z_train)
+    trainer = Trainer(epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr,
+                      loss="nll" if output == "gaussian" else "mse", p_force=plan.p_force,
+                      val_n_ctx=context, forecast_weight=plan.forecast_weight,
+                      forecast_context=context if plan.forecast_weight > 0 else None,
+                      forecast_horizon=plan.forecast_horizon, seed=seed, device=device, progress=progress,
+                      max_time=plan.max_time, **({"patience": plan.patience} if plan.patience is not None else {}))
+    return trainer.fit(net, z_train, tau, z_val)
+
+
+@torch.no_grad()
+def forecast(net: Any, z: torch.Tensor, tau: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forecast normalised (N, T, r) from the first ``context`` steps, in batches; returns the
+    mean and std (zeros for point models), (N, T, r) on the CPU."""
+    net.eval()
+    means, stds = [], []
+    for i in range(0, z.shape[0], FORECAST_BATCH):
+        pred = net.forecast(z[i:i + FORECAST_BATCH, :context], tau)
+        means.append(pred.mean.detach().cpu())
+        stds.append((pred.std if pred.std is not None else torch.zeros_like(pred.mean)).detach().cpu())
+    return torch.cat(means), torch.cat(stds)
+
+
+def _predict(job: Job, net: Any, ds: xr.Dataset, tau: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Physical mean and std of one test split. Persistence holds the last observed value of
+    the data itself (no encoding error): the honest trivial baseline."""
+    truth = job.encoder.truth(ds)
+    if job.spec.name == "persistence":
+        from warp_phys.metrics import persistence_forecast
+
+        mean = persistence_forecast(truth, job.context)
+        mean[:, 1:job.context] = truth[:, :job.context - 1]
+        return mean, np.zeros_like(mean)
+    z = job.encoder.encode(ds).to(job.device)
+    mean, std = job.encoder.decode(*forecast(net, z, tau.to(job.device), job.context))
+    bad = ~np.isfinite(mean.reshape(mean.shape[0], -1)).all(1)
+    if bad.any():
+        warnings.warn(f"{int(bad.sum())} of {bad.size} test forecasts of model {job.spec.name!r} diverged "
+                      "(non-finite values); their errors are NaN. Train longer / with a lower lr, or use p_force=1",
+                      RuntimeWarning, stacklevel=3)
+    return mean, std
+
+
+def run(job: Job) -> Reconstruction:
+    """Run the pipeline on a resolved `Job`; returns the `Reconstruction`."""
+    from warp_phys.priors import BindContext
+
+    t_start = _time.perf_counter()
+    enc, splits = job.encoder, job.splits
+    train_ds = enc.augment(splits.train)
+    enc.fit(splits.train, splits.basis_data)
+    t = np.asarray(splits.train["time"].values, dtype=np.float64)
+    context = check_context(job.context, t.shape[0])
+    tau = normalised_time(t)
+    bind = BindContext(n_variables=enc.n_features, dt=float(t[1] - t[0]), duration=float(t[-1] - t[0]),
+                       scaler=enc.scaler, system=job.system)
+    net = build_model(job.spec, enc.n_features, bind)
+    history = train(net, enc.encode(train_ds), tau, enc.encode(splits.val), job.training, context=context,
+                    output=job.spec.output, seed=job.seed, device=job.device, progress=job.progress)
+    net = net.to(job.device)
+
+    provenance = {**job.provenance, "model": job.spec.name, "prior": job.spec.prior or "none", "seed": job.seed,
+                  "context_steps": context, "device": str(job.device), "warp_phys_version": __version__,
+                  **enc.attrs(),
+                  "recipe": json.dumps(job.recipe.to_dict() if job.recipe is not None else {}, sort_keys=True,
+                                       default=str),
+                  "model_options": json.dumps(job.spec.options, sort_keys=True, default=str)}
+    std_name = ("predictive standard deviation" if job.spec.output == "gaussian" else
+                "predictive standard deviation (0: the model gives point predictions, no uncertainty)")
+    datasets, all_metrics, curve = {}, {}, None
+    for name, ds in splits.tests.items():
+        mean, std = _predict(job, net, ds, tau)
+        met, extra = enc.score(enc.truth(ds), mean, ds, context, job.horizon, job.time_scale)
+        all_metrics[name] = met
+        out = result_dataset(ds, enc.variable, mean, std, context, {**provenance, "split": name}, met, std_name)
+        if "relative_l2_error" in extra:
+            out["relative_l2_error"] = (("trajectory", "time"), extra["relative_l2_error"], {
+                "units": "1", "long_name": "relative L2 error ||prediction_mean - truth|| / ||truth|| over the grid"})
+        if name == "test" and "error_curve" in extra:
+            curve = xr.DataArray(extra["error_curve"], dims=("time",), coords={"time": out["time"]},
+                                 name="relative_l2_error",
+                                 attrs={"units": "1", "long_name": "mean relative L2 error over test windows"})
+        datasets[name] = out
+    return Reconstruction(dataset=datasets["test"], datasets=datasets, metrics=all_metrics["test"], model=net,
+                          history=history, system=job.system, encoder=enc, recipe=job.recipe, context=context,
+                          horizon=job.horizon, model_name=job.spec.name, prior_name=job.spec.prior,
+                          device=job.device, seed=job.seed, all_metrics=all_metrics,
+                          runtime_s=_time.perf_counter() - t_start, error_curve=curve)
+
+
+__all__ = ["FORECAST_BATCH", "Job", "TrainingPlan", "forecast", "run", "train"]

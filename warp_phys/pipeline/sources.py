@@ -1,0 +1,113 @@
+"""Data sources of the pipeline: where the train / validation / test splits come from.
+
+* `system_splits`: an ODE system simulated from its `Protocol` (train, a validation set
+  from the training distribution with its own seed, and in- / out-of-distribution tests);
+* `user_splits`: the user's own trajectories, split by trajectory (seeded 70/15/15);
+* `field_splits`: runs of a field system cut into windows (train / val / test runs).
+
+Every source returns a `Splits`; the rest of the pipeline does not know which one it got.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import xarray as xr
+
+from warp_phys.data import as_dataset, split_indices
+
+
+def derive_seed(seed: int, k: int, salt: Sequence[int] = ()) -> int:
+    """Independent, deterministic 31-bit sub-seed number ``k`` of ``seed`` (``salt`` keeps
+    the streams of different sources apart)."""
+    return int(np.random.SeedSequence([int(seed), *salt, int(k)]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+@dataclass
+class Splits:
+    """The data of one reconstruction.
+
+    ``train``/``val``: Datasets the model is fit and selected on; ``tests``: the scored
+    splits by name (the primary one is "test"); ``basis_data``: what a reduced basis is fit
+    on (the whole training runs for fields; None: ``train``).
+    """
+
+    train: xr.Dataset
+    val: xr.Dataset
+    tests: dict[str, xr.Dataset]
+    basis_data: xr.Dataset | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _distinct_test_distribution(system: Any, proto: Any, sampled: bool) -> bool:
+    """True when the protocol's test parameter (or initial-condition) ranges differ from training."""
+    if sampled and system.parameter_ranges("train", proto) != system.parameter_ranges("test", proto):
+        return True
+    if proto.ic_train is not None or proto.ic_test is not None:
+        return proto.ic_test is not None and dict(proto.ic_test) != dict(proto.ic_train or {})
+    return bool(system.ic_test) and dict(system.ic_test) != dict(system.ic_train)
+
+
+def system_splits(system: Any, proto: Any, *, sampled: bool, seed: int, n_train: int, n_val: int,
+                  n_test: int, t_span: tuple[float, float], n_steps: int) -> Splits:
+    """Simulate train, val (train distribution, own seed), test_id and test (OOD) sets of an
+    ODE system on the protocol ``proto``'s grid. ``sampled``: parameters drawn per trajectory
+    from the protocol's ranges (else the system's values, initial conditions varied)."""
+    kw = dict(t_span=t_span, n_steps=n_steps, protocol=proto, device="cpu")
+
+    def sim(n: int, split: str, k: int) -> xr.Dataset:
+        if sampled:
+            return system.simulate(n, params=split, seed=derive_seed(seed, k), **kw)
+        return system.simulate(n, params=None, ic=split, seed=derive_seed(seed, k), **kw)
+
+    train, val = sim(n_train, "train", 0), sim(n_val, "train", 1)
+    tests = {}
+    if _distinct_test_distribution(system, proto, sampled):
+        tests["test"] = sim(n_test, "test", 3)
+        tests["test_id"] = sim(n_test, "train", 2)
+    else:
+        tests["test"] = sim(n_test, "train", 2)
+    what = "parameters and initial conditions" if sampled else "initial conditions (parameters fixed)"
+    for name, ds in tests.items():
+        ds.attrs["split"] = name
+        ds.attrs["split_description"] = (
+            f"out of distribution: {what} from the protocol's test ranges"
+            if name == "test" and "test_id" in tests else f"in distribution: {what} from the training ranges")
+    return Splits(train, val, tests)
+
+
+def user_splits(data: Any, time: Any, seed: int, variables: Sequence[str] | None = None) -> Splits:
+    """The user's trajectories (Dataset or array + ``time``), split 70/15/15 by trajectory."""
+    ds = as_dataset(data, time, variable_names=variables)
+    tr, va, te = split_indices(ds.sizes["trajectory"], seed=seed)
+    test = ds.isel(trajectory=te)
+    test.attrs["split"] = "test"
+    test.attrs["split_description"] = "held-out trajectories of the user's data (seeded 70/15/15 split)"
+    return Splits(ds.isel(trajectory=tr), ds.isel(trajectory=va), {"test": test})
+
+
+def field_splits(system: Any, recipe: Any, seed: int, *, progress: bool = False,
+                 device: Any = "cpu") -> Splits:
+    """Runs of a field system (train, val, test; distinct seeds) cut into windows of
+    ``recipe.window`` steps; the whole training runs are kept for the basis."""
+    from warp_phys.fields.data import cut_windows
+
+    n_steps = int(round(recipe.run_duration / recipe.dt)) + 1
+    out: dict[str, xr.Dataset] = {}
+    runs_train = None
+    for k, (split, n) in enumerate((("train", recipe.n_runs_train), ("val", recipe.n_runs_val),
+                                    ("test", recipe.n_runs_test))):
+        if n < 1:
+            raise ValueError(f"n_runs_{split} must be >= 1, got {n}")
+        runs = system.simulate(n, t_span=(0.0, (n_steps - 1) * recipe.dt), n_steps=n_steps, grid=recipe.grid,
+                               params=None, seed=derive_seed(seed, k, salt=(7919,)), spinup=recipe.spinup,
+                               progress=progress, device=device)
+        stride = recipe.test_stride if split == "test" else recipe.stride
+        out[split] = cut_windows(runs, recipe.window, stride)
+        if split == "train":
+            runs_train = runs
+    return Splits(out["train"], out["val"], {"test": out["test"]}, basis_data=runs_train)
+
+
+__all__ = ["Splits", "derive_seed", "field_splits", "system_splits", "user_splits"]

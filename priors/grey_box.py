@@ -11,8 +11,9 @@ from typing import Callable, Mapping
 
 import torch
 
+from warp_phys.systems.integrators import rk4_step
+
 from .base import BindContext, Prior, require_ode_system
-from .integrators import rk4_step
 
 
 def parameter_bounds(system, margin: float = 0.1,

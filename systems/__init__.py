@@ -4,7 +4,7 @@
     >>> lorenz = get("lorenz", rho=28.0)
     >>> ds = lorenz.simulate(64, (0.0, 10.0), 1000, params="train", seed=0)
 """
-from .base import Parameter, Protocol, System, Variable
+from .base import System
 from .dataset import build_dataset, ds_params_tensor, trajectories_to_tensor
 from .lorenz import Lorenz63, Lorenz96
 from .oscillators import Duffing, MassSpringDamper, VanDerPol
@@ -13,9 +13,10 @@ from .population import LotkaVolterra
 from .registry import ODE_SYSTEMS, aliases, available, get, resolve_name, system_classes
 from .simulate import SimulationError
 from .sine import Sine
+from .spec import Parameter, Protocol, TimeGrid, Variable
 
 __all__ = [
-    "Parameter", "Protocol", "System", "Variable", "SimulationError",
+    "Parameter", "Protocol", "System", "TimeGrid", "Variable", "SimulationError",
     "available", "get", "aliases", "resolve_name", "system_classes", "ODE_SYSTEMS",
     "build_dataset", "trajectories_to_tensor", "ds_params_tensor",
     "Lorenz63", "Lorenz96", "Pendulum", "DoublePendulum", "MassSpringDamper", "LotkaVolterra",

@@ -11,63 +11,22 @@ Shapes used throughout:
 """
 from __future__ import annotations
 
+import difflib
+import json
 import math
-from dataclasses import dataclass, field
-from typing import ClassVar, Mapping
+from typing import Any, ClassVar, Mapping
 
 import torch
 
-Range = tuple[float, float]
+from warp_phys._version import __version__
+from warp_phys.device import resolve_device
+from warp_phys.validation import check_int, check_seed
 
+from .dataset import build_dataset, parameter_ranges_json
+from .simulate import DEFAULT_METHODS, resolve_ic, resolve_params, solve_scipy, solve_torch, time_grid
+from .spec import Parameter, Protocol, Range, TimeGrid, Variable
 
-@dataclass(frozen=True)
-class Variable:
-    """One state variable: its name (a valid identifier), units and long name."""
-
-    name: str
-    units: str
-    long_name: str
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """One physical parameter.
-
-    ``train``/``test`` are uniform sampling ranges (test is wider: out of distribution).
-    ``minimum`` is the physical lower bound (exclusive when ``strict``), e.g. mass > 0.
-    """
-
-    name: str
-    default: float
-    train: Range
-    test: Range
-    units: str
-    long_name: str
-    minimum: float = -math.inf
-    strict: bool = True
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """A named data-generation preset (e.g. the paper's MSD protocol, DESIGN.md §5).
-
-    ``train``/``test`` map parameter names to uniform ranges; parameters not named are
-    held at the system's current values. ``ic_train``/``ic_test`` map variable names to
-    uniform ranges or fixed values for the initial condition (None: the system's sampler).
-    ``n_ctx`` is the context length used for scoring (metrics on steps >= n_ctx).
-    """
-
-    name: str
-    t_span: tuple[float, float]
-    n_steps: int
-    n_train: int
-    n_test: int
-    n_ctx: int
-    train: Mapping[str, Range] = field(default_factory=dict)
-    test: Mapping[str, Range] = field(default_factory=dict)
-    ic_train: Mapping[str, Range | float] | None = None
-    ic_test: Mapping[str, Range | float] | None = None
-    description: str = ""
+_LEGACY_GRID = ("default_t_span", "default_n_steps")
 
 
 class System:
@@ -82,6 +41,12 @@ class System:
         the instance's current value (e.g. the pendulum's damping, 0 unless overridden);
       * ``ic_train``/``ic_test`` (class attributes) map variable names to a uniform range
         or a fixed value; ``ic_test`` defaults to ``ic_train``.
+
+    Time grid: a subclass declares its default grid once, as ``default_time_grid``; the
+    "default" protocol is built from it and owns it from then on (``protocol("default")``;
+    ``default_t_span``/``default_n_steps`` read it back). The older class-attribute spelling
+    ``default_t_span = ...; default_n_steps = ...`` is still accepted and folded into
+    ``default_time_grid`` when the subclass is created.
     """
 
     name: ClassVar[str]
@@ -94,9 +59,8 @@ class System:
     recommended_prior: ClassVar[str | None] = None     # name in warp_phys.priors
     chaotic: ClassVar[bool] = False
 
-    # defaults of the "default" protocol
-    default_t_span: ClassVar[tuple[float, float]] = (0.0, 10.0)
-    default_n_steps: ClassVar[int] = 1000
+    # the "default" protocol's time grid (instances may set their own before __init__)
+    default_time_grid: TimeGrid = TimeGrid((0.0, 10.0), 1000)
     ic_train: ClassVar[Mapping[str, Range | float]] = {}
     ic_test: ClassVar[Mapping[str, Range | float] | None] = None
 
@@ -104,13 +68,25 @@ class System:
     parameters: tuple[Parameter, ...]
     protocols: dict[str, Protocol]
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        legacy = {k: cls.__dict__[k] for k in _LEGACY_GRID if k in cls.__dict__}
+        if legacy:  # the older spelling: fold it into the one declaration
+            grid = cls.default_time_grid
+            cls.default_time_grid = TimeGrid(legacy.get("default_t_span", grid.t_span),
+                                             legacy.get("default_n_steps", grid.n_steps), grid.n_ctx)
+            for key in legacy:
+                delattr(cls, key)
+
     def __init__(self, **params: float) -> None:
         known = {p.name: p for p in self.parameters}
         unknown = sorted(set(params) - set(known))
         if unknown:
+            close = [c for u in unknown for c in difflib.get_close_matches(u, list(known), n=1, cutoff=0.6)]
+            hint = f" (did you mean {', '.join(map(repr, close))}?)" if close else ""
             raise ValueError(
                 f"{self.name}: unknown parameter(s) {unknown}; valid parameters are "
-                f"{sorted(known)}{self._options_hint()}"
+                f"{sorted(known)}{self._options_hint()}{hint}"
             )
         values = {p.name: float(p.default) for p in self.parameters}
         for key, val in params.items():
@@ -141,21 +117,25 @@ class System:
         return None
 
     def _default_protocol(self) -> Protocol:
+        grid = TimeGrid(*self.default_time_grid)
         return Protocol(
-            name="default",
-            t_span=tuple(float(v) for v in self.default_t_span),
-            n_steps=int(self.default_n_steps),
-            n_train=1024,
-            n_test=256,
-            n_ctx=max(1, int(self.default_n_steps) // 4),
-            train={p.name: tuple(p.train) for p in self.parameters},
-            test={p.name: tuple(p.test) for p in self.parameters},
-            ic_train=None,
-            ic_test=None,
+            name="default", t_span=grid.t_span, n_steps=grid.n_steps, n_train=1024, n_test=256,
+            n_ctx=grid.context(), train={p.name: tuple(p.train) for p in self.parameters},
+            test={p.name: tuple(p.test) for p in self.parameters}, ic_train=None, ic_test=None,
             description="the system's own parameter ranges and initial-condition sampler",
         )
 
     # ---- derived metadata -------------------------------------------------
+    @property
+    def default_t_span(self) -> Range:
+        """The "default" protocol's t_span (read-only: use ``protocol("default").replace``)."""
+        return self.protocol("default").t_span
+
+    @property
+    def default_n_steps(self) -> int:
+        """The "default" protocol's n_steps (read-only)."""
+        return self.protocol("default").n_steps
+
     @property
     def variable_names(self) -> list[str]:
         return [v.name for v in self.variables]
@@ -220,13 +200,9 @@ class System:
             v = values[p.name]
             if not math.isfinite(v):
                 raise ValueError(f"{self.name}: parameter {p.name} = {v} is not finite; pass a finite value")
-            bad = v <= p.minimum if p.strict else v < p.minimum
-            if bad:
-                op = ">" if p.strict else ">="
-                raise ValueError(
-                    f"{self.name}: parameter {p.name} = {v:g} is outside physical sense; "
-                    f"it must be {op} {p.minimum:g} ({p.long_name})"
-                )
+            if not p.admits(v):
+                raise ValueError(f"{self.name}: parameter {p.name} = {v:g} is outside physical sense; "
+                                 f"it must be {p.bound}")
 
     def check_parameters(self, p: torch.Tensor) -> None:
         """Validate a (n, P) parameter tensor: finite and above each Parameter.minimum.
@@ -244,15 +220,11 @@ class System:
                 "(NaN/inf); pass finite parameter values"
             )
         for j, par in enumerate(self.parameters):
-            col = p[:, j]
-            bad = col <= par.minimum if par.strict else col < par.minimum
+            bad = ~par.admits(p[:, j])
             if bool(bad.any()):
                 i = int(bad.nonzero()[0])
-                op = ">" if par.strict else ">="
-                raise ValueError(
-                    f"{self.name}: parameter {par.name} = {col[i].item():g} (trajectory {i}) is outside "
-                    f"physical sense; it must be {op} {par.minimum:g} ({par.long_name})"
-                )
+                raise ValueError(f"{self.name}: parameter {par.name} = {p[i, j].item():g} (trajectory {i}) is "
+                                 f"outside physical sense; it must be {par.bound}")
 
     def parameter_vector(self, device: torch.device | str | None = None,
                          dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -260,10 +232,11 @@ class System:
         return torch.tensor([self.params[n] for n in self.parameter_names], dtype=dtype, device=device)
 
     def protocol(self, name: str | Protocol = "default") -> Protocol:
-        """The named data-generation preset; ValueError listing the available ones."""
+        """The named data-generation preset (a Protocol passed in is returned as is);
+        ValueError listing the available ones."""
         if isinstance(name, Protocol):
             return name
-        if name not in self.protocols:
+        if not isinstance(name, str) or name not in self.protocols:
             raise ValueError(
                 f"{self.name} has no protocol {name!r}; available protocols: {sorted(self.protocols)}"
             )
@@ -290,7 +263,7 @@ class System:
                       protocol: str | Protocol | None = None) -> torch.Tensor:
         """Sample (n, P) float64 parameters uniformly from the protocol's ranges (if given) or
         each Parameter's train/test range. Degenerate ranges hold the current value."""
-        _check_n(n)
+        check_int(n, "n", minimum=1)
         ranges = self.parameter_ranges(split, protocol)
         u = torch.rand(n, self.n_parameters, generator=generator, dtype=torch.float64)
         lo = torch.tensor([ranges[k][0] for k in self.parameter_names], dtype=torch.float64)
@@ -308,7 +281,7 @@ class System:
                   protocol: str | Protocol | None = None) -> torch.Tensor:
         """Sample (n, d) float64 initial conditions from the protocol's ic spec (if it has
         one) or the system's own ``ic_ranges``; each variable is a uniform range or a value."""
-        _check_n(n)
+        check_int(n, "n", minimum=1)
         _check_split(split)
         spec = None
         if protocol is not None:
@@ -345,15 +318,67 @@ class System:
 
     # ---- simulation ---------------------------------------------------------
     def simulate(self, n_trajectories: int, t_span: tuple[float, float] | None = None,
-                 n_steps: int | None = None, **kwargs):
-        """Solve ``n_trajectories`` trajectories and return an ``xarray.Dataset`` (DESIGN §4).
+                 n_steps: int | None = None, *, params: Any = "train", ic: Any = None, seed: int = 0,
+                 backend: str = "torch", method: str | None = None, rtol: float = 1e-7, atol: float = 1e-9,
+                 device: str | torch.device = "auto", protocol: str | Protocol | None = None,
+                 progress: bool = False, options: dict | None = None):
+        """Simulate ``n_trajectories`` trajectories on an evenly spaced time grid.
 
-        See ``warp_phys.systems.simulate.simulate`` for the keyword arguments
-        (params, ic, seed, backend, method, rtol, atol, device, protocol, progress).
+        t_span: (t_start, t_end) in ``time_units``; n_steps: grid points (>= 2). None takes the
+            protocol's (``protocol``: a name, a Protocol, or None for "default").
+        params: "train"/"test" (sampled from the protocol's ranges), None (current values for all),
+            a dict {name: scalar or (n,) values} (others at current values), or a (n, P)/(P,) tensor.
+        ic: None (the protocol's sampler, same split as params; or fixed by the parameters for
+            systems such as ``sine``), "train"/"test", or a (n, d)/(d,) tensor.
+        seed: seeds one torch.Generator that draws the parameters, then the initial conditions.
+        backend: "torch" (one batched torchdiffeq solve; default method "dopri5") or "scipy"
+            (solve_ivp per trajectory; default "DOP853"). ``options`` go to torchdiffeq; with
+            method="rk4", {"substeps": k} or {"step_size": h} for the fixed-step RK4.
+        progress: a tqdm bar (per trajectory for scipy; per time chunk for torch).
+
+        Returns an ``xarray.Dataset`` with ``state(trajectory, time, variable)`` float64, the
+        parameters and initial conditions as per-trajectory coordinates, and the provenance
+        (solver, seed, protocol, ranges) as attributes. Raises ValueError for bad input and
+        SimulationError (a ValueError) when a solution blows up.
         """
-        from .simulate import simulate
+        import xarray  # noqa: F401  (fail early if missing)
 
-        return simulate(self, n_trajectories, t_span, n_steps, **kwargs)
+        if self.kind != "ode":
+            raise ValueError(f"{self.name} is a {self.kind} system; call its own simulate()")
+        n = check_int(n_trajectories, "n_trajectories", minimum=1)
+        if backend not in DEFAULT_METHODS:
+            raise ValueError(f"backend must be one of {sorted(DEFAULT_METHODS)}, got {backend!r}")
+        for name, tol in (("rtol", rtol), ("atol", atol)):
+            if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
+                raise ValueError(f"{name} must be a positive finite number, got {tol!r}")
+        seed = check_seed(seed)
+        proto = self.protocol(protocol if protocol is not None else "default")
+        t = time_grid(proto.t_span if t_span is None else t_span, proto.n_steps if n_steps is None else n_steps)
+        method = method or DEFAULT_METHODS[backend]
+
+        gen = torch.Generator().manual_seed(seed)
+        p, params_source = resolve_params(self, params, n, gen, proto)
+        x0, ic_source = resolve_ic(self, ic, n, gen, proto, p, params_source)
+
+        label = dict(name=self.name, time_units=self.time_units)
+        if backend == "torch":
+            dev = resolve_device(device)
+            states = solve_torch(self.rhs, t, x0, p, method=method, rtol=rtol, atol=atol, device=dev,
+                                 progress=progress, options=options, **label)
+            solver, dev_name = "torchdiffeq.odeint", str(dev)
+        else:
+            states = solve_scipy(self.rhs, t, x0, p, method=method, rtol=rtol, atol=atol, progress=progress,
+                                 **label)
+            solver, dev_name = "scipy.integrate.solve_ivp", "cpu"
+
+        attrs = {
+            "system": self.name, "system_options": json.dumps(self.options(), sort_keys=True),
+            "backend": backend, "solver": solver, "method": method, "rtol": float(rtol), "atol": float(atol),
+            "seed": seed, "device": dev_name, "protocol": proto.name, "params_source": params_source,
+            "ic_source": ic_source, "parameter_ranges": parameter_ranges_json(self, proto),
+            "warp_phys_version": __version__,
+        }
+        return build_dataset(self, t.numpy(), states.numpy(), p.numpy(), x0.numpy(), attrs)
 
 
 def _check_split(split: str) -> None:
@@ -361,6 +386,4 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
 
 
-def _check_n(n: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"the number of samples must be an integer >= 1, got {n!r}")
+__all__ = ["Parameter", "Protocol", "Range", "System", "TimeGrid", "Variable"]

@@ -1,23 +1,25 @@
-"""Trajectory data as ``xarray.Dataset`` (DESIGN §4) and back to tensors.
+"""Trajectory data as ``xarray.Dataset`` and back to tensors.
 
-Layout: ``state(trajectory, time, variable)`` float64; coordinate ``variable`` holds the
-state names; per-trajectory coordinates hold the physical parameters (named exactly as
-the parameters) and the initial conditions (``<variable>_0``).
+Layout (CF-style, the one every ODE system's ``simulate`` returns and the library reads):
+``state(trajectory, time, variable)`` float64; coordinate ``variable`` holds the state names;
+per-trajectory coordinates hold the physical parameters (named exactly as the parameters)
+and the initial conditions (``<variable>_0``).
+
+The helpers read a system's metadata only (``name``, ``time_units``, ``variables``,
+``parameters``, ``parameter_names``, ``parameter_ranges``), so any ``System`` works and this
+module does not import ``base``.
 """
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 import xarray as xr
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .base import System
 
-
-def build_dataset(system: "System", t: np.ndarray, states: np.ndarray, params: np.ndarray,
+def build_dataset(system: Any, t: np.ndarray, states: np.ndarray, params: np.ndarray,
                   ic: np.ndarray, attrs: Mapping[str, Any]) -> xr.Dataset:
     """Assemble the CF-style Dataset.
 
@@ -58,10 +60,13 @@ def build_dataset(system: "System", t: np.ndarray, states: np.ndarray, params: n
     return xr.Dataset(data_vars, coords=coords, attrs={**base_attrs, **dict(attrs)})
 
 
-def trajectories_to_tensor(ds: xr.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """``state`` as x: (N, T, d) float64 and ``time`` as t: (T,) float64 (CPU tensors).
+def trajectories_to_tensor(ds: xr.Dataset, dtype: torch.dtype = torch.float64,
+                           device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+    """The package's one Dataset -> tensor converter.
 
-    Raises ValueError when the Dataset lacks ``state(trajectory, time, variable)`` or holds NaN.
+    Returns ``state`` as x: (N, T, d) and ``time`` as t: (T,), both in ``dtype`` on ``device``
+    (default float64 on the CPU, an exact copy). Raises ValueError when the Dataset lacks
+    ``state(trajectory, time, variable)`` or its state holds NaN/inf (also after the cast).
     """
     if "state" not in ds:
         raise ValueError("the Dataset has no 'state' variable; expected state(trajectory, time, variable)")
@@ -72,11 +77,14 @@ def trajectories_to_tensor(ds: xr.Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     x = torch.from_numpy(np.array(st.transpose(*want).values, dtype=np.float64, order="C", copy=True))
     if not bool(torch.isfinite(x).all()):
         raise ValueError("'state' holds NaN/inf values; drop or fill those trajectories first")
-    t = torch.from_numpy(np.array(ds["time"].values, dtype=np.float64, copy=True))
+    x = x.to(dtype=dtype, device=device)
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"'state' overflows {dtype}; convert to a wider dtype or rescale the data")
+    t = torch.from_numpy(np.array(ds["time"].values, dtype=np.float64, copy=True)).to(dtype=dtype, device=device)
     return x, t
 
 
-def ds_params_tensor(ds: xr.Dataset, system: "System") -> torch.Tensor:
+def ds_params_tensor(ds: xr.Dataset, system: Any) -> torch.Tensor:
     """Per-trajectory parameters (N, P) float64 in the order of ``system.parameter_names``.
 
     Raises ValueError naming the parameter coordinates that are missing.
@@ -94,7 +102,7 @@ def ds_params_tensor(ds: xr.Dataset, system: "System") -> torch.Tensor:
     return torch.from_numpy(np.stack(cols, axis=1))
 
 
-def parameter_ranges_json(system: "System", protocol) -> str:
+def parameter_ranges_json(system: Any, protocol: Any) -> str:
     """The train/test ranges used by ``protocol`` as a JSON string (for provenance)."""
     out = {}
     for name in system.parameter_names:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from .base import Parameter, System, Variable
+from .base import Parameter, System, TimeGrid, Variable
 
 _POS = dict(minimum=0.0, strict=True)
 
@@ -18,8 +18,7 @@ class Lorenz63(System):
     lyapunov_exponent = 0.906          # largest exponent at sigma=10, rho=28, beta=8/3
     chaotic = True
     recommended_prior = "grey_box"
-    default_t_span = (0.0, 10.0)
-    default_n_steps = 1000
+    default_time_grid = TimeGrid((0.0, 10.0), 1000)
     variables = (
         Variable("x", "1", "convective intensity"),
         Variable("y", "1", "horizontal temperature difference"),
@@ -49,8 +48,7 @@ class Lorenz96(System):
     lyapunov_exponent = 1.68           # at N=40, F=8 (literature value, ~1.7)
     chaotic = True
     recommended_prior = "grey_box"
-    default_t_span = (0.0, 10.0)
-    default_n_steps = 1000
+    default_time_grid = TimeGrid((0.0, 10.0), 1000)
     parameters = (
         Parameter("F", 8.0, (6.0, 10.0), (4.0, 12.0), "1", "external forcing"),
     )

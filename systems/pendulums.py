@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from .base import Parameter, System, Variable
+from .base import Parameter, System, TimeGrid, Variable
 
 _POS = dict(minimum=0.0, strict=True)
 _NONNEG = dict(minimum=0.0, strict=False)
@@ -23,8 +23,7 @@ class Pendulum(System):
     time_units = "s"
     period = 2 * math.pi * math.sqrt(1.0 / 9.81)   # small-angle period at the defaults
     recommended_prior = "grey_box"
-    default_t_span = (0.0, 10.0)
-    default_n_steps = 1000
+    default_time_grid = TimeGrid((0.0, 10.0), 1000)
     variables = (Variable("theta", "rad", "angle from the downward vertical"),
                  Variable("omega", "rad s-1", "angular velocity"))
     parameters = (
@@ -59,8 +58,7 @@ class DoublePendulum(System):
     period = 2 * math.pi / math.sqrt(9.81 * (2 - math.sqrt(2)))   # slow small-angle mode, defaults
     chaotic = True
     recommended_prior = "grey_box"
-    default_t_span = (0.0, 10.0)
-    default_n_steps = 1000
+    default_time_grid = TimeGrid((0.0, 10.0), 1000)
     variables = (
         Variable("theta1", "rad", "angle of the upper rod"),
         Variable("theta2", "rad", "angle of the lower rod"),

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from .base import Parameter, Protocol, System, Variable
+from .base import Parameter, Protocol, System, TimeGrid, Variable
 
 _POS = dict(minimum=0.0, strict=True)
 
@@ -19,8 +19,7 @@ class LotkaVolterra(System):
     time_units = "1"
     period = 2 * math.pi / 35.0    # small-oscillation period 2 pi / sqrt(a d) at the defaults
     recommended_prior = "grey_box"
-    default_t_span = (0.0, 1.0)
-    default_n_steps = 256
+    default_time_grid = TimeGrid((0.0, 1.0), 256)
     variables = (Variable("x", "1", "prey population"), Variable("y", "1", "predator population"))
     parameters = (
         Parameter("a", 35.0, (20.0, 50.0), (10.0, 60.0), "1", "prey growth rate", **_POS),

@@ -1,37 +1,37 @@
-"""Solving a System's ODE for many trajectories: the torch (batched) and scipy (reference) backends.
+"""ODE solvers for many trajectories (torch batched, scipy reference) and simulate()'s inputs.
+
+The solvers see a right-hand side ``rhs(t, x, p) -> dx/dt`` (t a 0-d tensor, x (N, d), p (N, P),
+all float64) and plain tensors; ``name``/``time_units`` only label messages and progress bars.
+``System.simulate`` (in ``base``) is the one caller: it resolves the inputs with
+``resolve_params``/``resolve_ic`` (which read the system's samplers through its public
+methods), calls a solver, and assembles the Dataset. This module imports neither ``base``
+nor ``dataset``.
 
 ``backend="torch"``: ``torchdiffeq.odeint`` solves all trajectories in ONE batched solve in
 float64 (default method "dopri5", the Dormand-Prince 5(4) pair also behind scipy's RK45), on
 CPU or GPU. The adaptive step is shared by the batch and torchdiffeq controls the RMS error
 over the whole batch, so at equal rtol the worst trajectory can be less accurate than a
-per-trajectory scipy solve (Lorenz-63, t <= 2: dopri5 rtol 1e-7 ~ 7e-6 vs RK45 rtol 1e-7
-~ 3e-6 relative); tighten rtol by ~10x for matched accuracy (benchmarks/datagen.py).
-``method="rk4"`` (torch) is a lean fixed-step RK4 that lands exactly on the grid points
-(``options={"substeps": k}`` or ``{"step_size": h}``); the fastest choice at moderate accuracy.
+per-trajectory scipy solve; tighten rtol for matched accuracy (benchmarks/datagen.py
+measures the gap). ``method="rk4"`` (torch) is a lean fixed-step RK4 that lands exactly on
+the grid points (``options={"substeps": k}`` or ``{"step_size": h}``).
 ``backend="scipy"``: ``scipy.integrate.solve_ivp`` per trajectory (default method "DOP853",
 the 8th-order reference that stays accurate at tight tolerances; pass method="RK45" for the
 paper's solver), calling the same torch right-hand side.
 """
 from __future__ import annotations
 
-import json
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 
-from warp_phys._version import __version__
-from warp_phys.device import resolve_device
-
-from .dataset import build_dataset, parameter_ranges_json
 from .integrators import rk4_grid
+from .spec import Protocol, check_n_steps, check_t_span
 
-if TYPE_CHECKING:  # pragma: no cover
-    import xarray as xr
-
-    from .base import Protocol, System
+#: rhs(t, x, p) -> dx/dt: t 0-d, x (N, d), p (N, P); returns (N, d).
+Rhs = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 DEFAULT_METHODS = {"torch": "dopri5", "scipy": "DOP853"}
 
@@ -53,17 +53,9 @@ class SimulationError(ValueError):
 # ---------------------------------------------------------------------------------------
 def time_grid(t_span: Any, n_steps: Any) -> torch.Tensor:
     """Validate ``t_span``/``n_steps`` and return the (n_steps,) float64 grid."""
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 2:
-        raise ValueError(f"n_steps must be an integer >= 2 (the grid includes both ends), got {n_steps!r}")
-    try:
-        t0, t1 = (float(v) for v in t_span)
-    except (TypeError, ValueError):
-        raise ValueError(f"t_span must be a pair (t_start, t_end) of numbers, got {t_span!r}") from None
-    if not (math.isfinite(t0) and math.isfinite(t1)):
-        raise ValueError(f"t_span must be finite, got ({t0}, {t1}); pass e.g. t_span=(0.0, 10.0)")
-    if not t1 > t0:
-        raise ValueError(f"t_span is reversed or empty: t_end={t1} must be > t_start={t0}; swap them")
-    return torch.linspace(t0, t1, int(n_steps), dtype=torch.float64)
+    n = check_n_steps(n_steps)
+    t0, t1 = check_t_span(t_span)
+    return torch.linspace(t0, t1, n, dtype=torch.float64)
 
 
 def _as_tensor(value: Any, what: str) -> torch.Tensor:
@@ -84,9 +76,10 @@ def _per_trajectory(value: Any, n: int, what: str, order: str, width: int) -> to
     return out
 
 
-def resolve_params(system: "System", params: Any, n: int, generator: torch.Generator,
-                   protocol: "Protocol") -> tuple[torch.Tensor, str]:
-    """(n, P) float64 parameters from params="train"|"test"|None|dict|Tensor; and its source."""
+def resolve_params(system: Any, params: Any, n: int, generator: torch.Generator,
+                   protocol: Protocol) -> tuple[torch.Tensor, str]:
+    """(n, P) float64 parameters of ``system`` (a System) from params="train"|"test"|None|dict|Tensor,
+    and its source ("train", "test", "default" or "explicit")."""
     P = system.n_parameters
     if params is None:
         out, source = system.parameter_vector().expand(n, P).clone(), "default"
@@ -118,9 +111,10 @@ def resolve_params(system: "System", params: Any, n: int, generator: torch.Gener
     return out, source
 
 
-def resolve_ic(system: "System", ic: Any, n: int, generator: torch.Generator, protocol: "Protocol",
+def resolve_ic(system: Any, ic: Any, n: int, generator: torch.Generator, protocol: Protocol,
                p: torch.Tensor, params_source: str) -> tuple[torch.Tensor, str]:
-    """(n, d) float64 initial conditions from ic=None|"train"|"test"|Tensor; and its source."""
+    """(n, d) float64 initial conditions of ``system`` (a System) from ic=None|"train"|"test"|Tensor,
+    and its source."""
     d = system.n_variables
     if ic is None:
         fixed = system.ic_from_params(p)
@@ -159,33 +153,34 @@ def _first_nonfinite(states: torch.Tensor) -> tuple[int, int] | None:
     return i, int(first[i])
 
 
-def _units(system: "System") -> str:
-    return "" if system.time_units in ("1", "") else f" {system.time_units}"
-
-
-def _blowup(system: "System", i: int, time: float, n_bad: int | None = None) -> SimulationError:
+def _blowup(name: str, time_units: str, i: int, time: float, n_bad: int | None = None) -> SimulationError:
     extra = f" ({n_bad} trajectories in all)" if n_bad and n_bad > 1 else ""
+    units = "" if time_units in ("1", "") else f" {time_units}"
     return SimulationError(
-        f"{system.name}: the solution of trajectory {i} became non-finite at time t = {time:g}"
-        f"{_units(system)}{extra}; check its parameters and initial condition (ds coordinates), "
+        f"{name}: the solution of trajectory {i} became non-finite at time t = {time:g}"
+        f"{units}{extra}; check its parameters and initial condition (ds coordinates), "
         "shorten t_span, tighten rtol/atol, or (method='rk4') use more substeps",
         trajectory=i, time=time)
 
 
-def solve_torch(system: "System", t: torch.Tensor, x0: torch.Tensor, p: torch.Tensor, *, method: str,
+def solve_torch(rhs: Rhs, t: torch.Tensor, x0: torch.Tensor, p: torch.Tensor, *, method: str,
                 rtol: float, atol: float, device: torch.device, progress: bool = False,
-                options: dict | None = None) -> torch.Tensor:
-    """Batched solve; returns (N, T, d) float64 on CPU. Raises SimulationError on blow-up."""
+                options: dict | None = None, name: str = "system", time_units: str = "") -> torch.Tensor:
+    """Solve dx/dt = rhs(t, x, p) for all N trajectories at once on ``device``.
+
+    t: (T,) grid; x0: (N, d) initial states; p: (N, P) parameters (held per trajectory).
+    Returns (N, T, d) float64 on CPU. Raises SimulationError on blow-up."""
     from torchdiffeq import odeint
 
     t_d, x_d, p_d = (v.to(device=device, dtype=torch.float64) for v in (t, x0, p))
 
     def func(tt: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return system.rhs(tt, x, p_d)
+        return rhs(tt, x, p_d)
 
     kw = dict(rtol=rtol, atol=atol, method=method, options=options)
+    label = dict(name=name, time_units=time_units)
     if method == "rk4":  # our fixed-step RK4: lands exactly on the grid (see fixed_step_rk4)
-        return fixed_step_rk4(system, func, t, t_d, x_d, options, progress)
+        return fixed_step_rk4(func, t, t_d, x_d, options, progress, **label)
     try:
         with torch.no_grad():
             if not progress:
@@ -197,8 +192,8 @@ def solve_torch(system: "System", t: torch.Tensor, x0: torch.Tensor, p: torch.Te
                 n_chunks = min(T - 1, 50)
                 bounds = sorted(set(np.linspace(0, T - 1, n_chunks + 1).round().astype(int).tolist()))
                 pieces, x_cur = [x_d[None]], x_d
-                bar = tqdm(total=float(t_d[-1] - t_d[0]), desc=f"{system.name} (torch, {x0.shape[0]} traj.)",
-                           unit=system.time_units, bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
+                bar = tqdm(total=float(t_d[-1] - t_d[0]), desc=f"{name} (torch, {x0.shape[0]} traj.)",
+                           unit=time_units, bar_format="{l_bar}{bar}| {n:.3g}/{total:.3g} [{elapsed}<{remaining}]")
                 for a, b in zip(bounds[:-1], bounds[1:]):
                     seg = odeint(func, x_cur, t_d[a:b + 1], **kw)
                     pieces.append(seg[1:])
@@ -214,27 +209,30 @@ def solve_torch(system: "System", t: torch.Tensor, x0: torch.Tensor, p: torch.Te
                     out = torch.cat([out, pad], dim=0)
     except (AssertionError, RuntimeError) as err:  # torchdiffeq: "underflow in dt nan", etc.
         # locate the culprit with the per-trajectory reference solver
-        solve_scipy(system, t, x0, p, method="RK45", rtol=max(rtol, 1e-6), atol=max(atol, 1e-8))
-        raise SimulationError(f"{system.name}: the batched torch solve failed ({err}); solve with "
+        solve_scipy(rhs, t, x0, p, method="RK45", rtol=max(rtol, 1e-6), atol=max(atol, 1e-8), **label)
+        raise SimulationError(f"{name}: the batched torch solve failed ({err}); solve with "
                               "backend='scipy' to locate the failing trajectory", trajectory=-1,
                               time=float("nan")) from err
-    return _checked_states(system, out, t)
+    return _checked_states(out, t, **label)
 
 
-def _checked_states(system: "System", out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def _checked_states(out: torch.Tensor, t: torch.Tensor, *, name: str, time_units: str) -> torch.Tensor:
     """(T, N, d) solver output -> (N, T, d) on CPU; SimulationError at the first non-finite state."""
     states = out.permute(1, 0, 2).to("cpu")
     loc = _first_nonfinite(states)
     if loc is not None:
         n_bad = int((~torch.isfinite(states).all(dim=-1)).any(dim=1).sum())
-        raise _blowup(system, loc[0], float(t[loc[1]]), n_bad)
+        raise _blowup(name, time_units, loc[0], float(t[loc[1]]), n_bad)
     return states.contiguous()
 
 
-def fixed_step_rk4(system: "System", func, t: torch.Tensor, t_d: torch.Tensor, x_d: torch.Tensor,
-                   options: dict | None, progress: bool) -> torch.Tensor:
-    """method="rk4": ``options={"substeps": k}`` equal RK4 steps per grid interval (default 1),
-    or ``{"step_size": h}`` (k = ceil(interval / h)); no interpolation error. (N, T, d) on CPU."""
+def fixed_step_rk4(func: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], t: torch.Tensor,
+                   t_d: torch.Tensor, x_d: torch.Tensor, options: dict | None, progress: bool, *,
+                   name: str = "system", time_units: str = "") -> torch.Tensor:
+    """method="rk4" for dx/dt = func(t, x): ``options={"substeps": k}`` equal RK4 steps per grid
+    interval (default 1), or ``{"step_size": h}`` (k = ceil(interval / h)); no interpolation
+    error. t: (T,) on CPU, t_d/x_d: the grid and (N, d) initial states on the solve device.
+    Returns (N, T, d) on CPU."""
     opts = dict(options or {})
     unknown = sorted(set(opts) - {"substeps", "step_size"})
     if unknown:
@@ -249,17 +247,21 @@ def fixed_step_rk4(system: "System", func, t: torch.Tensor, t_d: torch.Tensor, x
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=t.shape[0] - 1, desc=f"{system.name} (torch rk4, {x_d.shape[0]} traj.)", unit="step")
+        bar = tqdm(total=t.shape[0] - 1, desc=f"{name} (torch rk4, {x_d.shape[0]} traj.)", unit="step")
     with torch.inference_mode():
         out = rk4_grid(func, t_d, x_d, substeps=int(k), on_interval=(lambda i: bar.update(1)) if bar else None)
     if bar is not None:
         bar.close()
-    return _checked_states(system, out, t)
+    return _checked_states(out, t, name=name, time_units=time_units)
 
 
-def solve_scipy(system: "System", t: torch.Tensor, x0: torch.Tensor, p: torch.Tensor, *, method: str,
-                rtol: float, atol: float, progress: bool = False) -> torch.Tensor:
-    """``solve_ivp`` per trajectory; returns (N, T, d) float64. Raises SimulationError on blow-up."""
+def solve_scipy(rhs: Rhs, t: torch.Tensor, x0: torch.Tensor, p: torch.Tensor, *, method: str,
+                rtol: float, atol: float, progress: bool = False, name: str = "system",
+                time_units: str = "") -> torch.Tensor:
+    """``solve_ivp`` per trajectory of dx/dt = rhs(t, x, p[i]) (x (d,), p[i] (P,) here).
+
+    t: (T,) float64 CPU grid; x0: (N, d); p: (N, P). Returns (N, T, d) float64. Raises
+    SimulationError on blow-up."""
     from scipy.integrate import solve_ivp
 
     t_np = t.numpy()
@@ -269,13 +271,13 @@ def solve_scipy(system: "System", t: torch.Tensor, x0: torch.Tensor, p: torch.Te
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, desc=f"{system.name} (scipy {method})", unit="traj")
+        it = tqdm(it, desc=f"{name} (scipy {method})", unit="traj")
     for i in it:
         p_i = p[i]
 
         def fun(tt: float, y: np.ndarray) -> np.ndarray:
             with torch.no_grad():
-                return system.rhs(torch.tensor(tt, dtype=torch.float64), torch.from_numpy(y), p_i).numpy()
+                return rhs(torch.tensor(tt, dtype=torch.float64), torch.from_numpy(y), p_i).numpy()
 
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
@@ -289,81 +291,6 @@ def solve_scipy(system: "System", t: torch.Tensor, x0: torch.Tensor, p: torch.Te
                 when = float(ts[int(np.argmin(finite_rows))])
             else:  # solver gave up: report where it stopped (first grid time it could not reach)
                 when = float(t_np[min(y.shape[0], t_np.shape[0] - 1)])
-            raise _blowup(system, i, when)
+            raise _blowup(name, time_units, i, when)
         out[i] = y
     return torch.from_numpy(out)
-
-
-# ---------------------------------------------------------------------------------------
-# the public entry point
-# ---------------------------------------------------------------------------------------
-def simulate(system: "System", n_trajectories: int, t_span: tuple[float, float] | None = None,
-             n_steps: int | None = None, *, params: Any = "train", ic: Any = None, seed: int = 0,
-             backend: str = "torch", method: str | None = None, rtol: float = 1e-7, atol: float = 1e-9,
-             device: str | torch.device = "auto", protocol: "str | Protocol | None" = None,
-             progress: bool = False, options: dict | None = None) -> "xr.Dataset":
-    """Simulate ``n_trajectories`` trajectories of ``system`` on an evenly spaced time grid.
-
-    t_span: (t_start, t_end) in ``system.time_units``; n_steps: grid points (>= 2). None takes
-        the protocol's.
-    params: "train"/"test" (sampled from the protocol's ranges), None (current values for all),
-        a dict {name: scalar or (n,) values} (others at current values), or a (n, P)/(P,) tensor.
-    ic: None (the protocol's sampler, same split as params; or fixed by the parameters for
-        systems such as ``sine``), "train"/"test", or a (n, d)/(d,) tensor.
-    seed: seeds one torch.Generator that draws the parameters, then the initial conditions.
-    backend: "torch" (one batched torchdiffeq solve; default method "dopri5") or "scipy"
-        (solve_ivp per trajectory; default "DOP853"). ``options`` go to torchdiffeq (e.g.
-        {"step_size": 0.01} for method="rk4").
-    progress: a tqdm bar (per trajectory for scipy; per time chunk for torch).
-
-    Returns ``xarray.Dataset`` with ``state(trajectory, time, variable)`` float64 (DESIGN §4).
-    Raises ValueError for bad input and SimulationError (a ValueError) when a solution blows up.
-    """
-    import xarray  # noqa: F401  (fail early if missing)
-
-    if system.kind != "ode":
-        raise ValueError(f"{system.name} is a {system.kind} system; call its own simulate()")
-    if isinstance(n_trajectories, bool) or not isinstance(n_trajectories, (int, np.integer)) or n_trajectories < 1:
-        raise ValueError(f"n_trajectories must be an integer >= 1, got {n_trajectories!r}")
-    n = int(n_trajectories)
-    if backend not in DEFAULT_METHODS:
-        raise ValueError(f"backend must be one of {sorted(DEFAULT_METHODS)}, got {backend!r}")
-    for name, tol in (("rtol", rtol), ("atol", atol)):
-        if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-            raise ValueError(f"{name} must be a positive finite number, got {tol!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
-    proto = system.protocol(protocol if protocol is not None else "default")
-    t = time_grid(proto.t_span if t_span is None else t_span, proto.n_steps if n_steps is None else n_steps)
-    method = method or DEFAULT_METHODS[backend]
-
-    gen = torch.Generator().manual_seed(int(seed))
-    p, params_source = resolve_params(system, params, n, gen, proto)
-    x0, ic_source = resolve_ic(system, ic, n, gen, proto, p, params_source)
-
-    if backend == "torch":
-        dev = resolve_device(device)
-        states = solve_torch(system, t, x0, p, method=method, rtol=rtol, atol=atol, device=dev,
-                             progress=progress, options=options)
-        solver, dev_name = "torchdiffeq.odeint", str(dev)
-    else:
-        states = solve_scipy(system, t, x0, p, method=method, rtol=rtol, atol=atol, progress=progress)
-        solver, dev_name = "scipy.integrate.solve_ivp", "cpu"
-
-    attrs = {
-        "system": system.name,
-        "system_options": json.dumps(system.options(), sort_keys=True),
-        "backend": backend,
-        "solver": solver,
-        "method": method,
-        "rtol": float(rtol),
-        "atol": float(atol),
-        "seed": int(seed),
-        "device": dev_name,
-        "protocol": proto.name,
-        "params_source": params_source,
-        "ic_source": ic_source,
-        "parameter_ranges": parameter_ranges_json(system, proto),
-        "warp_phys_version": __version__,
-    }
-    return build_dataset(system, t.numpy(), states.numpy(), p.numpy(), x0.numpy(), attrs)

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from .base import Parameter, Protocol, System, Variable
+from .base import Parameter, Protocol, System, TimeGrid, Variable
 
 
 class Sine(System):
@@ -21,16 +21,11 @@ class Sine(System):
     time_units = "1"
     period = 1.0
     recommended_prior = "sinusoid"
-    default_t_span = (0.0, 1.0)
-    default_n_steps = 16
+    default_time_grid = TimeGrid((0.0, 1.0), 16, n_ctx=1)
     variables = (Variable("s", "1", "signal"),)
     parameters = (Parameter("phi", 0.0, (-math.pi / 6, math.pi / 6), (-math.pi / 3, math.pi / 3), "rad", "phase"),)
     ic_train = {"s": (-0.5, 0.5)}
     ic_test = {"s": (-math.sqrt(3) / 2, math.sqrt(3) / 2)}
-
-    def _default_protocol(self) -> Protocol:
-        proto = super()._default_protocol()
-        return Protocol(**{**proto.__dict__, "n_ctx": 1})
 
     def _build_protocols(self) -> dict[str, Protocol]:
         rng = (-math.pi / 6, math.pi / 6)

@@ -194,6 +194,9 @@ def test_coarse_grid_is_refused_with_the_fix():
     (dict(dt=-1.0), "dt must be"),
     (dict(ic=np.zeros((2, 16, 16))), "ic must have shape"),
     (dict(params={"viscosity": 1.0}), "unknown parameter"),
+    (dict(n_trajectories=0), "n_trajectories must be >= 1"),
+    (dict(seed=-1), "seed must be >= 0"),
+    (dict(seed=0.5), "seed must be an integer"),
 ])
 def test_bad_input_is_refused(kwargs, match):
     s = NavierStokes2D("decaying")

@@ -1,4 +1,6 @@
-"""The paper's MSD protocol (DESIGN.md §5): trivial-forecast scale and the physics prior's edge.
+"""The paper's MSD protocol (t in [0, 1], 256 steps, context 100; parameters and initial
+conditions from ``systems.get("msd").protocol("paper")``): trivial-forecast scale and the
+physics prior's edge.
 
 Sizes are small (CI budget); the full comparison is benchmarks/paper_table.py.
 """
@@ -23,12 +25,13 @@ def msd_paper_trivial():
 
 
 def test_trivial_forecasts_set_the_scale(msd_paper_trivial):
-    """DESIGN §5: predict-zero MSE ~ 8.8 and hold-last ~ 25 on 64 OOD test trajectories.
+    """Reference scale of the protocol: predict-zero MSE ~ 8.8 and hold-last ~ 25 on 64 OOD
+    test trajectories.
 
     Sampling error: over 2,048 OOD trajectories the per-trajectory forecast-window MSE has
     mean 10.7 (zero) / 30.2 (hold) and std 18.1 / 50.5 (heavy tail: small m, large k give
     large velocities), so a 64-trajectory mean has a standard error of ~2.3 / ~6.3, i.e.
-    ~25% of the DESIGN values; 8.8 and 25 are themselves one such draw. Tolerance: +-30%
+    ~25% of the reference values; 8.8 and 25 are themselves one such draw. Tolerance: +-30%
     around them (about 1.2 standard errors) for this fixed seed, plus the structural check
     that holding the last value is ~3x worse than predicting zero (the window sees whole
     oscillations around 0, so hold-last pays the squared offset on top of the variance;
@@ -66,7 +69,7 @@ def test_grey_box_beats_black_box_warp_on_ood_initial_conditions():
     training): the grey-box prior (WARP emits m, k, c; RK4 advances the state) forecasts
     far better than black-box WARP under the same 40-step training budget.
 
-    Measured (seed 0, 2-core CPU): grey box 0.026, black box 11.7 (ratio ~450; predict-zero
+    Measured (seed 0): grey box 0.026, black box 11.7 (ratio ~450; predict-zero
     12.7, ~490x the grey box); k/m at the end of the context within 0.6% of the truth.
     Asserted with ~4.5x headroom: ratio >= 100, grey box >= 100x below predict-zero, k/m
     within 5%.

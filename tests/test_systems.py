@@ -40,6 +40,10 @@ def test_unknown_system_lists_known_and_suggests_closest():
 def test_unknown_parameter_lists_valid_ones():
     with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['M'\]; valid parameters are \['c', 'k', 'm'\]"):
         get("msd", M=1.0)
+    with pytest.raises(ValueError, match=r"valid parameters are \['beta', 'rho', 'sigma'\] \(did you mean 'rho'\?\)"):
+        get("lorenz", rhoo=3.0)
+    with pytest.raises(ValueError, match=r"valid parameters are \['F'\] and the structural option N"):
+        get("lorenz96", n=8)
 
 
 def test_parameter_overrides_and_physical_bounds():
@@ -96,6 +100,51 @@ def test_msd_paper_protocols_exact():
     assert json.loads(ds.attrs["parameter_ranges"])["k"] == {"train": [4.0, 16.0], "test": [2.0, 18.0]}
 
 
+def test_protocol_owns_the_grid_sizes_and_validates_copies():
+    s = get("msd")
+    paper = s.protocol("paper")
+    assert paper.n_val is None and paper.resolved_n_val == 20480 // 8
+    assert paper.split_sizes == {"train": 20480, "val": 2560, "test": 4096}
+    small = paper.replace(n_train=4, n_val=3, n_steps=128, n_ctx=32)
+    assert (small.resolved_n_val, small.n_steps, small.name, paper.n_steps) == (3, 128, "paper", 256)
+    assert paper.replace(n_train=4).resolved_n_val == 1
+    for change, match in [(dict(nsteps=3), r"no field\(s\) \['nsteps'\]; valid fields: \['name', 't_span'"),
+                          (dict(n_steps=1), r"n_steps must be an integer >= 2"),
+                          (dict(t_span=(1.0, 0.0)), r"t_span is reversed"),
+                          (dict(n_test=0), r"n_test must be >= 1"),
+                          (dict(n_val=0), r"n_val must be >= 1"),
+                          (dict(n_ctx=256), r"n_ctx \(256\) must be < n_steps \(256\)"),
+                          (dict(n_ctx=0), r"n_ctx must be >= 1")]:
+        with pytest.raises(ValueError, match=match):
+            paper.replace(**change)
+    # an explicit Protocol drives simulate like a named one
+    ds = s.simulate(2, protocol=paper.replace(n_steps=9, n_ctx=2), seed=0)
+    assert ds.sizes["time"] == 9 and ds.attrs["protocol"] == "paper" and np.all(ds.x_0.values == 1.0)
+
+
+def test_default_protocol_is_the_single_source_of_the_default_grid():
+    for name in available():
+        s = get(name)
+        proto = s.protocol("default")
+        assert (s.default_t_span, s.default_n_steps) == (proto.t_span, proto.n_steps)
+    assert get("msd").protocol().t_span == (0.0, 1.0) and get("msd").protocol().n_steps == 256
+    assert get("sine").protocol().n_ctx == 1 and get("lorenz").protocol().n_ctx == 250
+    assert get("kuramoto_sivashinsky").protocol().n_steps == 201
+    assert get("navier_stokes_2d", forcing="decaying").protocol().t_span == (0.0, 10.0)
+    assert get("navier_stokes_2d").protocol().t_span == (0.0, 20.0)
+
+    class Legacy(System):  # the older class-attribute spelling is folded into default_time_grid
+        name = "legacy_test"
+        variables = ()
+        parameters = ()
+        default_t_span = (0.0, 3.0)
+        default_n_steps = 31
+
+    legacy = Legacy()
+    assert (legacy.protocol().t_span, legacy.protocol().n_steps, legacy.default_n_steps) == ((0.0, 3.0), 31, 31)
+    assert "default_t_span" not in vars(Legacy)
+
+
 def test_lv_and_sine_paper_protocols():
     lv = get("lv").protocol("paper")
     assert dict(lv.train) == {"a": (20.0, 50.0), "b": (80.0, 120.0), "c": (80.0, 120.0), "d": (20.0, 50.0)}
@@ -140,6 +189,9 @@ def test_dataset_layout_units_and_provenance():
     assert ds.rho.min() >= 22.0 and ds.rho.max() <= 34.0
     x, t = trajectories_to_tensor(ds)
     assert x.shape == (5, 21, 3) and x.dtype == torch.float64 and t.shape == (21,)
+    assert np.array_equal(x.numpy(), ds.state.values) and np.array_equal(t.numpy(), ds.time.values)
+    x32, t32 = trajectories_to_tensor(ds, dtype=torch.float32, device="cpu")
+    assert x32.dtype == t32.dtype == torch.float32 and torch.equal(x32, x.float())
     p = ds_params_tensor(ds, s)
     assert p.shape == (5, 3) and torch.equal(p[:, 1], torch.from_numpy(ds.rho.values))
     with pytest.raises(ValueError, match=r"lacks parameter coordinate\(s\) \['m', 'k', 'c'\]"):
@@ -162,7 +214,10 @@ def test_seeded_determinism_and_param_forms():
 
 # ---- simulate: bad input ------------------------------------------------------------
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(n_trajectories=0), r"n_trajectories must be an integer >= 1"),
+    (dict(n_trajectories=0), r"n_trajectories must be >= 1"),
+    (dict(n_trajectories=2.0), r"n_trajectories must be an integer"),
+    (dict(seed=-1), r"seed must be >= 0"),
+    (dict(seed="0"), r"seed must be an integer"),
     (dict(n_steps=1), r"n_steps must be an integer >= 2"),
     (dict(t_span=(1.0, 0.0)), r"t_span is reversed or empty.*swap them"),
     (dict(t_span=(0.0, float("inf"))), r"t_span must be finite"),

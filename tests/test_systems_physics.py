@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from warp_phys.systems import get
-from warp_phys.systems.oscillators import MassSpringDamper
+from warp_phys.systems import MassSpringDamper, get
 
 TIGHT = dict(rtol=1e-10, atol=1e-12)
 

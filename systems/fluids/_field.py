@@ -29,6 +29,7 @@ import torch
 
 from warp_phys._version import __version__
 from warp_phys.device import resolve_device
+from warp_phys.validation import check_int, check_seed
 
 from ..base import System
 from ..dataset import parameter_ranges_json
@@ -149,11 +150,8 @@ class FieldSystem(System):
         import xarray as xr
 
         # ---- validate ------------------------------------------------------------
-        if not _is_int(n_trajectories) or n_trajectories < 1:
-            raise ValueError(f"n_trajectories must be an integer >= 1, got {n_trajectories!r}")
-        n = int(n_trajectories)
-        if not _is_int(seed):
-            raise ValueError(f"seed must be an integer, got {seed!r}")
+        n = check_int(n_trajectories, "n_trajectories", minimum=1)
+        seed = check_seed(seed)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         grid = self.default_grid if grid is None else grid
@@ -169,7 +167,7 @@ class FieldSystem(System):
         t = time_grid(proto.t_span if t_span is None else t_span, proto.n_steps if n_steps is None else n_steps)
         dev = resolve_device(device)
 
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(seed)
         p, params_source = resolve_params(self, params, n, gen, proto)
         shape = self.grid_shape(grid)
         if ic is None:
@@ -250,7 +248,7 @@ class FieldSystem(System):
             "spinup": float(n_spin * h),
             "grid": int(grid),
             "courant_number_initial_bound": float(h * speed * problem.k_max),
-            "seed": int(seed),
+            "seed": seed,
             "dtype": str(dtype).replace("torch.", ""),
             "device": str(dev),
             "protocol": proto.name,

@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from ..base import Parameter, Variable
+from ..base import Parameter, TimeGrid, Variable
 from ._field import SpectralProblem
 from ._oned import OneDField, advection_problem_1d, random_field_1d
 from .spectral import wavenumbers_1d
@@ -39,8 +39,7 @@ class Burgers1D(OneDField):
     space_units = "m"
     default_grid = 128
     method = "IF-RK4"
-    default_t_span = (0.0, 5.0)
-    default_n_steps = 101
+    default_time_grid = TimeGrid((0.0, 5.0), 101)
     variables = (Variable("u", "m s-1", "velocity"),)
     parameters = (
         Parameter("nu", 0.06, (0.05, 0.08), (0.045, 0.1), "m2 s-1", "kinematic viscosity", minimum=0.0),

@@ -50,7 +50,7 @@ from typing import Any
 
 import torch
 
-from ..base import Parameter, Protocol, Variable
+from ..base import Parameter, Protocol, TimeGrid, Variable
 from ._field import FieldSystem, SpectralProblem
 from .spectral import coordinates, cutoff, dealias_mask_2d, inverse_laplacian_2d, wavenumbers_2d
 
@@ -113,19 +113,19 @@ class NavierStokes2D(FieldSystem):
                               "Kolmogorov body-force amplitude A (force A sin(k_f y) along x)",
                               minimum=0.0, strict=False)
             self.default_spinup = 50.0 if spinup is None else float(spinup)
-            self.default_t_span, self.default_n_steps = (0.0, 20.0), 101
+            self.default_time_grid = TimeGrid((0.0, 20.0), 101)
             # measured at the defaults on 64^2 (separation of two runs 1e-6 apart, t = 12..54 s)
             self.lyapunov_exponent, self.chaotic = 0.24, True
         elif forcing == "decaying":
             third = Parameter("initial_energy", 0.5, (0.4, 0.6), (0.3, 0.8), "m2 s-2",
                               "mean kinetic energy of the initial field", minimum=0.0)
             self.default_spinup = 0.0 if spinup is None else float(spinup)
-            self.default_t_span, self.default_n_steps = (0.0, 10.0), 101
+            self.default_time_grid = TimeGrid((0.0, 10.0), 101)
         else:
             third = Parameter("amplitude", 1.0, (0.8, 1.2), (0.5, 1.5), "m s-1",
                               "Taylor-Green velocity amplitude U", minimum=0.0)
             self.default_spinup = 0.0 if spinup is None else float(spinup)
-            self.default_t_span, self.default_n_steps = (0.0, 10.0), 101
+            self.default_time_grid = TimeGrid((0.0, 10.0), 101)
         self.parameters = (_NU, _DRAG, third)
         super().__init__(**params)
 

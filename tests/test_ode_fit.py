@@ -13,7 +13,7 @@ from warp_phys.priors import BindContext
 def _split(name, n, protocol=None, **kw):
     system = S.get(name)
     ds = system.simulate(n, params="test", seed=5, protocol=protocol, **kw)
-    x = D.to_tensor(ds)
+    x = S.trajectories_to_tensor(ds, dtype=torch.float32)[0]
     sc = D.fit_scaler(x)
     t = ds["time"].values
     ctx = BindContext(x.shape[-1], float(t[1] - t[0]), float(t[-1] - t[0]), sc, system)

@@ -102,13 +102,6 @@ def split_indices(n: int, fractions: Sequence[float] = DEFAULT_FRACTIONS, *,
             np.sort(perm[n_train + n_val:]))
 
 
-def to_tensor(ds: xr.Dataset, *, dtype: torch.dtype = torch.float32,
-              device: torch.device | str = "cpu") -> torch.Tensor:
-    """``state`` as a tensor (N, T, d) in physical units."""
-    x = ds["state"].transpose("trajectory", "time", "variable").values
-    return torch.as_tensor(np.asarray(x), dtype=dtype, device=device)
-
-
 def normalised_time(time, *, dtype: torch.dtype = torch.float32,
                     device: torch.device | str = "cpu") -> torch.Tensor:
     """tau = (t - t_0) / (t_{T-1} - t_0), shape (T,) (the SequenceModel convention)."""

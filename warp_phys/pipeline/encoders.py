@@ -19,8 +19,14 @@ import numpy as np
 import torch
 import xarray as xr
 
-from warp_phys.data import fit_scaler, to_tensor
+from warp_phys.data import fit_scaler
+from warp_phys.systems.dataset import trajectories_to_tensor
 from warp_phys.scaling import Scaler
+
+
+def _state(ds: xr.Dataset) -> torch.Tensor:
+    """``state`` as a float32 tensor (N, T, d) in physical units."""
+    return trajectories_to_tensor(ds, dtype=torch.float32)[0]
 
 
 class StateEncoder:
@@ -34,7 +40,7 @@ class StateEncoder:
 
     def fit(self, train: xr.Dataset, basis_data: xr.Dataset | None = None) -> "StateEncoder":
         """Fit the per-variable scaler on the training split; returns self."""
-        self.scaler = fit_scaler(to_tensor(train))
+        self.scaler = fit_scaler(_state(train))
         return self
 
     @property
@@ -51,7 +57,7 @@ class StateEncoder:
 
     def encode(self, ds: xr.Dataset | np.ndarray | torch.Tensor) -> torch.Tensor:
         """Normalised (N, T, d) float32 of a Dataset or a physical array."""
-        x = to_tensor(ds) if isinstance(ds, xr.Dataset) else torch.as_tensor(np.asarray(ds), dtype=torch.float32)
+        x = _state(ds) if isinstance(ds, xr.Dataset) else torch.as_tensor(np.asarray(ds), dtype=torch.float32)
         return self.scaler.normalise(x)
 
     def decode(self, mean_z: torch.Tensor, std_z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

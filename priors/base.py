@@ -15,7 +15,7 @@ Shapes:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Any, Callable, ClassVar, Iterable
 
 import torch
 from torch import nn
@@ -131,7 +131,7 @@ def check_context(ctx: BindContext, prior: str) -> None:
                              f"{ctx.n_variables} variables; build the Scaler from the same data")
 
 
-def require_ode_system(ctx: BindContext, prior: str):
+def require_ode_system(ctx: BindContext, prior: str) -> Any:
     """Return ``ctx.system`` after checking it is an ODE system matching the data dimension."""
     check_context(ctx, prior)
     system = ctx.system
@@ -149,7 +149,7 @@ def require_ode_system(ctx: BindContext, prior: str):
     return system
 
 
-def variable_indices(ctx: BindContext, variables, prior: str) -> list[int]:
+def variable_indices(ctx: BindContext, variables: Iterable[str | int] | None, prior: str) -> list[int]:
     """Resolve ``variables`` (None = all; names or integer indices) to sorted unique indices."""
     d = ctx.n_variables
     if variables is None:

@@ -1,10 +1,12 @@
 """Known physics plus a learned correction (universal-differential-equation style)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
+
+from warp_phys.validation import check_int, check_seed
 
 from .base import BindContext
 from .grey_box import GreyBox
@@ -24,11 +26,11 @@ class Hybrid(GreyBox):
     name = "hybrid"
     description = "grey_box step of the known RHS plus a learned neural correction (UDE)"
 
-    def __init__(self, hidden: int = 32, depth: int = 2, seed: int = 0, **grey_box_options) -> None:
+    def __init__(self, hidden: int = 32, depth: int = 2, seed: int = 0, **grey_box_options: Any) -> None:
         super().__init__(**grey_box_options)
-        if not (isinstance(hidden, int) and hidden >= 1 and isinstance(depth, int) and depth >= 1):
-            raise ValueError(f"hidden and depth must be integers >= 1, got hidden={hidden!r}, depth={depth!r}")
-        self.hidden, self.depth, self.seed = hidden, depth, int(seed)
+        hidden = check_int(hidden, "hidden (width of the hybrid correction)", minimum=1)
+        depth = check_int(depth, "depth (of the hybrid correction)", minimum=1)
+        self.hidden, self.depth, self.seed = hidden, depth, check_seed(seed)
         self.options.update(hidden=hidden, depth=depth, seed=self.seed)
         self.correction: nn.Sequential | None = None
 

@@ -65,7 +65,7 @@ def test_hold_can_be_switched_off_and_black_box_never_holds():
     assert (a[:, N_CTX:] - b[:, N_CTX:]).abs().max() > 1e-6  # the root network's parameters drift
     # the free-running forecast is the autoregressive rollout fed with the context
     force = (torch.arange(T) < N_CTX).expand(x.shape[0], T)
-    torch.testing.assert_close(b, free._rollout(torch.cat([z[:, :N_CTX], 0 * z[:, N_CTX:]], 1), tau, force).mean)
+    torch.testing.assert_close(b, free.rollout(torch.cat([z[:, :N_CTX], 0 * z[:, N_CTX:]], 1), tau, force).mean)
     assert not WARP(2).hold_after_context
     with pytest.raises(ValueError, match="hold_after_context"):
         WARP(2, hold_after_context="yes")

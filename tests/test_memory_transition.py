@@ -1,13 +1,13 @@
-"""The ``subspace`` transition (warp_phys/memory.py): a stable learned memory of the history."""
+"""The ``subspace`` transition (warp_phys/transitions/subspace.py): a stable learned memory of the history."""
 import math
 
 import pytest
 import torch
 
-from warp_phys.memory import SubspaceTransition
+from warp_phys import transitions
 from warp_phys.model import WARP
 from warp_phys.training import Trainer
-from warp_phys.transitions import MEMORY_TRANSITIONS, make_transition
+from warp_phys.transitions import SubspaceTransition, make_transition
 
 D, d, B, T, M = 40, 3, 2, 13, 5
 
@@ -27,7 +27,8 @@ def _data(g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_registered_and_validated():
-    assert "subspace" in MEMORY_TRANSITIONS
+    assert "subspace" in transitions.available() and transitions.get("subspace") is SubspaceTransition
+    assert SubspaceTransition.has_memory and SubspaceTransition.factorable
     tr = make_transition("subspace", D, d, rank=M)
     assert isinstance(tr, SubspaceTransition) and tr.n_coefficients == 2 * M + d
     assert tr.B.abs().max() == 0 and tr.U.abs().max() == 0  # starts as the identity transition
@@ -40,7 +41,7 @@ def test_registered_and_validated():
 def test_parallel_scan_equals_explicit_recurrence():
     tr, g = _randomised(0)
     theta0, x = _data(g)
-    lam, G = tr._small()
+    lam, G = tr.recurrence()
     s, ref = torch.zeros(B, M, dtype=lam.dtype), [theta0]
     for t in range(1, T):  # the definition, written out
         s = lam * s + (x[:, t] - x[:, t - 1]).to(G.dtype) @ G.T
@@ -78,7 +79,7 @@ def test_eigenvalues_stable_by_construction_and_spread():
     # a long input drives s to a bounded steady state: |s| <= |G_n dx| / (1 - |lambda|)
     x = torch.ones(1, 600, d).cumsum(1) * 0.01  # constant dx
     s = fresh.memory(x).abs()
-    lam, G = fresh._small()
+    lam, G = fresh.recurrence()
     bound = (G.abs() @ torch.full((d,), 0.01)) / (1 - lam.abs())
     assert bool((s[0, -1] <= bound * (1 + 1e-5)).all())
 
@@ -153,9 +154,13 @@ def test_transition_options_reach_the_memory_and_survive_a_checkpoint(tmp_path):
     torch.testing.assert_close(scaled.G_im, 10.0 * plain.G_im)
     periods = 2 * math.pi / scaled.omega.detach()
     assert float(periods.min()) == pytest.approx(20.0, rel=1e-5)
-    with pytest.raises(ValueError, match="unknown transition_options"):
+    with pytest.raises(ValueError, match=r"unknown option\(s\) \['input_scal'\].*transition_options.*"
+                                         r"'input_scale'\?\); valid options: \['input_scale'"):
         make_transition("subspace", D, d, rank=M, options={"input_scal": 1.0})
-    with pytest.raises(ValueError, match="takes no transition_options"):
+    with pytest.raises(ValueError, match="valid options"):  # set by make_transition itself, not an option
+        make_transition("subspace", D, d, rank=M, options={"generator": None})
+    with pytest.raises(ValueError, match=r"'lowrank' takes no transition_options, got \['input_scale'\]; "
+                                         r"only 'subspace' has options"):
         make_transition("lowrank", D, d, rank=2, options={"input_scale": 1.0})
     # the WARP option is recorded in the config (what load_model rebuilds from); the reload predicts identically
     model = WARP(d, width=8, depth=1, transition="subspace", rank=3, seed=1,

@@ -55,7 +55,7 @@ def test_parallel_equals_sequential_loop(transition):
     m = _model(transition, prev_obs_input=True)
     x, tau = _data(1)
     par = m(x, tau)
-    seq = m._rollout(x, tau, torch.ones(B, T, dtype=torch.bool))
+    seq = m.rollout(x, tau, torch.ones(B, T, dtype=torch.bool))
     torch.testing.assert_close(seq.mean, par.mean, rtol=1e-9, atol=1e-9)
     # p_force = 0 never reads x beyond x_0: the same as a forecast from one context step
     free = m(x, tau, p_force=0.0)

@@ -53,10 +53,14 @@ def test_registry_lists_every_prior_and_rejects_unknown_names_and_options():
     assert isinstance(priors.get("none"), priors.Identity)
     with pytest.raises(ValueError, match="unknown prior 'nope'.*grey_box"):
         priors.get("nope")
-    with pytest.raises(ValueError, match="no option.*'substep'.*substeps"):
+    with pytest.raises(ValueError,
+                       match=r"unknown option\(s\) \['substep'\].*'substeps'\?\); valid options: .*substeps"):
         priors.get("grey_box", substep=2)
-    with pytest.raises(ValueError, match="no option"):
+    with pytest.raises(ValueError, match=r"unknown option.*'margin'.*valid options: none"):
         priors.get("none", margin=0.1)
+    with pytest.raises(ValueError, match="Did you mean 'grey_box'"):
+        priors.get("gray_box")
+    assert isinstance(priors.get("Grey-Box"), priors.GreyBox) and isinstance(priors.get(None), priors.Identity)
     with pytest.raises(ValueError, match="bounds"):
         priors.get("bounded")  # bounds is required
 

@@ -2,7 +2,11 @@
 import pytest
 import torch
 
-from warp_phys.transitions import TRANSITIONS, linear_scan, make_transition
+from warp_phys import transitions
+from warp_phys.transitions import linear_scan, make_transition
+
+# the transitions whose state is theta alone (A acts on theta; `step` is defined)
+TRANSITIONS = [name for name in transitions.available() if not transitions.get(name).has_memory]
 
 D, d, B, T = 40, 3, 2, 13
 
@@ -110,3 +114,16 @@ def test_dense_over_limit_raises_with_alternatives():
     make_transition("dense", 100, 2, max_dense_params=100)  # at the limit is fine
     with pytest.raises(ValueError, match="unknown transition"):
         make_transition("fancy", 10, 2)
+    with pytest.raises(ValueError, match="unknown transition 'lowrnak'. Did you mean 'lowrank'"):
+        make_transition("lowrnak", 10, 2)
+    assert isinstance(make_transition(" LowRank", 10, 2), transitions.LowRankTransition)  # spelling-insensitive
+
+
+def test_one_registry_lists_every_transition():
+    assert transitions.available() == ["dense", "diagonal", "identity", "lowrank", "subspace"]
+    assert TRANSITIONS == ["dense", "diagonal", "identity", "lowrank"]
+    assert [n for n in transitions.available() if transitions.get(n).factorable] == ["identity", "lowrank", "subspace"]
+    for name in transitions.available():
+        assert transitions.get(name).kind == name
+        expected = ["input_scale", "max_decay", "max_period", "min_decay", "min_period"] if name == "subspace" else []
+        assert transitions.option_names(name) == expected

@@ -1,6 +1,7 @@
 """WARP: a sequence model whose hidden state is the weight vector of a root network.
 
-Recurrence (DESIGN.md §1):  theta_0 = phi(x_0),  theta_t = A theta_{t-1} + B (x_t - x_{t-1}).
+Recurrence:  theta_0 = phi(x_0),  theta_t = A theta_{t-1} + B (x_t - x_{t-1}), the weights of the
+root network as the hidden state (A and B: the transition, warp_phys/transitions/).
 
 Alignment (warp_phys/sequence.py): ``mean[:, t]`` predicts x_t with the weights
 theta_{t-1} (which have read x_0 .. x_{t-1}); the root network is evaluated at tau_t and the
@@ -28,7 +29,9 @@ from warp_phys.priors.base import BindContext, Identity, Prior, roll_out
 from warp_phys.root import RootNetwork, get_activation
 from warp_phys.scaling import Scaler
 from warp_phys.sequence import Prediction, SequenceModel
-from warp_phys.transitions import MEMORY_TRANSITIONS, TRANSITIONS, make_transition
+from warp_phys.transitions import REGISTRY as TRANSITIONS
+from warp_phys.transitions import make_transition
+from warp_phys.validation import check_int, check_seed
 
 OUTPUTS = ("mean", "gaussian")
 INIT_STATES = ("hypernetwork", "free")
@@ -75,11 +78,11 @@ class WARP(SequenceModel):
     Args:
         n_variables: d, the number of state variables.
         width, depth, activation: root network (``depth`` hidden layers of ``width``).
-        transition: "identity" | "lowrank" | "diagonal" | "dense" (warp_phys/transitions.py) |
-            "subspace" (learned linear memory of the history, warp_phys/memory.py).
+        transition: "identity" | "lowrank" | "diagonal" | "dense" | "subspace" (a learned linear
+            memory of the history); see `warp_phys.transitions`.
         rank: rank r of the lowrank transition; number of memory modes of "subspace".
         transition_options: extra settings of the transition (only "subspace" has any, e.g.
-            ``{"input_scale": 10.0}``; see `warp_phys.memory.SubspaceTransition`).
+            ``{"input_scale": 10.0}``; see `warp_phys.transitions.SubspaceTransition`).
         init_state: "hypernetwork" (theta_0 = phi(x_0)) or "free" (one learned vector).
         output: "mean", or "gaussian" (extra d outputs, std = softplus(raw) + std_floor).
         prev_obs_input: feed the previous observation to the root network besides tau.
@@ -104,12 +107,11 @@ class WARP(SequenceModel):
                  hold_after_context: bool | None = None, output_clip: float | None = None,
                  evaluation: str = "auto", max_dense_params: int = 4096, seed: int = 0) -> None:
         super().__init__()
-        d = int(n_variables)
-        if d < 1:
-            raise ValueError(f"n_variables must be >= 1, got {n_variables}")
+        d = check_int(n_variables, "n_variables", minimum=1)
+        seed = check_seed(seed)
         get_activation(activation)
-        for name, value, valid in (("transition", transition, TRANSITIONS + MEMORY_TRANSITIONS),
-                                   ("output", output, OUTPUTS),
+        transition = TRANSITIONS.resolve(transition)
+        for name, value, valid in (("output", output, OUTPUTS),
                                    ("init_state", init_state, INIT_STATES), ("evaluation", evaluation, EVALUATIONS)):
             if value not in valid:
                 raise ValueError(f"unknown {name} {value!r}; choose one of {list(valid)}")
@@ -137,7 +139,7 @@ class WARP(SequenceModel):
         n_out = self.n_prior_outputs + (d if output == "gaussian" else 0)
         self.root = RootNetwork(1 + (d if prev_obs_input else 0), n_out, width, depth, activation)
         D = self.root.size
-        gen = torch.Generator().manual_seed(int(seed))
+        gen = torch.Generator().manual_seed(seed)
         theta_init = self.root.init_theta(gen)
         if init_state == "hypernetwork":
             self.initial: nn.Module = Hypernetwork(d, theta_init, activation=activation, generator=gen)
@@ -156,7 +158,7 @@ class WARP(SequenceModel):
             "std_floor": float(std_floor), "prev_obs_input": bool(prev_obs_input),
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
             "hold_after_context": hold_after_context, "output_clip": self.output_clip,
-            "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": int(seed),
+            "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": seed,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -229,10 +231,10 @@ class WARP(SequenceModel):
             raw = self.root.evaluate(thetas, inputs)
         return raw, z_prev
 
-    def _rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor,
-                 freeze_recurrence: bool = False) -> Prediction:
-        """Sequential run: the input at step t is x[:, t] where force[:, t] else the model's
-        own mean prediction of step t. x (B, T, d), force (B, T) bool."""
+    def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *,
+                freeze_recurrence: bool = False) -> Prediction:
+        """Sequential run (differentiable): the input at step t is x[:, t] where force[:, t], else
+        the model's own mean prediction of step t. x (B, T, d), tau (T,), force (B, T) bool -> (B, T, d)."""
         B, T, d = x.shape
         x0 = x[:, 0]
         theta0 = self.initial(x0)
@@ -287,7 +289,7 @@ class WARP(SequenceModel):
             return self._decode(raw, tau, z_prev)
         dev = generator.device if generator is not None else x.device
         force = torch.rand(x.shape[0], x.shape[1], generator=generator, device=dev).to(x.device) < p_force
-        return self._rollout(x, tau, force)
+        return self.rollout(x, tau, force)
 
     def _held_forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, horizon: int) -> Prediction:
         """Teacher-forced one-step predictions over the context x_ctx (B, n_ctx, d), then
@@ -331,12 +333,12 @@ class WARP(SequenceModel):
 
     def _rollout_from_context(self, x_ctx: torch.Tensor, tau: torch.Tensor,
                               freeze_recurrence: bool = False) -> Prediction:
-        """`_rollout` fed with the context x_ctx (B, n_ctx, d), then its own predictions, to len(tau) steps."""
+        """`rollout` fed with the context x_ctx (B, n_ctx, d), then its own predictions, to len(tau) steps."""
         B, n_ctx, d = x_ctx.shape
         T = tau.shape[0]
         x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1)
         force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
-        return self._rollout(x, tau, force, freeze_recurrence=freeze_recurrence)
+        return self.rollout(x, tau, force, freeze_recurrence=freeze_recurrence)
 
     @torch.no_grad()
     def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, *, freeze_recurrence: bool = False) -> Prediction:

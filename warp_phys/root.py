@@ -14,7 +14,8 @@ Two evaluations that agree to float rounding:
       W_{b,t} h = W0_b h + sum_k c_k W^(k) h
                 = bmm(h, W0_b^T) + [c (outer) h] @ [W^(1); ...; W^(K)]^T      (one GEMM)
 
-  so no D-sized tensor exists per (batch, time) row (DESIGN.md §1).
+  so no D-sized tensor exists per (batch, time) row: per layer the largest intermediate is
+  c (outer) h, (B, T, K * in), instead of a (B, T, D) weight trajectory.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from typing import Callable, NamedTuple
 
 import torch
 from torch.nn import functional as F
+
+from warp_phys.validation import check_int
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "swish": F.silu,
@@ -63,10 +66,10 @@ class RootNetwork:
     """Layout and evaluation of the root MLP on flat weight vectors (holds no parameters)."""
 
     def __init__(self, n_in: int, n_out: int, width: int = 48, depth: int = 3, activation: str = "swish") -> None:
-        if n_in < 1 or n_out < 1:
-            raise ValueError(f"root network needs n_in >= 1 and n_out >= 1, got {n_in}, {n_out}")
-        if width < 1 or depth < 0:
-            raise ValueError(f"root network needs width >= 1 and depth >= 0, got width={width}, depth={depth}")
+        n_in = check_int(n_in, "root network n_in", minimum=1)
+        n_out = check_int(n_out, "root network n_out", minimum=1)
+        width = check_int(width, "width (of the root network)", minimum=1)
+        depth = check_int(depth, "depth (of the root network)", minimum=0)
         self.n_in, self.n_out, self.width, self.depth = n_in, n_out, width, depth
         self.activation_name = activation
         self.act = get_activation(activation)

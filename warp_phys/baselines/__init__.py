@@ -2,39 +2,47 @@
 ``transformer`` (decoder-only, causal), ``node`` (neural ODE), ``persistence``.
 
     model = warp_phys.baselines.get("gru", n_variables=2, hidden=64, output="gaussian")
+
+The classes load on first use (``node`` needs torchdiffeq). ``ode_fit`` (the system's own
+equations fitted per trajectory, `warp_phys.baselines.ode_fit.ODEFit`) needs a bound
+problem, so the workflow builds it directly rather than through `get`.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from warp_phys.registry import Registry
 from warp_phys.sequence import SequenceModel
 
-# name -> (module, class, fixed constructor options)
-_REGISTRY: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "gru": ("rnn", "RNNBaseline", {"cell": "gru"}),
-    "lstm": ("rnn", "RNNBaseline", {"cell": "lstm"}),
-    "transformer": ("transformer", "TransformerBaseline", {}),
-    "node": ("node", "NeuralODE", {}),
-    "persistence": ("persistence", "Persistence", {}),
-}
+#: name -> baseline class ("module:Class", imported on first use).
+REGISTRY: Registry[type[SequenceModel]] = Registry("baseline")
+REGISTRY.register("gru", "warp_phys.baselines.rnn:RNNBaseline")
+REGISTRY.register("lstm", "warp_phys.baselines.rnn:RNNBaseline")
+REGISTRY.register("transformer", "warp_phys.baselines.transformer:TransformerBaseline")
+REGISTRY.register("node", "warp_phys.baselines.node:NeuralODE")
+REGISTRY.register("persistence", "warp_phys.baselines.persistence:Persistence")
+
+#: Constructor options a name fixes (``gru`` and ``lstm`` are one class with two cells).
+FIXED_OPTIONS: dict[str, dict[str, Any]] = {"gru": {"cell": "gru"}, "lstm": {"cell": "lstm"}}
 
 
 def available() -> list[str]:
     """Names accepted by `get`, sorted."""
-    return sorted(_REGISTRY)
+    return REGISTRY.names()
 
 
 def get(name: str, n_variables: int, **options: Any) -> SequenceModel:
     """Build baseline ``name`` for ``n_variables`` state variables; ``options`` go to its
-    constructor (hidden, layers, output="mean"|"gaussian", std_floor, seed, ...)."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown baseline {name!r}; choose one of {available()}")
-    module, cls, fixed = _REGISTRY[name]
-    for key, value in fixed.items():
+    constructor (hidden, layers, output="mean"|"gaussian", std_floor, seed, ...).
+
+    The options are checked against the constructor before it is built: an unknown name or
+    option raises a ValueError naming it, the closest match and the valid ones.
+    """
+    canonical = REGISTRY.resolve(name)
+    for key, value in FIXED_OPTIONS.get(canonical, {}).items():
         if options.setdefault(key, value) != value:
-            raise ValueError(f"baseline {name!r} fixes {key}={value!r}; got {key}={options[key]!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)(n_variables, **options)
+            raise ValueError(f"baseline {canonical!r} fixes {key}={value!r}; got {key}={options[key]!r}")
+    return REGISTRY.create(canonical, n_variables, reserved=("n_variables",), **options)
 
 
-__all__ = ["available", "get"]
+__all__ = ["FIXED_OPTIONS", "REGISTRY", "available", "get"]

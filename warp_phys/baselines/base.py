@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from warp_phys.sequence import Prediction, SequenceModel
+from warp_phys.validation import check_int, check_seed
 
 OUTPUTS = ("mean", "gaussian")
 
@@ -49,8 +50,8 @@ class Baseline(SequenceModel):
     def __init__(self, n_variables: int, *, output: str = "mean", std_floor: float = 1e-3,
                  seed: int = 0, **options: Any) -> None:
         super().__init__()
-        if not isinstance(n_variables, int) or n_variables < 1:
-            raise ValueError(f"n_variables must be a positive int; got {n_variables!r}")
+        n_variables = check_int(n_variables, "n_variables", minimum=1)
+        seed = check_seed(seed)
         if output not in OUTPUTS:
             raise ValueError(f"output must be one of {OUTPUTS}; got {output!r}")
         if not std_floor > 0:
@@ -59,8 +60,8 @@ class Baseline(SequenceModel):
         self.gaussian = output == "gaussian"
         self.std_floor = float(std_floor)
         self.config = dict(n_variables=n_variables, output=output, std_floor=float(std_floor),
-                           seed=int(seed), **options)
-        self._gen = torch.Generator().manual_seed(int(seed))  # coin flips when none is passed
+                           seed=seed, **options)
+        self._gen = torch.Generator().manual_seed(seed)  # coin flips when none is passed
         self.std0 = nn.Parameter(torch.zeros(n_variables)) if self.gaussian else None
 
     # ---- helpers for subclasses ---------------------------------------------------
@@ -79,7 +80,7 @@ class Baseline(SequenceModel):
     def _std(self, raw: torch.Tensor) -> torch.Tensor:
         return F.softplus(raw) + self.std_floor
 
-    def _residual_head(self, raw: torch.Tensor, inp: torch.Tensor):
+    def _residual_head(self, raw: torch.Tensor, inp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """mean = inp + raw[..., :d]; std from raw[..., d:] (or None)."""
         d = self.n_variables
         return inp + raw[..., :d], (self._std(raw[..., d:]) if self.gaussian else None)

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 from torchdiffeq import odeint
 
+from warp_phys.validation import check_int
+
 from .base import Baseline
 
 
@@ -24,8 +26,7 @@ class NeuralODE(Baseline):
 
     def __init__(self, n_variables: int, *, hidden: int = 64, layers: int = 2, substeps: int = 1,
                  output: str = "mean", std_floor: float = 1e-3, seed: int = 0) -> None:
-        if substeps < 1:
-            raise ValueError(f"substeps must be >= 1; got {substeps}")
+        substeps = check_int(substeps, "substeps", minimum=1)
         super().__init__(n_variables, output=output, std_floor=std_floor, seed=seed,
                          hidden=int(hidden), layers=int(layers), substeps=int(substeps))
         with self._seeded():

@@ -12,13 +12,14 @@ Shapes (normalised units, like every `SequenceModel`): x (B, T, d), tau (T,).
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Mapping
 
 import torch
 
 from warp_phys.priors.base import BindContext, roll_out
 from warp_phys.priors.grey_box import GreyBox
 from warp_phys.sequence import Prediction, SequenceModel
+from warp_phys.validation import check_int
 
 
 class ODEFit(SequenceModel):
@@ -30,8 +31,8 @@ class ODEFit(SequenceModel):
         iterations: Levenberg-Marquardt iterations per fit.
         output: "mean" only (a point forecast).
         seed: unused (deterministic); accepted for a uniform interface.
-        **grey_box_options: ``margin``, ``bounds``, ``fixed``, ``substeps``, ``fix_constant``
-            of the `GreyBox` parametrisation.
+        margin, bounds, fixed, substeps, fix_constant: the `GreyBox` parametrisation (same
+            meaning and defaults as the ``grey_box`` prior's options).
 
     ``forecast`` fits on the context only (causal). ``forward`` fits on the whole ``x`` it
     is given and returns the in-sample one-step predictions: a diagnostic, not causal. The
@@ -41,14 +42,15 @@ class ODEFit(SequenceModel):
     name = "ode_fit"
 
     def __init__(self, n_variables: int, *, bind_context: BindContext, iterations: int = 30,
-                 output: str = "mean", seed: int = 0, **grey_box_options: Any) -> None:
+                 output: str = "mean", seed: int = 0, margin: float = 0.1,
+                 bounds: Mapping[str, tuple[float, float]] | None = None, fixed: Mapping[str, float] | None = None,
+                 substeps: int = 1, fix_constant: bool = True) -> None:
         super().__init__()
         if output != "mean":
             raise ValueError(f"ode_fit gives a point forecast: output must be 'mean', got {output!r}")
-        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-            raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+        iterations = check_int(iterations, "iterations", minimum=1)
         self.n_variables = int(n_variables)
-        self.prior = GreyBox(**grey_box_options)
+        self.prior = GreyBox(margin=margin, bounds=bounds, fixed=fixed, substeps=substeps, fix_constant=fix_constant)
         self.prior.bind(bind_context)
         self.iterations = iterations
 

@@ -37,7 +37,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from warp_phys.transitions import Transition, linear_scan
+from warp_phys.transitions.base import Transition, linear_scan
+from warp_phys.validation import check_int
 
 
 def _log_spaced(lo: float, hi: float, n: int) -> torch.Tensor:
@@ -51,30 +52,30 @@ class SubspaceTransition(Transition):
 
     Args:
         D, d: weight size and number of variables.
-        modes: m, the number of complex memory modes (2m real memory coefficients).
+        rank: m, the number of complex memory modes (2m real memory coefficients).
         min_decay, max_decay: range of the initial decay times 1 / (1 - |lambda|) (steps).
         min_period, max_period: range of the initial rotation periods 2 pi / omega (steps).
         input_scale: scale of the random initial G (entries ~ N(0, 1) * input_scale / sqrt(d)).
-            The memory coefficients scale with it; at 1 they are small (RMS 0.02-0.4 on
-            normalised MSD data), so U has to grow large before the memory moves the weights.
-            The paper table's grey box uses 10 (``transition_options={"input_scale": 10}``),
-            measured better for reading k/m off the memory (benchmarks/paper_table.py).
+            The memory coefficients scale with it; at 1 they are small compared with the
+            normalised inputs, so U has to grow large before the memory moves the weights; a
+            larger value gives the memory more weight from the start. The paper table's grey
+            box (benchmarks/paper_table.py) uses ``transition_options={"input_scale": 10}``.
         generator: seeds G and the pairing of decay times with periods.
     """
 
     kind = "subspace"
     factorable = True
+    has_memory = True
 
-    def __init__(self, D: int, d: int, modes: int, *, min_decay: float = 8.0, max_decay: float = 512.0,
+    def __init__(self, D: int, d: int, rank: int, *, min_decay: float = 8.0, max_decay: float = 512.0,
                  min_period: float = 8.0, max_period: float = 1024.0, input_scale: float = 1.0,
                  generator: torch.Generator | None = None) -> None:
         super().__init__(D, d)
-        if modes < 1:
-            raise ValueError(f"transition='subspace' needs rank (the number of memory modes) >= 1, got {modes}")
+        modes = check_int(rank, "rank (the number of memory modes of transition='subspace')", minimum=1)
         if not (0 < min_decay <= max_decay and 2 < min_period <= max_period):
             raise ValueError(f"need 0 < min_decay <= max_decay and 2 < min_period <= max_period (steps), got "
                              f"decay ({min_decay}, {max_decay}), period ({min_period}, {max_period})")
-        self.modes = int(modes)
+        self.modes = modes
         decay = _log_spaced(min_decay, max_decay, modes)
         period = _log_spaced(min_period, max_period, modes)[torch.randperm(modes, generator=generator)]
         self.nu = nn.Parameter(torch.log(1.0 / decay))  # |lambda| = exp(-exp(nu))
@@ -89,15 +90,16 @@ class SubspaceTransition(Transition):
         """lambda (m,) complex, |lambda| = exp(-exp(nu)) < 1."""
         return torch.exp(torch.complex(-torch.exp(self.nu), self.omega))
 
-    def _small(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """lambda (m,) and the normalised input matrix G_n (m, d), both complex."""
+    def recurrence(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """lambda (m,) and the normalised input matrix G_n (m, d), both complex, of the memory
+        recurrence s_t = lambda * s_{t-1} + G_n (x_t - x_{t-1})."""
         lam = self.eigenvalues()
         gamma = torch.sqrt(-torch.expm1(-2 * torch.exp(self.nu)))  # sqrt(1 - |lambda|^2)
         return lam, gamma.unsqueeze(-1) * torch.complex(self.G_re, self.G_im)
 
     def memory(self, x: torch.Tensor) -> torch.Tensor:
         """Memory states s_t (B, T, m) complex for inputs x (B, T, d) (s_0 = 0), by a parallel scan."""
-        lam, G = self._small()
+        lam, G = self.recurrence()
         dx = (x[:, 1:] - x[:, :-1]).to(G.dtype) @ G.T
         g = torch.cat([dx.new_zeros(x.shape[0], 1, self.modes), dx], dim=1)
         return linear_scan(g, lam, lambda a, y: a * y)
@@ -118,7 +120,7 @@ class SubspaceTransition(Transition):
         return torch.cat([self._real(self.memory(x)), x - x[:, :1]], dim=-1)
 
     def init_coefficient_state(self, theta0: torch.Tensor, x0: torch.Tensor) -> Any:
-        lam, G = self._small()
+        lam, G = self.recurrence()
         return (x0.new_zeros(x0.shape[0], self.modes, dtype=lam.dtype), x0, x0, lam, G)
 
     def step_coefficients(self, state: Any, x_new: torch.Tensor) -> tuple[Any, torch.Tensor]:
@@ -128,13 +130,13 @@ class SubspaceTransition(Transition):
 
     # ---- plain (materialised) path on the joint state (theta, s) ---------------------------
     def init_step_state(self, theta0: torch.Tensor) -> Any:
-        lam, _ = self._small()
+        lam, _ = self.recurrence()
         return theta0, theta0.new_zeros(theta0.shape[0], self.modes, dtype=lam.dtype)
 
     def step_state(self, state: Any, dx: torch.Tensor) -> tuple[Any, torch.Tensor]:
         """theta_t = theta_{t-1} + B dx + U (s_t - s_{t-1}), s_t = Lambda s_{t-1} + G_n dx."""
         theta, s = state
-        lam, G = self._small()
+        lam, G = self.recurrence()
         s_new = lam * s + dx.to(G.dtype) @ G.T
         theta = theta + dx @ self.B.T + self._real(s_new - s) @ self.U.T
         return (theta, s_new), theta

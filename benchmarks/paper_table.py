@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import format_machine, machine_info, markdown_table, mean_std  # noqa: E402
 
 import warp_phys  # noqa: E402
-from warp_phys import metrics as M  # noqa: E402
+from warp_phys import metrics  # noqa: E402
 from warp_phys.device import resolve_device  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
@@ -195,10 +195,10 @@ def trivial_metrics(ds, context: int) -> dict[str, float]:
     """MSE/MAE of predicting zero and of holding the last context value, on the raw state of
     a reconstruction's test Dataset, over the steps after the context."""
     truth = ds["state"].transpose("trajectory", "time", "variable").values
-    window = M.forecast_window(truth.shape[1], context)
-    zero, hold = M.zero_forecast(truth), M.persistence_forecast(truth, context)
-    return {"zero_mse": M.forecast_mse(truth, zero, window), "zero_mae": M.forecast_mae(truth, zero, window),
-            "hold_mse": M.forecast_mse(truth, hold, window), "hold_mae": M.forecast_mae(truth, hold, window)}
+    window = metrics.forecast_window(truth.shape[1], context)
+    zero, hold = metrics.zero_forecast(truth), metrics.persistence_forecast(truth, context)
+    return {"zero_mse": metrics.forecast_mse(truth, zero, window), "zero_mae": metrics.forecast_mae(truth, zero, window),
+            "hold_mse": metrics.forecast_mse(truth, hold, window), "hold_mae": metrics.forecast_mae(truth, hold, window)}
 
 
 def robust_metrics(ds, context: int) -> dict[str, float]:
@@ -207,7 +207,7 @@ def robust_metrics(ds, context: int) -> dict[str, float]:
     trajectories whose MSE exceeds that of predicting zero (forecasts that went astray)."""
     truth = ds["state"].transpose("trajectory", "time", "variable").values
     pred = ds["prediction_mean"].transpose("trajectory", "time", "variable").values
-    w = M.forecast_window(truth.shape[1], context)
+    w = metrics.forecast_window(truth.shape[1], context)
     per = np.mean((pred[:, w] - truth[:, w]) ** 2, axis=(1, 2))
     zero = np.mean(truth[:, w] ** 2, axis=(1, 2))
     return {"mse_median_traj": float(np.median(per)), "frac_worse_than_zero": float(np.mean(per > zero))}
@@ -228,7 +228,7 @@ def split_by_training_box(ds, context: int, system, protocol: str) -> dict[str, 
     """Mean forecast MSE over test trajectories inside / outside the training parameter box."""
     truth = ds["state"].transpose("trajectory", "time", "variable").values
     pred = ds["prediction_mean"].transpose("trajectory", "time", "variable").values
-    w = M.forecast_window(truth.shape[1], context)
+    w = metrics.forecast_window(truth.shape[1], context)
     per = np.mean((pred[:, w] - truth[:, w]) ** 2, axis=(1, 2))
     inside = in_training_box(ds, system, protocol)
     out = {"n_inside_box": int(inside.sum())}

@@ -51,5 +51,5 @@ def test_notebook_has_saved_outputs_and_figure(source):
 def test_notebook_executes_in_fast_mode(source, tmp_path):
     # Any exception in a cell (including the tutorials' own asserts on physical numbers)
     # fails here. Figures go to tmp_path so the gallery keeps the full-size ones.
-    build.execute(build.load_source(source), fast=True, timeout=120, figures=tmp_path)
+    build.execute(build.load_source(source), fast=True, timeout=900, figures=tmp_path)
     assert build.figure_path(source, tmp_path).stat().st_size > 10_000, "the tutorial should save its figure"

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 
 import warp_phys
-from warp_phys import data as D
+from warp_phys.data import normalised_time
 
 FAST = os.environ.get("WARP_PHYS_FAST") == "1"
 FIGURES = Path(os.environ.get("WARP_PHYS_FIGURES", "figures"))  # the gallery figure goes here
@@ -70,8 +70,8 @@ print(f"model selected at epoch {rec.history.best_epoch} of {rec.history.epochs_
 def forecasts(r, freeze: bool) -> np.ndarray:
     """Forecast (N, T, d) of the primary test split in physical units."""
     ds = r.dataset
-    z = r.scaler.normalise(D.to_tensor(ds))
-    tau = D.normalised_time(ds.time.values)
+    z = r.encode(ds)
+    tau = normalised_time(ds.time.values)
     r.model.eval()
     with torch.no_grad():
         mean = r.model.forecast(z[:, :r.context], tau, freeze_recurrence=freeze).mean

@@ -39,7 +39,7 @@ import warp_phys
 from warp_phys.fields import get_field_recipe, isotropic_spectrum, relative_l2
 from warp_phys.pipeline import field_splits
 from warp_phys.systems import get
-from warp_phys.systems.fluids import diagnostics as F
+from warp_phys.systems.fluids import diagnostics
 
 FAST = os.environ.get("WARP_PHYS_FAST") == "1"
 FIGURES = Path(os.environ.get("WARP_PHYS_FIGURES", "figures"))  # the gallery figure goes here
@@ -69,10 +69,10 @@ runs.vorticity
 
 # %%
 w = torch.as_tensor(runs.vorticity.values)
-u, v = F.velocity(w)
-div = F.divergence(u, v).abs().max().item()
-energy, enstrophy = F.kinetic_energy(w), F.enstrophy(w)
-k_shell, E = F.energy_spectrum(w)
+u, v = diagnostics.velocity(w)
+div = diagnostics.divergence(u, v).abs().max().item()
+energy, enstrophy = diagnostics.kinetic_energy(w), diagnostics.enstrophy(w)
+k_shell, E = diagnostics.energy_spectrum(w)
 parseval = (E.sum(-1) * (k_shell[1] - k_shell[0]) / energy - 1).abs().max().item()
 print(f"max |div u| = {div:.1e} (velocity scale {u.abs().max():.2f});  |sum E dk / energy - 1| = {parseval:.1e}")
 print(f"kinetic energy over the saved runs: {energy.min():.3f} .. {energy.max():.3f}")

@@ -21,6 +21,7 @@ import xarray as xr
 
 from warp_phys._version import __version__
 from warp_phys.data import normalised_time
+from warp_phys.recipes import TrainingRecipe
 from warp_phys.validation import check_context
 
 from .models import ModelSpec, build_model
@@ -31,40 +32,19 @@ FORECAST_BATCH = 256  # trajectories per forecast call (bounds memory)
 
 
 @dataclass
-class TrainingPlan:
-    """The Trainer's settings (see `warp_phys.Trainer`): ``epochs``, ``batch_size``, ``lr``,
-    ``p_force``, ``patience`` (None: the Trainer's default), ``max_time`` (s), and the
-    forecast-error term ``forecast_weight`` over ``forecast_horizon`` steps."""
-
-    epochs: int = 100
-    batch_size: int = 64
-    lr: float = 1e-3
-    p_force: float = 0.25
-    patience: int | None = None
-    max_time: float | None = None
-    forecast_weight: float = 0.0
-    forecast_horizon: int | None = None
-
-    @classmethod
-    def from_recipe(cls, recipe: Any) -> "TrainingPlan":
-        names = cls.__dataclass_fields__
-        return cls(**{k: getattr(recipe, k) for k in names if hasattr(recipe, k)})
-
-
-@dataclass
 class Job:
-    """Everything one run needs, resolved: the data, how to encode it, which model, how to
-    train it, the ``context`` (observed steps) and ``horizon`` (scored steps; None: to the
-    end), the ``time_scale`` that lead times are reported in, and provenance attributes."""
+    """Everything one run needs, resolved: the data, how to encode it, which model, the
+    ``recipe`` it is trained with (a `TrainingRecipe`), the ``context`` (observed steps) and
+    ``horizon`` (scored steps; None: to the end), the ``time_scale`` that lead times are
+    reported in, and provenance attributes."""
 
     splits: Splits
     encoder: Any
     spec: ModelSpec
-    training: TrainingPlan
+    recipe: TrainingRecipe
     context: int
     horizon: int | None = None
     system: Any = None
-    recipe: Any = None
     seed: int = 0
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     progress: bool = True
@@ -72,7 +52,7 @@ class Job:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
-def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tensor, plan: TrainingPlan, *,
+def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tensor, plan: TrainingRecipe, *,
           context: int, output: str, seed: int, device: torch.device, progress: bool) -> Any:
     """Fit ``net`` (closed-form models first call their own ``fit``) and train it with the
     `warp_phys.Trainer`, selecting on the validation forecast error; returns the history."""
@@ -136,15 +116,14 @@ def run(job: Job) -> Reconstruction:
     bind = BindContext(n_variables=enc.n_features, dt=float(t[1] - t[0]), duration=float(t[-1] - t[0]),
                        scaler=enc.scaler, system=job.system)
     net = build_model(job.spec, enc.n_features, bind)
-    history = train(net, enc.encode(train_ds), tau, enc.encode(splits.val), job.training, context=context,
+    history = train(net, enc.encode(train_ds), tau, enc.encode(splits.val), job.recipe, context=context,
                     output=job.spec.output, seed=job.seed, device=job.device, progress=job.progress)
     net = net.to(job.device)
 
     provenance = {**job.provenance, "model": job.spec.name, "prior": job.spec.prior or "none", "seed": job.seed,
                   "context_steps": context, "device": str(job.device), "warp_phys_version": __version__,
                   **enc.attrs(),
-                  "recipe": json.dumps(job.recipe.to_dict() if job.recipe is not None else {}, sort_keys=True,
-                                       default=str),
+                  "recipe": json.dumps(job.recipe.to_dict(), sort_keys=True, default=str),
                   "model_options": json.dumps(job.spec.options, sort_keys=True, default=str)}
     std_name = ("predictive standard deviation" if job.spec.output == "gaussian" else
                 "predictive standard deviation (0: the model gives point predictions, no uncertainty)")
@@ -169,4 +148,4 @@ def run(job: Job) -> Reconstruction:
                           runtime_s=_time.perf_counter() - t_start, error_curve=curve)
 
 
-__all__ = ["FORECAST_BATCH", "Job", "TrainingPlan", "forecast", "run", "train"]
+__all__ = ["FORECAST_BATCH", "Job", "forecast", "run", "train"]

@@ -15,7 +15,7 @@ import xarray as xr
 from warp_phys.recipes import PROTOCOL_OPTIONS, Recipe, get_recipe, resolve_protocol, user_data_recipe
 
 from .encoders import FieldEncoder, StateEncoder
-from .engine import Job, TrainingPlan
+from .engine import Job
 from .models import ModelSpec
 from .sources import Splits, field_splits, system_splits, user_splits
 
@@ -104,8 +104,8 @@ def system_job(system: Any, *, model: str, prior: Any, prior_options: Mapping | 
                            n_train=proto.n_train, n_val=proto.resolved_n_val, n_test=proto.n_test,
                            t_span=tuple(proto.t_span), n_steps=int(proto.n_steps))
     lyap = getattr(system, "lyapunov_exponent", None)
-    return Job(splits=splits, encoder=StateEncoder(), spec=spec, training=TrainingPlan.from_recipe(recipe),
-               context=int(proto.n_ctx), system=system, recipe=recipe, seed=seed,
+    return Job(splits=splits, encoder=StateEncoder(), spec=spec, context=int(proto.n_ctx),
+               system=system, recipe=recipe, seed=seed,
                time_scale=1.0 / lyap if lyap else None,
                provenance={"title": f"warp_phys reconstruction of {system.name}", "system": system.name,
                            "protocol": json.dumps({"name": proto.name, "t_span": list(proto.t_span),
@@ -134,7 +134,7 @@ def user_job(data: Any, time: Any, variables: Sequence[str] | None, *, model: st
     spec = _spec(model, recipe, resolve_prior(prior, model, None), prior_options, seed, model_opts)
     splits = user_splits(data, time, seed, variables)
     _check_model(spec, splits.train.sizes["variable"], None)
-    return Job(splits=splits, encoder=StateEncoder(), spec=spec, training=TrainingPlan.from_recipe(recipe),
+    return Job(splits=splits, encoder=StateEncoder(), spec=spec,
                context=overrides.get("context", recipe.data["n_ctx"]), recipe=recipe, seed=seed,
                provenance={"title": "warp_phys reconstruction of user data", "system": "user data",
                            "metrics_description": METRICS_DESCRIPTION}, **common)
@@ -180,7 +180,7 @@ def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Map
     scale = recipe.time_scale or getattr(system, "time_scale", None)
     kind = recipe.time_scale_kind or (getattr(system, "time_scale_kind", None) or "none")
     return Job(splits=splits, encoder=FieldEncoder(recipe.basis, recipe.rank, recipe.normalise, recipe.augment_shifts),
-               spec=spec, training=TrainingPlan.from_recipe(recipe), context=int(recipe.context), system=system,
+               spec=spec, context=int(recipe.context), system=system,
                recipe=recipe, seed=seed, time_scale=scale, progress=progress,
                provenance={"title": f"warp_phys field reconstruction of {system.name}", "system": system.name,
                            "time_scale": float(scale) if scale else float("nan"), "time_scale_kind": kind,

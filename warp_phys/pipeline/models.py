@@ -47,7 +47,7 @@ def _ode_fit(spec: ModelSpec, n: int, bind_context: Any) -> Any:
 
     system = bind_context.system
     if system is None or getattr(system, "kind", "ode") != "ode":
-        raise ValueError("model='ode_fit' fits the system's own equations, so it needs an ODE system=...; "
+        raise ValueError("model='ode_fit' fits the system's own equations, so it needs system=<an ODE system>; "
                          "these data have none attached")
     check_options(ODEFit, spec.options, "model 'ode_fit'", reserved=("n_variables", "bind_context", "output", "seed"))
     return ODEFit(n, bind_context=bind_context, output=spec.output, seed=spec.seed, **spec.options)

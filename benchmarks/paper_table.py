@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 import warnings
@@ -77,6 +78,18 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
         "lv": dict(n_train=256, n_val=32, n_test=64),
         "sine": dict(n_train=10, n_val=20, n_test=200),
     },
+    "tiny": {  # for the tests only: every code path in seconds
+        "msd": dict(n_train=8, n_val=4, n_test=8),
+        "msd_zero": dict(n_train=8, n_val=4, n_test=8),
+        "lv": dict(n_train=8, n_val=4, n_test=8),
+        "sine": dict(n_train=4, n_val=4, n_test=8),
+    },
+    "medium": {  # the paper's training sizes and full OOD test sets, on a CPU
+        "msd": dict(n_train=20480, n_val=1024, n_test=4096),
+        "msd_zero": dict(n_train=8192, n_val=1024, n_test=2048),
+        "lv": dict(n_train=15000, n_val=1024, n_test=3000),
+        "sine": dict(n_train=10, n_val=100, n_test=1000),
+    },
     "full": {  # the paper's sizes (validation: extra trajectories from the training distribution)
         "msd": dict(n_train=20480, n_val=1024, n_test=4096),
         "msd_zero": dict(n_train=8192, n_val=1024, n_test=2048),
@@ -87,54 +100,10 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
 
 # Training / model settings (reconstruct options: Recipe fields + model constructor options).
 # Small scale: tuned on the shared 2-core CPU for the 30-minute budget; every model gets an
-# epoch cap and a wall-clock training cap (max_time, seconds; the larger share goes to the
-# headline MSD and to the grey-box model). Trajectory datasets train teacher forced
-# (p_force = 1): the autoregressive mode is a sequential loop over the 256 steps, ~10x the
-# cost per step on CPU. WARP uses a learned low-rank transition A = I + U V^T (rank 8):
-# with A = I, theta_t depends on x_t only, so the root network cannot infer the per-trajectory
-# k/m, c/m from the history (measured on MSD, 256 trajectories, seed 0: grey box 5.1-5.8 with
-# A = I, 3.0 diagonal, 2.2 low rank); lr 1e-3 (3e-3 and above diverge with the low-rank recurrence).
-# The grey-box prior's parameter ranges get no widening (margin 0: the union of the train and
-# test ranges): the root network's parameters vary along a rollout and, with the default
-# margin 0.1, pumped a third of the MSD OOD forecasts past the predict-zero error (measured,
-# MSD, 256 trajectories, OOD MSE seed 0 / 1: 2.23 / 348 with margin 0.1, 1.14 / 2.13 with
-# margin 0; median per-trajectory MSE 0.75 / 0.83 -> 0.40 / 0.13). The subspace transition
-# (rank 4, width 16, lr 3e-3) was worse at this size and budget: teacher forced 1.8 / 5.7
-# (margin 0), autoregressive (p_force 0.25) 3.8 / 15.8 (only 7 epochs in 90 s); lr 2e-3 gave a
-# non-finite loss in the first epochs. Black-box WARP kept as is: subspace (rank 4, 40 s) 4.9 / nan,
-# lr 5e-4 nan / 9.8, width 64 5.1 / 7.7 with worse per-trajectory medians (vs 16.7 / 9.7).
-# The grey box holds its parameters after the context (one trajectory, one set of physical
-# parameters: WARP's default for time-invariant priors) and trains on the one-step loss plus
-# the error of that held forecast (forecast_weight=1: a loop of RK4 steps without the root
-# network, cheap). Measured on MSD (low rank, 256 trajectories, seed 0, 150 s, 1 thread, data
-# seeds other than this script's), one trained model forecasting with drifting vs held
-# parameters: validation (training distribution) forecast MSE 30.2 -> 0.058, OOD median
-# per-trajectory MSE 3.19 -> 0.070, OOD mean 27.3 -> 4.4 (dominated by k/m outside the training
-# range); k/m error at the end of the context 4.3% (58% for a 60 s run without the forecast loss). With the
-# forecast loss the low-rank grey box hit a non-finite loss on seed 0 (this script, 90 s);
-# the subspace transition (rank 8; stable by construction) did not: MSD OOD mean 0.26 / 1.53,
-# median per-trajectory 0.013 / 0.011 (seeds 0 / 1), so WARP + physics uses it. Same runs,
-# other settings measured in that 150 s setup (seed 0, OOD mean / median): subspace lr 2e-3 batch
-# 32 2.47 / 0.056; with prev_obs_input 2.87 / 0.055; width 64 2.78 / 0.074; log-scaled
-# parameter ranges (low rank) 3.48 / 0.11 -- no clear gain, not used.
-# Black-box WARP clamps its predicted states to +-5 standard deviations of the training data
-# (output_clip): teacher forced on LV, its free-running validation forecasts overflowed to NaN
-# after a few epochs (measured, seed 1: val 9.8, 18.5, 0.95, then NaN) and one seed's test
-# forecast was NaN; with the clamp they stay finite (test MSE 0.22 / 0.21, seeds 1 / 0).
-# The grey box gets the larger training budget (150 s on MSD, 60 s elsewhere): its validation
-# error was still falling when the 90 s / 45 s caps of the previous run stopped it.
-# Sine (T = 16) trains autoregressively with the paper's p_force = 0.25 (cheap at 16 steps;
-# teacher forced, WARP/GRU/LSTM/NODE stayed at the predict-zero level, measured).
-# The grey box's memory gets a 10x larger random input matrix G (transition_options
-# input_scale=10): with the default scale its coefficients have RMS 0.02-0.4 (MSD, after 30 s),
-# so the root-network weights moved only a few percent and Adam needed many steps to grow U.
-# Measured (MSD, 256 trajectories, 150 s, 1 thread, seeds 0 / 1; OOD median per-trajectory MSE,
-# k/m error at the end of the context): input_scale 1: 0.0119 / 0.0084, 5.1% / 4.7%;
-# 3: 0.0090 / 0.0077, 4.3% / 3.8%; 10: 0.0066 / 0.0072, 3.8% / 3.4%; 30 (seed 1): 0.0070, 4.2%.
-# The OOD means (0.25 / 1.21 at 1, 0.35 / 0.43 at 10) are set by 3-5 of the 64 trajectories,
-# those with k/m above the training range (800), which every setting underestimates (seed 0:
-# k/m 1069 read as 198 at input_scale 1, 379 at 10). Rank 16 at scale 10 was worse (0.010 / 0.019, fewer epochs); a 300 s
-# budget at scale 1 gave no gain (seed 1: median 0.0081, k/m 5.0%).
+# epoch cap and a wall-clock training cap (max_time, seconds). Medium and full scale: every
+# learned model gets the same wall-clock training budget (BUDGET_S) and an epoch cap that the
+# clock reaches first. Why each setting is what it is (with the measurements behind it):
+# benchmarks/README.md, "Paper-table settings".
 MEMORY_OPTIONS = {"input_scale": 10.0}
 
 
@@ -158,25 +127,56 @@ SMALL: dict[str, dict[str, dict[str, Any]]] = {
                      **({"width": 32, "depth": 2} if m.startswith("warp") else {})) for m in MODELS},
 }
 
-# Full scale: the paper's reference settings on MSD (root width 48, depth 3, p_force 0.25,
-# batch 1024, ~1000 epochs) but the low-rank transition of the small scale and lr 1e-4 (the
-# paper's 1e-5 is for its dense A); the same budget for the baselines. Not yet run (needs a GPU).
-_TRAJ_FULL = dict(epochs=1000, batch_size=1024, lr=1e-5, p_force=0.25, patience=100, max_time=None)
-FULL: dict[str, dict[str, dict[str, Any]]] = {
-    "_default": {
-        "warp": dict(_TRAJ_FULL, width=48, depth=3, transition="lowrank", rank=8, lr=1e-4),
-        "warp_prior": dict(_TRAJ_FULL, width=48, depth=3, transition="subspace", rank=8, lr=1e-4,
-                           transition_options=MEMORY_OPTIONS, prior_options={"margin": 0.0}, forecast_weight=1.0),
-        "gru": dict(_TRAJ_FULL, lr=1e-4, hidden=128, layers=2),
-        "lstm": dict(_TRAJ_FULL, lr=1e-4, hidden=128, layers=2),
-        "transformer": dict(_TRAJ_FULL, lr=1e-4, hidden=128, layers=2),
-        "node": dict(_TRAJ_FULL, lr=1e-4, hidden=128, layers=2),
-        "ode_fit": dict(margin=0.0),
-    },
-    "sine": {m: dict(epochs=2000, batch_size=10, lr=1e-3, p_force=0.25, patience=300, max_time=None,
-                     **({"width": 48, "depth": 3} if m.startswith("warp") else {})) for m in MODELS},
+#: The wall-clock training budget (seconds) of every learned model, per dataset and seed, at
+#: the scales that compare models at equal budget.
+BUDGET_S = {"medium": 150.0, "full": 1800.0}
+
+
+def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hidden: int, lr: float,
+                  p_force: float, trajectories: bool = True) -> dict[str, dict[str, Any]]:
+    """Settings where every learned model trains for the same wall-clock ``budget`` (the epoch
+    cap is never reached first) and is selected on validation. ``trajectories``: the MSD/LV
+    settings (low-rank black box, grey box on the subspace memory); else Sine's (plain WARP,
+    the sinusoid prior with its defaults)."""
+    run = dict(epochs=100_000, batch_size=batch_size, p_force=p_force, patience=100, max_time=budget)
+    warp = dict(run, width=width, depth=depth, lr=lr)
+    base = dict(run, lr=lr, hidden=hidden, layers=2)
+    if not trajectories:
+        return {"warp": dict(warp), "warp_prior": dict(warp), "gru": dict(base), "lstm": dict(base),
+                "transformer": dict(base), "node": dict(base), "ode_fit": dict(margin=0.0)}
+    return {"warp": dict(warp, transition="lowrank", rank=8, output_clip=5.0),
+            "warp_prior": dict(warp, transition="subspace", rank=8, transition_options=MEMORY_OPTIONS,
+                               prior_options={"margin": 0.0}, forecast_weight=1.0),
+            "gru": dict(base), "lstm": dict(base), "transformer": dict(base), "node": dict(base),
+            "ode_fit": dict(margin=0.0)}
+
+
+# Medium scale: the paper's training sizes on a 2-core CPU, 150 s per learned model.
+MEDIUM: dict[str, dict[str, dict[str, Any]]] = {
+    "_default": _equal_budget(BUDGET_S["medium"], batch_size=256, width=48, depth=3, hidden=128, lr=1e-3,
+                              p_force=1.0),
+    "sine": _equal_budget(BUDGET_S["medium"], batch_size=10, width=32, depth=2, hidden=64, lr=1e-3, p_force=0.25,
+                          trajectories=False),
 }
-SETTINGS = {"small": SMALL, "full": FULL}
+# Full scale (a GPU): the paper's reference settings on MSD (root width 48, depth 3, p_force
+# 0.25, batch 1024) with lr 1e-4 (the paper's 1e-5 is for its dense A), 30 minutes per model.
+FULL: dict[str, dict[str, dict[str, Any]]] = {
+    "_default": _equal_budget(BUDGET_S["full"], batch_size=1024, width=48, depth=3, hidden=128, lr=1e-4,
+                              p_force=0.25),
+    "sine": _equal_budget(BUDGET_S["full"], batch_size=10, width=48, depth=3, hidden=128, lr=1e-3, p_force=0.25,
+                          trajectories=False),
+}
+def _tiny(settings: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {m: {k: v for k, v in o.items() if k != "max_time"} | ({"epochs": 1} if "epochs" in o else {})
+            for m, o in settings.items()}
+
+
+TINY: dict[str, dict[str, dict[str, Any]]] = {
+    "_default": _tiny(_equal_budget(1.0, batch_size=4, width=8, depth=1, hidden=8, lr=1e-3, p_force=1.0)),
+    "sine": _tiny(_equal_budget(1.0, batch_size=4, width=8, depth=1, hidden=8, lr=1e-3, p_force=0.25,
+                                trajectories=False)),
+}
+SETTINGS = {"tiny": TINY, "small": SMALL, "medium": MEDIUM, "full": FULL}
 
 
 def settings(scale: str, dataset: str, model: str) -> dict[str, Any]:
@@ -262,7 +262,22 @@ def per_seed_ratios(rows: list[dict], dataset: str, black_box: list[str]) -> dic
     return out
 
 
-def run_one(dataset: str, model: str, seed: int, scale: str, device: str, n_train: int | None = None) -> dict:
+def simulate_dataset(dataset: str, seed: int, scale: str, n_train: int | None = None):
+    """The splits of one (dataset, seed), simulated once and shared by every model: exactly the
+    data ``reconstruct`` would simulate for each of them."""
+    from warp_phys import systems
+    from warp_phys.pipeline import plan_system, simulate_system
+
+    spec = DATASETS[dataset.split(":")[0]]
+    sizes = dict(SIZES[scale][dataset.split(":")[0]], **({"n_train": n_train} if n_train is not None else {}))
+    system = systems.get(spec["system"])
+    recipe, proto, _ = plan_system(system, model="persistence", prior=None, protocol=spec["protocol"], seed=seed,
+                                   options=dict(sizes, context=spec["context"]))
+    return simulate_system(system, recipe, proto, seed)
+
+
+def run_one(dataset: str, model: str, seed: int, scale: str, device: str, n_train: int | None = None,
+            splits: Any = None) -> dict:
     spec = DATASETS[dataset.split(":")[0]]
     opts = settings(scale, dataset, model)
     if n_train is not None:
@@ -273,7 +288,8 @@ def run_one(dataset: str, model: str, seed: int, scale: str, device: str, n_trai
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         rec = warp_phys.reconstruct(system=spec["system"], protocol=spec["protocol"], context=spec["context"],
-                                    model=name, prior=prior, seed=seed, device=device, progress=False, **opts)
+                                    model=name, prior=prior, seed=seed, device=device, progress=False,
+                                    splits=splits, **opts)
     h = rec.history
     row = {"dataset": dataset, "model": model, "seed": seed, "mse": rec.metrics["mse"], "mae": rec.metrics["mae"],
            "wall_s": time.perf_counter() - t0, "train_s": getattr(h, "time_s", float("nan")),
@@ -323,6 +339,45 @@ def lorenz_parameters(seed: int, device: str, scale: str, parameters: str) -> di
                                   "rel_err_median": float(np.median(rel)), "rel_err_max": float(rel.max())}
         out["ode_fit_rel_err_median"][name] = float(np.median(np.abs(fitted[name].numpy() / true - 1)))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# resuming and planning
+# ---------------------------------------------------------------------------------------------
+def load_finished(path: Path | None) -> dict[tuple[str, int, str], dict]:
+    """Finished runs of a ``--resume`` file by (dataset, seed, model); a torn last line (the
+    run was killed while writing it) is ignored."""
+    if path is None or not path.exists():
+        return {}
+    out = {}
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        out[(row["dataset"], int(row["seed"]), row["model"])] = row
+    return out
+
+
+def append_finished(path: Path, row: dict) -> None:
+    """Append one finished run to the ``--resume`` file and flush it to disk."""
+    with open(path, "a") as fh:
+        fh.write(json.dumps(row, default=str) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def estimate(scale: str, datasets: list[str], seeds: list[int], models: list[str],
+             done: dict[tuple[str, int, str], dict]) -> str:
+    """A line with the run time to expect: the training budgets of the runs still to do (the
+    simulations and forecasts come on top)."""
+    todo = [(ds, s, m) for ds in datasets for s in seeds for m in models
+            if (ds, s, m) not in done and not (m == "ode_fit" and DATASETS[ds.split(":")[0]]["context"] < 2)]
+    budget = sum(float(settings(scale, ds, m).get("max_time") or 0.0) for ds, _, m in todo)
+    capped = all(settings(scale, ds, m).get("max_time") for ds, _, m in todo if m != "ode_fit")
+    return (f"Estimated run time: {len(todo)} runs to do ({len(done)} already finished); training budgets "
+            f"{budget / 3600:.2f} h{'' if capped else ' (some runs have no time cap: longer)'}, plus data "
+            f"generation and forecasts")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,6 +444,10 @@ def header(args, device, datasets: list[str], models: list[str]) -> str:
         for m in models:
             s = {k: v for k, v in settings(args.scale, ds, m).items() if k not in ("n_train", "n_val", "n_test")}
             lines.append(f"    - {m}: " + ", ".join(f"{k}={v}" for k, v in s.items()))
+    if args.scale in BUDGET_S:
+        lines.append(f"- every learned model trains for the same wall-clock budget, {BUDGET_S[args.scale]:.0f} s per "
+                     "dataset and seed (max_time), and is selected on the validation split; † marks runs "
+                     "that stopped on that budget (all of them, by design)")
     if args.scale == "small":
         lines.append("- timings are on a CPU shared with other jobs: pessimistic; `max_time` caps each "
                      "training (†: a seed stopped on that cap, i.e. fewer epochs than listed)")
@@ -398,7 +457,9 @@ def header(args, device, datasets: list[str], models: list[str]) -> str:
 # ---------------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--scale", choices=("small", "full"), default="small")
+    p.add_argument("--scale", choices=("tiny", "small", "medium", "full"), default="small",
+                   help="small: 2-core CPU, < 30 min; medium: the paper's training sizes, equal 150 s budgets, "
+                        "2-core CPU, < 3 h; full: a GPU, 30 min per model; tiny: the tests' smoke run")
     p.add_argument("--device", default="auto")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="default: 0 1 at --scale small (the 30-minute budget), 0 1 2 at full")
@@ -412,6 +473,10 @@ def main(argv: list[str] | None = None) -> dict:
                    help="fixed: the classic parameters for every trajectory (ICs vary); sampled: "
                         "each trajectory draws its own parameters (harder)")
     p.add_argument("--out", type=Path, default=None, help="write all results as JSON")
+    p.add_argument("--resume", type=Path, default=None,
+                   help="a JSON-lines file of finished runs: each run is appended when it ends, and runs "
+                        "already in it are not run again (default at medium/full scale: "
+                        "paper_table_<scale>.jsonl in the working directory)")
     args = p.parse_args(argv)
 
     if args.seeds is None:
@@ -424,7 +489,11 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             datasets.append(ds)
     models = list(args.models)
+    if args.resume is None and args.scale in ("medium", "full"):
+        args.resume = Path(f"paper_table_{args.scale}.jsonl")
     print(header(args, device, datasets, models), flush=True)
+    done = load_finished(args.resume)
+    print(estimate(args.scale, datasets, args.seeds, models, done), flush=True)
     print("", flush=True)
 
     t_start = time.perf_counter()
@@ -432,11 +501,18 @@ def main(argv: list[str] | None = None) -> dict:
     for ds in datasets:
         n_train = int(ds.split(":")[1]) if ":" in ds else None
         for seed in args.seeds:
+            splits = None
             for m in models:
                 if m == "ode_fit" and DATASETS[ds.split(":")[0]]["context"] < 2:
                     continue  # a one-step context (Sine) leaves nothing to fit
+                if (ds, seed, m) in done:
+                    rows.append(done[(ds, seed, m)])
+                    print(f"  [{ds} seed {seed} {m}] from {args.resume}", flush=True)
+                    continue
                 try:
-                    row = run_one(ds, m, seed, args.scale, str(device), n_train)
+                    if splits is None:
+                        splits = simulate_dataset(ds, seed, args.scale, n_train)
+                    row = run_one(ds, m, seed, args.scale, str(device), n_train, splits=splits)
                 except Exception as err:  # a failing model must not hide the rest of the table
                     row = {"dataset": ds, "model": m, "seed": seed, "error": repr(err)}
                     print(f"  [{ds} seed {seed} {m}] FAILED: {err!r}", flush=True)
@@ -449,6 +525,8 @@ def main(argv: list[str] | None = None) -> dict:
                           f"{row['mse_outside_box']:.3g}) epochs {row['epochs_run']} "
                           f"best {row['best_epoch']} {row['stop_reason']} {row['wall_s']:.0f}s{extra}", flush=True)
                 rows.append(row)
+                if args.resume is not None and "error" not in row:
+                    append_finished(args.resume, row)
     wall = time.perf_counter() - t_start
 
     print("\n## Test error (out-of-distribution test split, steps after the context, raw state; "

@@ -18,7 +18,7 @@ from warp_phys.scaling import Scaler
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import paper_table as PT  # noqa: E402
 
-CASES = [(scale, ds, m) for scale in ("small", "full") for ds in PT.DATASETS for m in PT.MODELS
+CASES = [(scale, ds, m) for scale in PT.SETTINGS for ds in PT.DATASETS for m in PT.MODELS
          if not (m == "ode_fit" and PT.DATASETS[ds]["context"] < 2)]  # as the script skips it
 
 

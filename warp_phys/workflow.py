@@ -45,8 +45,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
         protocol: an ODE system's data preset (default: the recipe's).
         prior_options: keyword arguments of the prior (``warp_phys.priors.get``).
         variables: names of the variables of array ``data`` (default "x0", "x1", ...).
-        splits: precomputed field splits (``warp_phys.pipeline.field_splits``), to compare
-            models on one data set.
+        splits: precomputed splits, to compare models on one data set
+            (``warp_phys.pipeline.simulate_system`` for ODE systems, ``field_splits`` for fields).
         system_options: a named field system's options, replacing its recipe's.
         **options: recipe fields (``warp_phys.recipes.recipe_fields()``: the protocol's
             n_train, n_val, n_test, t_span, n_steps; training and WARP settings; for fields
@@ -79,10 +79,11 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
             job = field_job(system, system_options=system_options, splits=splits, horizon=horizon,
                             options=options, progress=progress, **common)
         else:
-            if splits is not None or system_options is not None:
-                raise ValueError("splits= and system_options= apply to field systems; pass an ODE system's "
+            if system_options is not None:
+                raise ValueError("system_options= applies to field systems; pass an ODE system's "
                                  "parameters with warp_phys.systems.get(name, **parameters)")
-            job = system_job(sys_obj, protocol=protocol, options=options, progress=progress, **common)
+            job = system_job(sys_obj, protocol=protocol, options=options, splits=splits, progress=progress,
+                             **common)
     if job.horizon is None:
         job.horizon = horizon
     rec = run(job)

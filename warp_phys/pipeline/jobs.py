@@ -95,14 +95,22 @@ def plan_system(system: Any, *, model: str, prior: Any = "auto", prior_options: 
     return recipe, proto, spec
 
 
+def simulate_system(system: Any, recipe: Recipe, proto: Any, seed: int) -> Splits:
+    """The splits of an ODE-system run planned by `plan_system` (simulated here)."""
+    return system_splits(system, proto, sampled=recipe.parameters == "sampled", seed=seed,
+                         n_train=proto.n_train, n_val=proto.resolved_n_val, n_test=proto.n_test,
+                         t_span=tuple(proto.t_span), n_steps=int(proto.n_steps))
+
+
 def system_job(system: Any, *, model: str, prior: Any, prior_options: Mapping | None, protocol: str | None,
-               seed: int, options: dict[str, Any], **common: Any) -> Job:
-    """An ODE system simulated from its protocol (with the recipe's and the user's changes)."""
+               seed: int, options: dict[str, Any], splits: Splits | None = None, **common: Any) -> Job:
+    """An ODE system simulated from its protocol (with the recipe's and the user's changes),
+    or the precomputed ``splits`` of such a run (`simulate_system`), to compare models on one
+    data set."""
     recipe, proto, spec = plan_system(system, model=model, prior=prior, prior_options=prior_options,
                                       protocol=protocol, seed=seed, options=options)
-    splits = system_splits(system, proto, sampled=recipe.parameters == "sampled", seed=seed,
-                           n_train=proto.n_train, n_val=proto.resolved_n_val, n_test=proto.n_test,
-                           t_span=tuple(proto.t_span), n_steps=int(proto.n_steps))
+    if splits is None:
+        splits = simulate_system(system, recipe, proto, seed)
     lyap = getattr(system, "lyapunov_exponent", None)
     return Job(splits=splits, encoder=StateEncoder(), spec=spec, context=int(proto.n_ctx),
                system=system, recipe=recipe, seed=seed,
@@ -187,4 +195,4 @@ def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Map
                            "metrics_description": FIELD_METRICS_DESCRIPTION}, **common)
 
 
-__all__ = ["field_job", "plan_system", "resolve_prior", "split_options", "system_job", "user_job"]
+__all__ = ["field_job", "plan_system", "resolve_prior", "simulate_system", "split_options", "system_job", "user_job"]

@@ -48,8 +48,15 @@ class TrainingRecipe(RecipeBase):
     a wall-clock cap; None = none: a run cut by the clock depends on the machine's speed,
     breaking "same seed, same numbers"), ``forecast_weight`` (> 0 adds the MSE of the model's
     own forecast after the context over ``forecast_horizon`` steps, None = to the end; WARP
-    only). WARP: ``width``/``depth`` of the root network and the ``transition``; ``output``
-    ("mean" or "gaussian": then the loss is the Gaussian NLL); ``model_options``: extra
+    only). Objectives for free-running forecasts (`warp_phys.Trainer` documents them; the
+    defaults change nothing): ``p_force_schedule`` (None, "linear", "exponential",
+    "inverse_sigmoid": teacher forcing falls from ``p_force`` to ``p_force_floor`` at epoch
+    ``schedule_epochs``, None = the last), ``forecast_horizon_schedule`` ((start, growth): the
+    forecast loss covers min(start + growth * epoch, full) steps), ``feedback_noise`` (std of the
+    noise on fed-back predictions), ``feedback_passes`` / ``detach_feedback`` (parallel feedback
+    passes instead of the sequential rollout; WARP only). WARP: ``width``/``depth`` of the root
+    network and the ``transition``; ``output`` ("mean" or "gaussian": then the loss is the
+    Gaussian NLL); ``model_options``: extra
     keyword arguments of the WARP constructor (not passed to baselines).
     """
 
@@ -61,6 +68,13 @@ class TrainingRecipe(RecipeBase):
     max_time: float | None = None
     forecast_weight: float = 0.0
     forecast_horizon: int | None = None
+    p_force_schedule: str | None = None
+    p_force_floor: float = 0.0
+    schedule_epochs: int | None = None
+    forecast_horizon_schedule: tuple[int, int] | None = None
+    feedback_noise: float = 0.0
+    feedback_passes: int | None = None
+    detach_feedback: bool = True
     width: int = 32
     depth: int = 2
     transition: str = "identity"

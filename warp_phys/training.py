@@ -2,12 +2,16 @@
 
 AdamW with gradient clipping, reduce-on-plateau on the validation score, best-state
 selection, early stopping, a time budget, a progress bar, and checkpoint/resume (a resumed
-run gives the same result as an uninterrupted one). Inputs are normalised tensors
-x (N, T, d) and tau (T,). Deterministic given ``seed`` (batch order and teacher-forcing
-draws come from one CPU generator whose state is checkpointed).
+run gives the same result as an uninterrupted one). Objectives for free-running forecasts:
+scheduled sampling (``p_force_schedule``), a rollout curriculum on the forecast loss
+(``forecast_horizon_schedule``) and noise / parallel feedback passes in the autoregressive
+forward (``feedback_noise``, ``feedback_passes``); the schedules are in `warp_phys.schedules`.
+Inputs are normalised tensors x (N, T, d) and tau (T,). Deterministic given ``seed`` (batch
+order, teacher-forcing and noise draws come from one CPU generator whose state is checkpointed).
 """
 from __future__ import annotations
 
+import inspect
 import math
 import time
 import warnings
@@ -21,6 +25,10 @@ from warp_phys.checkpoint import atomic_save
 from warp_phys.device import resolve_device
 from warp_phys.losses import LOSSES, sequence_loss
 from warp_phys.progress import progress_bar
+from warp_phys.schedules import check_schedule_options, horizon_at, p_force_at
+
+#: Keywords of the autoregressive forward that the feedback options need (WARP accepts them).
+FEEDBACK_KEYWORDS = ("feedback_passes", "detach_feedback", "noise_std")
 
 
 @dataclass
@@ -38,6 +46,8 @@ class TrainHistory:
     epochs_run: int = 0
     time_s: float = 0.0
     recoveries: int = 0  # non-finite losses recovered from (best state restored, lr lowered)
+    p_force: list[float] = field(default_factory=list)  # teacher-forcing probability of each epoch
+    forecast_horizon: list[int | None] = field(default_factory=list)  # forecast-loss steps (None: no such loss)
 
 
 def _as_data(x: Any, name: str, d: int | None = None) -> torch.Tensor:
@@ -74,6 +84,30 @@ class Trainer:
         nan_retries: how many non-finite training losses to recover from: each restores the
             best parameters so far, clears the optimiser's moments, multiplies the lr by
             ``lr_factor`` and restarts the epoch. One more stops training (best parameters kept).
+
+    Objectives for free-running forecasts (the defaults leave training exactly as without them;
+    `schedule_at` gives the values at an epoch, ``TrainHistory.p_force`` / ``.forecast_horizon``
+    record them; formulas in `warp_phys.schedules`):
+        p_force_schedule: scheduled sampling. None (default): ``p_force`` in every epoch.
+            "linear" | "exponential" | "inverse_sigmoid": epoch k trains with
+            p(k) = p_force_floor + (p_force - p_force_floor) * g(min(k / schedule_epochs, 1)),
+            g falling from 1 to 0, so it starts at ``p_force`` (1: teacher forced) and is
+            ``p_force_floor`` from epoch ``schedule_epochs`` on (None: the last epoch, epochs - 1).
+        p_force_floor: the final teacher-forcing probability, in [0, p_force] (default 0.0).
+        forecast_horizon_schedule: rollout curriculum, (start, growth): the forecast loss
+            (``forecast_weight`` > 0) at epoch k covers min(start + growth * k, full) steps after
+            the context, full = ``forecast_horizon`` or the rest of the trajectory. None: full.
+        feedback_noise: std (normalised units) of Gaussian noise added to the model's own
+            predictions where they are fed back (p_force < 1): the model learns to correct its
+            errors. Passed to the forward as ``noise_std``; default 0.
+        feedback_passes: None (default): the sequential autoregressive forward. K >= 1: K
+            parallel feedback passes instead (the pushforward trick; exact on the first K + 1
+            steps, much faster than the loop on long sequences).
+        detach_feedback: with ``feedback_passes``: no gradient through the fed-back predictions
+            (default True); False backpropagates through all passes.
+        The feedback options need p_force < 1 (or a schedule with p_force_floor < 1) and a model
+        whose forward accepts ``feedback_passes``, ``detach_feedback``, ``noise_std`` (WARP; not
+        the baselines); otherwise ValueError.
     """
 
     def __init__(self, *, epochs: int = 100, batch_size: int = 64, lr: float = 1e-3, weight_decay: float = 0.0,
@@ -83,7 +117,10 @@ class Trainer:
                  forecast_horizon: int | None = None, seed: int = 0,
                  device: str | torch.device = "auto", progress: bool = True,
                  checkpoint_path: str | Path | None = None, max_time: float | None = None,
-                 nan_retries: int = 3) -> None:
+                 nan_retries: int = 3, p_force_schedule: str | None = None, p_force_floor: float = 0.0,
+                 schedule_epochs: int | None = None, forecast_horizon_schedule: tuple[int, int] | None = None,
+                 feedback_noise: float = 0.0, feedback_passes: int | None = None,
+                 detach_feedback: bool = True) -> None:
         if loss not in LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
         if epochs < 0 or batch_size < 1:
@@ -102,11 +139,53 @@ class Trainer:
         if isinstance(nan_retries, bool) or not isinstance(nan_retries, int) or nan_retries < 0:
             raise ValueError(f"nan_retries must be an integer >= 0, got {nan_retries!r}")
         self.nan_retries = nan_retries
+        self.schedule_epochs, self.forecast_horizon_schedule = check_schedule_options(
+            epochs=epochs, p_force=p_force, p_force_schedule=p_force_schedule, p_force_floor=p_force_floor,
+            schedule_epochs=schedule_epochs, forecast_weight=self.forecast_weight, forecast_horizon=forecast_horizon,
+            forecast_horizon_schedule=forecast_horizon_schedule, feedback_noise=feedback_noise,
+            feedback_passes=feedback_passes, detach_feedback=detach_feedback)
+        self.p_force_schedule, self.p_force_floor = p_force_schedule, float(p_force_floor)
+        self.feedback_noise, self.feedback_passes = float(feedback_noise), feedback_passes
+        self.detach_feedback = detach_feedback
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
         self.grad_clip, self.loss, self.p_force, self.patience = grad_clip, loss, p_force, patience
         self.lr_patience, self.lr_factor, self.val_n_ctx, self.seed = lr_patience, lr_factor, val_n_ctx, seed
         self.device, self.progress, self.max_time = device, progress, max_time
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+
+    # ------------------------------------------------------------------ schedules
+    def schedule_at(self, epoch: int, n_steps: int | None = None) -> dict[str, Any]:
+        """The settings of (0-based) ``epoch``: ``{"p_force": float, "forecast_horizon": int | None}``.
+        ``forecast_horizon``: steps of the forecast loss after the context (None: no forecast loss,
+        or, without ``n_steps``, to the end of the trajectory). ``n_steps``: the trajectories'
+        length, which caps the horizon at the steps left after ``forecast_context``."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
+        p = p_force_at(epoch, start=self.p_force, floor=self.p_force_floor, kind=self.p_force_schedule,
+                       schedule_epochs=self.schedule_epochs)
+        h = None
+        if self.forecast_weight > 0:
+            available = None if n_steps is None else int(n_steps) - int(self.forecast_context)
+            h = horizon_at(epoch, horizon=self.forecast_horizon, schedule=self.forecast_horizon_schedule,
+                           available=available)
+        return {"p_force": p, "forecast_horizon": h}
+
+    def _feedback_kwargs(self, model: torch.nn.Module) -> dict[str, Any]:
+        """The feedback keywords of the training forward ({} at their defaults); ValueError when
+        they are set and ``model.forward`` does not accept them."""
+        used = [f"{k}={v!r}" for k, v, default in (("feedback_noise", self.feedback_noise, 0.0),
+                                                   ("feedback_passes", self.feedback_passes, None),
+                                                   ("detach_feedback", self.detach_feedback, True)) if v != default]
+        if not used:
+            return {}
+        params = inspect.signature(model.forward).parameters
+        if not (all(k in params for k in FEEDBACK_KEYWORDS)
+                or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())):
+            raise ValueError(f"{', '.join(used)} needs a model whose forward accepts {list(FEEDBACK_KEYWORDS)} "
+                             f"(WARP); {type(model).__name__}.forward does not: leave feedback_noise=0, "
+                             "feedback_passes=None, detach_feedback=True")
+        return {"feedback_passes": self.feedback_passes, "detach_feedback": self.detach_feedback,
+                "noise_std": self.feedback_noise}
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -128,11 +207,13 @@ class Trainer:
         model.train(was_training)
         return total / n
 
-    def forecast_loss(self, model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    def forecast_loss(self, model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor,
+                      horizon: int | None = None) -> torch.Tensor:
         """MSE of ``model.context_forecast`` reading x[:, :forecast_context] (x (B, T, d))
-        over the next ``forecast_horizon`` steps (to the end when None)."""
+        over the next ``horizon`` steps (default ``forecast_horizon``; to the end when None)."""
         n = int(self.forecast_context)
-        end = x.shape[1] if self.forecast_horizon is None else min(x.shape[1], n + int(self.forecast_horizon))
+        horizon = self.forecast_horizon if horizon is None else horizon
+        end = x.shape[1] if horizon is None else min(x.shape[1], n + int(horizon))
         pred = model.context_forecast(x[:, :n], tau[:end])
         return ((pred.mean[:, n:end] - x[:, n:end]) ** 2).mean()
 
@@ -159,6 +240,7 @@ class Trainer:
         if self.forecast_weight > 0 and not callable(getattr(model, "context_forecast", None)):
             raise ValueError(f"forecast_weight > 0 needs a model with a differentiable context_forecast "
                              f"(WARP); {type(model).__name__} has none: set forecast_weight=0")
+        feedback = self._feedback_kwargs(model)
         model.to(device)
         first = next(iter(model.parameters()), None)
         dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
@@ -199,14 +281,16 @@ class Trainer:
         model.train()
         epoch = start_epoch
         while not done and epoch < self.epochs:
+            setting = self.schedule_at(epoch, n_steps=T)
+            p_force, horizon = setting["p_force"], setting["forecast_horizon"]
             perm = torch.randperm(N, generator=gen).to(device)
             total, count, timed_out, bad_loss = 0.0, 0, False, False
             for i in range(0, N, self.batch_size):
                 xb = x_train[perm[i : i + self.batch_size]]
-                pred = model(xb, tau, p_force=self.p_force, generator=gen)
+                pred = model(xb, tau, p_force=p_force, generator=gen, **feedback)
                 loss = sequence_loss(pred, xb, kind=self.loss) + model.penalty(xb, tau)
                 if self.forecast_weight > 0:
-                    loss = loss + self.forecast_weight * self.forecast_loss(model, xb, tau)
+                    loss = loss + self.forecast_weight * self.forecast_loss(model, xb, tau, horizon)
                 if not torch.isfinite(loss):
                     bad_loss = True
                     break
@@ -240,6 +324,8 @@ class Trainer:
                 break
             train_loss = total / max(count, 1)
             history.train_loss.append(train_loss)
+            history.p_force.append(p_force)
+            history.forecast_horizon.append(horizon)
             val = self.evaluate(model, x_val, tau) if x_val is not None else None
             if val is not None:
                 history.val_loss.append(val)

@@ -64,7 +64,11 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
                       loss="nll" if output == "gaussian" else "mse", p_force=plan.p_force,
                       val_n_ctx=context, forecast_weight=plan.forecast_weight,
                       forecast_context=context if plan.forecast_weight > 0 else None,
-                      forecast_horizon=plan.forecast_horizon, seed=seed, device=device, progress=progress,
+                      forecast_horizon=plan.forecast_horizon, p_force_schedule=plan.p_force_schedule,
+                      p_force_floor=plan.p_force_floor, schedule_epochs=plan.schedule_epochs,
+                      forecast_horizon_schedule=plan.forecast_horizon_schedule, feedback_noise=plan.feedback_noise,
+                      feedback_passes=plan.feedback_passes, detach_feedback=plan.detach_feedback,
+                      seed=seed, device=device, progress=progress,
                       max_time=plan.max_time, **({"patience": plan.patience} if plan.patience is not None else {}))
     return trainer.fit(net, z_train, tau, z_val)
 

@@ -13,7 +13,10 @@ Cases (root width 48, depth 3, swish unless noted):
 * MSD: d = 2, T = 256, batch 64 and 256.
 * Lorenz: d = 3, T = 1000, batch 32.
 * Dense A is only allowed at small D, so it runs on a small root (width 16, depth 2).
-Modes: parallel (teacher forced, p_force = 1) and autoregressive (p_force = 0.25).
+Modes: parallel (teacher forced, p_force = 1) and autoregressive (p_force = 0.25): the sequential
+loop (``WARP.rollout``), and on MSD the parallel feedback passes (``feedback_passes`` K = 1 and 2,
+``detach_feedback=True``; warp_phys/rollout.py). A second table sets these against the parallel
+step and the sequential autoregressive steps (factored and plain) of the same run.
 GRU/LSTM: a one-layer torch.nn RNN + linear read-out trained on the same one-step task. Their
 hidden state matches theta's byte size only on the small-root case (GRU H = D, LSTM 2H = D);
 at D ~ 5,000 a matched GRU would hold 3 H^2 ~ 72 M weights, so the table uses H = 256 there.
@@ -22,6 +25,7 @@ are skipped (they would exhaust a shared machine) and say so.
 
     python benchmarks/warp_step.py --quick      # MSD batch 64 + small dense, 1 timed step
     python benchmarks/warp_step.py              # everything
+    python benchmarks/warp_step.py --only autoregressive   # the fast-autoregressive rows (MSD)
 """
 from __future__ import annotations
 
@@ -101,8 +105,10 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
                      evaluation=case["evaluation"], max_dense_params=100_000, seed=0).to(dev)
         params = list(model.parameters())
 
+        options = case.get("forward", {})  # feedback_passes, detach_feedback
+
         def forward():
-            return model(x, tau, p_force=case["p_force"], generator=gen).mean
+            return model(x, tau, p_force=case["p_force"], generator=gen, **options).mean
         state_numbers = model.weight_size
     else:
         model = _RNN(case["model"], case["d"], case["hidden"], dev)
@@ -148,8 +154,13 @@ def _root_size(cfg: dict[str, Any]) -> int:
     return RootNetwork(1, cfg["d"], cfg["width"], cfg["depth"]).size
 
 
+FEEDBACK = (1, 2)  # feedback_passes of the fast autoregressive rows (detached)
+
+
 def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
     common = {"threads": args.threads, "device": args.device, "steps": args.steps}
+    if args.only == "autoregressive":
+        return autoregressive_cases(common, [64] if args.quick else [64, 256])
     cases = []
     configs = [(MSD, [64] if args.quick else [64, 256]), (SMALL, [64])]
     if not args.quick:
@@ -167,8 +178,24 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
                     hidden = {"gru": 256, "lstm": 256}
                 for transition, evaluation in warp:
                     cases.append({**base, "model": "warp", "transition": transition, "evaluation": evaluation})
+                if cfg is MSD and p_force < 1:
+                    cases += [{**base, "model": "warp", "transition": "identity", "evaluation": "auto",
+                               "forward": {"feedback_passes": k, "detach_feedback": True}} for k in FEEDBACK]
                 for kind, h in hidden.items():
                     cases.append({**base, "model": kind, "hidden": h, "transition": "-", "evaluation": "-"})
+    return cases
+
+
+def autoregressive_cases(common: dict[str, Any], batches: list[int]) -> list[dict[str, Any]]:
+    """MSD, identity: parallel, sequential AR (factored, plain), AR by K detached feedback passes."""
+    cases = []
+    for batch in batches:
+        base = {**common, **MSD, "batch": batch, "model": "warp", "transition": "identity"}
+        cases.append({**base, "p_force": 1.0, "evaluation": "auto"})
+        cases += [{**base, "p_force": 0.25, "evaluation": "auto",
+                   "forward": {"feedback_passes": k, "detach_feedback": True}} for k in FEEDBACK]
+        for evaluation in ("auto", "plain"):
+            cases.append({**base, "p_force": 0.25, "evaluation": evaluation})
     return cases
 
 
@@ -182,46 +209,71 @@ def materialised_gb(case: dict[str, Any]) -> float:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="MSD batch 64 and the small dense case only")
-    ap.add_argument("--steps", type=int, default=None, help="timed steps per case (default 2, quick 1)")
+    ap.add_argument("--only", choices=["autoregressive"], default=None,
+                    help="autoregressive: only the fast-autoregressive comparison (MSD, B=64 and 256)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="timed steps per case (default 2, quick 1, --only autoregressive 5)")
+    ap.add_argument("--rounds", type=int, default=None,
+                    help="run every case this many times, each in a fresh process, and report the medians "
+                         "(default 1, --only autoregressive 3)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per case (default 1)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
     ap.add_argument("--max-materialised-gb", type=float, default=None,
-                    help="skip materialised cases whose theta tensor is larger (default 1.0 on CPU, 40 on CUDA)")
+                    help="skip materialised cases whose theta tensor is larger (default 1.0 on CPU, 40 on "
+                         "CUDA; 2.0 on CPU with --only autoregressive, whose B=256 plain row needs 1.2)")
     ap.add_argument("--json", default=None, help="also write the raw results to this JSON file")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker is not None:
         print(json.dumps(run_case(json.loads(args.worker))))
         return
-    args.steps = args.steps or (1 if args.quick else 2)
+    args.steps = args.steps or (1 if args.quick else 5 if args.only else 2)
+    args.rounds = args.rounds or (3 if args.only else 1)
     limit = args.max_materialised_gb
     if limit is None:
-        limit = 40.0 if args.device in ("cuda", "auto") and _has_cuda() else 1.0
-    results = []
+        limit = 40.0 if args.device in ("cuda", "auto") and _has_cuda() else 2.0 if args.only else 1.0
     t_start = time.perf_counter()
-    for case in build_cases(args):
-        label = _label(case)
-        if materialised_gb(case) > limit:
-            results.append({**case, "skipped": f"theta would need {materialised_gb(case):.1f} GB > {limit} GB"})
-            print(f"skip {label}", file=sys.stderr, flush=True)
-            continue
-        env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-        proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(case)], capture_output=True,
-                              text=True, env=env)
-        if proc.returncode != 0:
-            results.append({**case, "skipped": "failed: " + proc.stderr.strip().splitlines()[-1][:80]})
-        else:
-            results.append({**case, **json.loads(proc.stdout.strip().splitlines()[-1])})
-        r = results[-1]
-        print(f"{label}: {r.get('time_s', float('nan')):.3f} s {r.get('skipped', '')}", file=sys.stderr, flush=True)
+    cases = build_cases(args)
+    runs: list[list[dict[str, Any]]] = [[] for _ in cases]
+    for rnd in range(args.rounds):  # every other round in reverse order, so a drifting load evens out
+        for i in (range(len(cases)) if rnd % 2 == 0 else reversed(range(len(cases)))):
+            case, label = cases[i], _label(cases[i])
+            if materialised_gb(case) > limit:
+                if rnd == 0:
+                    runs[i].append({**case, "skipped": f"theta would need {materialised_gb(case):.1f} GB > {limit} GB"})
+                    print(f"skip {label}", file=sys.stderr, flush=True)
+                continue
+            env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
+            proc = subprocess.run([sys.executable, __file__, "--worker", json.dumps(case)], capture_output=True,
+                                  text=True, env=env)
+            if proc.returncode != 0:
+                runs[i].append({**case, "skipped": "failed: " + proc.stderr.strip().splitlines()[-1][:80]})
+            else:
+                runs[i].append({**case, **json.loads(proc.stdout.strip().splitlines()[-1])})
+            r = runs[i][-1]
+            print(f"{label}: {r.get('time_s', float('nan')):.3f} s {r.get('skipped', '')}", file=sys.stderr,
+                  flush=True)
+    results = [_combine(r) for r in runs]
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)
-    print(table(results))
+    print(table([r for r in results if not r.get("forward")]))
+    if any(r.get("forward") for r in results):
+        print("\n" + autoregressive_table(results))
     dev = next((r["device"] for r in results if "device" in r), args.device)
     print(f"\n{len(results)} cases in {time.perf_counter() - t_start:.0f} s on {dev}, {args.threads} thread(s), "
-          f"{args.steps} timed step(s) after a warm-up; memory: "
+          f"{args.steps} timed step(s) after a warm-up" + (f", median of {args.rounds} rounds (fresh processes)"
+                                                            if args.rounds > 1 else "") + "; memory: "
           f"{'peak CUDA allocation' if dev.startswith('cuda') else 'peak RSS growth (ru_maxrss)'} during the steps.")
+
+
+def _combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from the rounds of a case: median time and memory (skipped if any round was)."""
+    bad = next((r for r in runs if "skipped" in r), None)
+    if bad is not None:
+        return bad
+    return {**runs[0], "time_s": statistics.median(r["time_s"] for r in runs),
+            "peak_mb": statistics.median(r["peak_mb"] for r in runs), "rounds": len(runs)}
 
 
 def _has_cuda() -> bool:
@@ -232,6 +284,8 @@ def _has_cuda() -> bool:
 
 def _label(c: dict[str, Any]) -> str:
     mode = "parallel" if c["p_force"] >= 1 else f"AR p={c['p_force']}"
+    if c.get("forward"):
+        mode += f" fast K={c['forward']['feedback_passes']}"
     what = f"WARP {c['transition']} {'factored' if c['evaluation'] == 'auto' and c['transition'] in ('identity', 'lowrank') else 'plain'}" \
         if c["model"] == "warp" else f"{c['model'].upper()} H={c['hidden']}"
     return f"{c['name']} B={c['batch']} {mode} {what}"
@@ -269,6 +323,38 @@ def table(results: list[dict[str, Any]]) -> str:
             vs_gru = f"{r['time_s'] / gru['time_s']:.2f}" if gru is not None else ""
             lines.append(f"| {name} | {batch} | {mode} | {model} | {r['state']} | {r['time_s']:.3f} | "
                          f"{r['peak_mb']:.0f} | {ratio_t} | {ratio_m} | {vs_gru} |")
+    return "\n".join(lines)
+
+
+def autoregressive_table(results: list[dict[str, Any]]) -> str:
+    """Fast autoregressive rows against the parallel and sequential AR identity rows of the same run."""
+    lines = ["| config | batch | mode | model | s / step | peak MB | time / parallel | seq AR plain / this | "
+             "seq AR factored / this |", "|---|---|---|---|---|---|---|---|---|"]
+
+    def find(name: str, batch: int, p_force: float, evaluation: str) -> dict[str, Any] | None:
+        return next((r for r in results if r["name"] == name and r["batch"] == batch and r["model"] == "warp"
+                     and r["transition"] == "identity" and r["evaluation"] == evaluation
+                     and r["p_force"] == p_force and not r.get("forward")), None)
+
+    def ratio(a: dict[str, Any] | None, b: dict[str, Any] | None) -> str:
+        ok = a is not None and b is not None and "time_s" in a and "time_s" in b
+        return f"{a['time_s'] / b['time_s']:.2f}x" if ok else "-"
+
+    groups = sorted({(r["name"], r["batch"]) for r in results if r.get("forward")}, key=lambda k: (k[0], k[1]))
+    for name, batch in groups:
+        par, seq, plain = find(name, batch, 1.0, "auto"), find(name, batch, 0.25, "auto"), \
+            find(name, batch, 0.25, "plain")
+        fast = [r for r in results if r["name"] == name and r["batch"] == batch and r.get("forward")]
+        for r in [x for x in (par, seq, plain) if x is not None] + fast:
+            mode = "parallel" if r["p_force"] >= 1 else f"AR {r['p_force']}"
+            mode += f", {r['forward']['feedback_passes']} feedback pass(es), detached" if r.get("forward") \
+                else (", sequential" if r["p_force"] < 1 else "")
+            model = f"WARP identity {'plain' if r['evaluation'] == 'plain' else 'factored'}"
+            if "time_s" not in r:
+                lines.append(f"| {name} | {batch} | {mode} | {model} | skipped: {r['skipped']} | | | | |")
+                continue
+            lines.append(f"| {name} | {batch} | {mode} | {model} | {r['time_s']:.3f} | {r['peak_mb']:.0f} | "
+                         f"{ratio(r, par)} | {ratio(plain, r)} | {ratio(seq, r)} |")
     return "\n".join(lines)
 
 

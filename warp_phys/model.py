@@ -13,6 +13,7 @@ Evaluation: for ``identity``, ``lowrank`` and ``subspace`` transitions the weigh
 subspace theta_0 + span(basis), and the root network is evaluated in factored form without
 ever building theta_t per (batch, time) (warp_phys/root.py). ``diagonal`` and ``dense``
 materialise theta_t. ``evaluation="plain"`` forces materialisation (tests, benchmarks).
+Autoregressive training (the sequential loop, or parallel feedback passes): warp_phys/rollout.py.
 
 Units: x is in normalised units (the workflow normalises); tau = t / (T - 1) in [0, 1].
 """
@@ -27,6 +28,7 @@ from torch.nn import functional as F
 from warp_phys.hypernet import FreeInitialState, Hypernetwork
 from warp_phys.priors.base import BindContext, Identity, Prior, roll_out
 from warp_phys.root import RootNetwork, get_activation
+from warp_phys.rollout import check_feedback_options, draw_noise, feedback_rollout, sequential_rollout
 from warp_phys.scaling import Scaler
 from warp_phys.sequence import Prediction, SequenceModel
 from warp_phys.transitions import REGISTRY as TRANSITIONS
@@ -232,64 +234,47 @@ class WARP(SequenceModel):
         return raw, z_prev
 
     def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *,
-                freeze_recurrence: bool = False) -> Prediction:
+                freeze_recurrence: bool = False, noise: torch.Tensor | None = None) -> Prediction:
         """Sequential run (differentiable): the input at step t is x[:, t] where force[:, t], else
-        the model's own mean prediction of step t. x (B, T, d), tau (T,), force (B, T) bool -> (B, T, d)."""
-        B, T, d = x.shape
-        x0 = x[:, 0]
-        theta0 = self.initial(x0)
-        tr = self.transition
-        if self.factored:
-            layers = self.root.factored_layers(theta0, tr.basis())
-            state = tr.init_coefficient_state(theta0, x0)
-            coeff = x0.new_zeros(B, 1, tr.n_coefficients)
-        else:
-            state, theta = tr.init_step_state(theta0), theta0
-        inp_prev = x0
-        means: list[torch.Tensor] = []
-        stds: list[torch.Tensor] = []
-        force = force.unsqueeze(-1)
-        for t in range(T):
-            if t >= 2:  # read the input of step t-1
-                inp = torch.where(force[:, t - 1], x[:, t - 1], means[-1])
-                if not freeze_recurrence:
-                    if self.factored:
-                        state, c = tr.step_coefficients(state, inp)
-                        coeff = c.unsqueeze(1)
-                    else:
-                        state, theta = tr.step_state(state, inp - inp_prev)
-                inp_prev = inp
-            z_prev = inp_prev.unsqueeze(1)
-            inputs = self._inputs(tau[t : t + 1], z_prev)
-            if self.factored:
-                raw = self.root.evaluate_factored(layers, None, coeff, inputs)
-            else:
-                raw = self.root.evaluate(theta.unsqueeze(1), inputs)
-            pred = self._decode(raw, tau[t : t + 1], z_prev)
-            means.append(pred.mean[:, 0])
-            if pred.std is not None:
-                stds.append(pred.std[:, 0])
-        return Prediction(torch.stack(means, 1), torch.stack(stds, 1) if stds else None)
+        the model's own mean prediction of step t (plus noise[:, t] when given). x (B, T, d), tau (T,),
+        force (B, T) bool, noise (B, T, d) or None -> (B, T, d). See warp_phys/rollout.py."""
+        return sequential_rollout(self, x, tau, force, freeze_recurrence=freeze_recurrence, noise=noise)
+
+    def feedback_rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *, passes: int,
+                         detach: bool = True, noise: torch.Tensor | None = None) -> Prediction:
+        """`rollout` by ``passes`` parallel feedback passes after a teacher-forced one: steps
+        0 .. passes + 1 equal `rollout`, all of them when passes >= T - 2 (warp_phys/rollout.py).
+        ``detach``: no gradient through the fed-back predictions (earlier passes without autograd)."""
+        return feedback_rollout(self, x, tau, force, passes=passes, detach=detach, noise=noise)
 
     # ------------------------------------------------------------------ public API
     def forward(self, x: torch.Tensor, tau: torch.Tensor, *, p_force: float = 1.0,
-                generator: torch.Generator | None = None) -> Prediction:
+                generator: torch.Generator | None = None, feedback_passes: int | None = None,
+                detach_feedback: bool = True, noise_std: float = 0.0) -> Prediction:
         """One-step predictions (B, T, d) for x (B, T, d) at normalised times tau (T,).
 
         p_force = 1: teacher forced, all steps in parallel. p_force < 1: autoregressive; the
         input at each step is the truth with probability p_force (drawn per trajectory and
-        step from ``generator``), else the model's own prediction (differentiable).
+        step from ``generator``), else the model's own prediction (differentiable), plus
+        Gaussian noise of std ``noise_std`` (normalised units, drawn from ``generator`` after
+        the choice of steps; nothing is fed back at p_force = 1, so it has no effect there).
+        ``feedback_passes``: None runs the sequential `rollout`; K >= 1 runs `feedback_rollout`
+        with K parallel passes (exact on steps 0 .. K + 1), ``detach_feedback`` as its ``detach``.
         """
         x = self._check_x(x)
         tau = self._check_tau(tau, x.shape[1], x)
         if not 0.0 <= p_force <= 1.0:
             raise ValueError(f"p_force must be in [0, 1], got {p_force}")
+        check_feedback_options(feedback_passes, detach_feedback, noise_std)
         if p_force >= 1.0:
             raw, z_prev = self._raw_parallel(x, tau)
             return self._decode(raw, tau, z_prev)
         dev = generator.device if generator is not None else x.device
         force = torch.rand(x.shape[0], x.shape[1], generator=generator, device=dev).to(x.device) < p_force
-        return self.rollout(x, tau, force)
+        noise = draw_noise(x, noise_std, generator)
+        if feedback_passes is None:
+            return self.rollout(x, tau, force, noise=noise)
+        return self.feedback_rollout(x, tau, force, passes=feedback_passes, detach=detach_feedback, noise=noise)
 
     def _held_forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, horizon: int) -> Prediction:
         """Teacher-forced one-step predictions over the context x_ctx (B, n_ctx, d), then

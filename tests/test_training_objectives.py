@@ -29,18 +29,7 @@ def waves(n, T=24, seed=0):
     return torch.tensor(x, dtype=torch.float32), torch.linspace(0, 1, T)
 
 
-def damped_oscillators(n, seed, T=48):
-    """As tests/test_training.py (the data of the pinned run below)."""
-    rng = np.random.default_rng(seed)
-    t = np.linspace(0.0, 1.0, T)
-    M, K, C = (rng.uniform(*r, size=(n, 1)) for r in ((0.02, 0.04), (4.0, 16.0), (0.01, 0.2)))
-    w0 = np.sqrt(K / M)
-    zeta = C / (2 * np.sqrt(K * M))
-    wd = w0 * np.sqrt(1 - zeta**2)
-    env = np.exp(-zeta * w0 * t)
-    pos = env * (np.cos(wd * t) + zeta * w0 / wd * np.sin(wd * t))
-    vel = -env * (w0**2 / wd) * np.sin(wd * t)
-    return torch.tensor(np.stack([pos, vel / 20], -1), dtype=torch.float32), torch.linspace(0, 1, T)
+from test_training import damped_oscillators  # noqa: E402  (the data of the pinned run below)
 
 
 class Stub(SequenceModel):

@@ -55,6 +55,8 @@ class System:
     kind: ClassVar[str] = "ode"          # "ode" or "field"
     time_units: ClassVar[str] = "s"
     lyapunov_exponent: ClassVar[float | None] = None   # largest exponent, 1/time_units
+    lyapunov_exponent_stderr: ClassVar[float | None] = None   # its standard error (measured)
+    lyapunov_method: ClassVar[str | None] = None       # how it was measured
     period: ClassVar[float | None] = None              # natural period at the defaults
     recommended_prior: ClassVar[str | None] = None     # name in warp_phys.priors
     chaotic: ClassVar[bool] = False

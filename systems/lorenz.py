@@ -16,6 +16,10 @@ class Lorenz63(System):
     description = "Lorenz-63 convection model, chaotic at the classic parameters"
     time_units = "1"
     lyapunov_exponent = 0.906          # largest exponent at sigma=10, rho=28, beta=8/3
+    lyapunov_exponent_stderr = 0.001
+    lyapunov_method = ("two-trajectory Benettin (warp_phys.lyapunov.largest_exponent), RK4; measured "
+                       "0.9054 +- 0.0009 over 64 starts x 500 time units (seed 0, benchmarks/lyapunov_claims.py), "
+                       "in agreement with the literature value 0.906")
     chaotic = True
     recommended_prior = "grey_box"
     default_time_grid = TimeGrid((0.0, 10.0), 1000)
@@ -46,6 +50,10 @@ class Lorenz96(System):
     description = "Lorenz-96 ring of N sites with forcing F (chaotic for F >~ 6)"
     time_units = "1"
     lyapunov_exponent = 1.68           # at N=40, F=8 (literature value, ~1.7)
+    lyapunov_exponent_stderr = 0.008
+    lyapunov_method = ("two-trajectory Benettin (warp_phys.lyapunov.largest_exponent), RK4; measured "
+                       "1.678 +- 0.008 over 32 starts x 200 time units at N=40, F=8 (seed 0, "
+                       "benchmarks/lyapunov_claims.py)")
     chaotic = True
     recommended_prior = "grey_box"
     default_time_grid = TimeGrid((0.0, 10.0), 1000)

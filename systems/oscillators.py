@@ -96,15 +96,26 @@ class VanDerPol(System):
 
 
 class Duffing(System):
-    """x'' + delta x' + alpha x + beta x^3 = gamma cos(omega t) (forced, damped; chaotic for
-    the classic double-well defaults alpha=-1, beta=1, delta=0.3, gamma=0.37, omega=1.2)."""
+    """x'' + delta x' + alpha x + beta x^3 = gamma cos(omega t) (forced, damped).
+
+    The defaults alpha=-1, beta=1, delta=0.3, gamma=0.5, omega=1.2 are the classic double-well
+    strange attractor: largest Lyapunov exponent ``lyapunov_exponent`` (measured, see
+    ``lyapunov_method``). Periodic and chaotic windows interleave along gamma at this delta and
+    omega: at gamma=0.37 the motion settles on a period-5 orbit (largest exponent -0.053), so the
+    stored exponent holds at the defaults only and an instance with other parameters has none.
+    """
 
     name = "duffing"
     aliases = ("duffing_oscillator",)
-    description = "forced Duffing oscillator (double well; chaotic at the defaults)"
+    description = "forced Duffing oscillator (double well; chaotic at the defaults, gamma = 0.5)"
     time_units = "1"
     period = 2 * math.pi / 1.2     # forcing period at the defaults
     chaotic = True
+    lyapunov_exponent = 0.1057
+    lyapunov_exponent_stderr = 0.0008
+    lyapunov_method = ("two-trajectory Benettin (warp_phys.lyapunov.largest_exponent), RK4 dt=0.02; mean and "
+                       "standard error over 128 starts from sample_ic (seed 0), 100 transient + 50 alignment "
+                       "+ 4000 averaged time units each (benchmarks/lyapunov_claims.py)")
     recommended_prior = "grey_box"
     default_t_span = (0.0, 50.0)
     default_n_steps = 1000
@@ -113,11 +124,16 @@ class Duffing(System):
         Parameter("alpha", -1.0, (-1.2, -0.8), (-1.5, -0.5), "1", "linear stiffness"),
         Parameter("beta", 1.0, (0.8, 1.2), (0.5, 1.5), "1", "cubic stiffness", **_POS),
         Parameter("delta", 0.3, (0.2, 0.4), (0.1, 0.5), "1", "damping", **_NONNEG),
-        Parameter("gamma", 0.37, (0.25, 0.5), (0.1, 0.6), "1", "forcing amplitude", **_NONNEG),
+        Parameter("gamma", 0.5, (0.25, 0.5), (0.1, 0.6), "1", "forcing amplitude", **_NONNEG),
         Parameter("omega", 1.2, (1.0, 1.4), (0.8, 1.6), "1", "forcing angular frequency", **_NONNEG),
     )
     ic_train = {"x": (-1.5, 1.5), "v": (-1.0, 1.0)}
     ic_test = {"x": (-2.0, 2.0), "v": (-1.5, 1.5)}
+
+    def __init__(self, **params: float) -> None:
+        super().__init__(**params)
+        if any(self.params[p.name] != p.default for p in self.parameters):
+            self.lyapunov_exponent = self.lyapunov_exponent_stderr = self.lyapunov_method = None
 
     def rhs(self, t: torch.Tensor, x: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
         pos, vel = x[..., 0], x[..., 1]

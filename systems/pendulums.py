@@ -53,7 +53,8 @@ class DoublePendulum(System):
 
     name = "double_pendulum"
     aliases = ("double-pendulum", "dp")
-    description = "planar double pendulum (chaotic at large amplitude)"
+    description = ("planar double pendulum (mixed phase space: about a quarter of the default starts are "
+                   "chaotic, more at large amplitude)")
     time_units = "s"
     period = 2 * math.pi / math.sqrt(9.81 * (2 - math.sqrt(2)))   # slow small-angle mode, defaults
     chaotic = True

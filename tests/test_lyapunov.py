@@ -1,6 +1,8 @@
 """Lyapunov exponents by the Benettin/QR method."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -58,3 +60,50 @@ def test_seeded_and_deterministic():
 def test_bad_input(kwargs, match):
     with pytest.raises(ValueError, match=match):
         lyapunov_exponents(get("lorenz"), n_steps=10, n_transient=0, **kwargs)
+
+
+# ---- largest_exponent: mean +- standard error over starts (two-trajectory method) ----------
+from warp_phys.lyapunov import largest_exponent  # noqa: E402
+
+
+def test_largest_exponent_agrees_with_the_tangent_method_on_the_same_starts():
+    s = get("lorenz")
+    est = largest_exponent(s, n_starts=8, horizon=20.0, transient=5.0, align=2.0, seed=4)
+    assert est.per_start.shape == (8,) and est.n_starts == 8 and est.horizon == pytest.approx(20.0)
+    assert est.stderr == pytest.approx(float(est.per_start.std()) / 8 ** 0.5)
+    assert abs(est.mean - 0.906) < 4 * est.stderr + 0.02
+    x0 = s.sample_ic(8, torch.Generator().manual_seed(4))
+    tangent = lyapunov_exponents(s, x0, dt=0.01, n_steps=2000, n_transient=500)[:, 0]
+    assert abs(est.mean - tangent.mean().item()) < 4 * est.stderr
+    again = largest_exponent(s, n_starts=8, horizon=20.0, transient=5.0, align=2.0, seed=4)
+    assert torch.equal(est.per_start, again.per_start)
+
+
+def test_largest_exponent_of_a_damped_oscillator_is_minus_half_the_damping_rate():
+    # underdamped m x'' + c x' + k x = 0: both exponents equal -c / (2 m). A separation turns
+    # with the motion, so its (x, v) length also swings by up to the ratio of the axes of the
+    # phase ellipse, sqrt(k / m) ~ 18 here: the finite-time value is within ln(18) / T of the limit.
+    T = 20.0
+    est = largest_exponent(get("msd"), n_starts=4, horizon=T, transient=0.1, dt=0.002)
+    assert abs(est.mean + 0.1 / (2 * 0.03)) < math.log(18.3) / T
+    assert est.zero_allowance() > 0 and est.zero_allowance(power=1) < est.zero_allowance()
+
+
+def test_largest_exponent_of_a_field_system_uses_its_own_stepper():
+    ks = get("kuramoto_sivashinsky")
+    est = largest_exponent(ks, n_starts=2, horizon=5.0, transient=2.0)
+    assert est.dt == pytest.approx(1 / 28) and "ETDRK4" in est.method
+    assert est.per_start.shape == (2,) and torch.isfinite(est.per_start).all()
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(n_starts=1), r"n_starts must be >= 2"),
+    (dict(n_starts=2.5), r"n_starts must be an integer"),
+    (dict(horizon=0.0), r"horizon must be a positive number"),
+    (dict(transient=-1.0), r"transient must be a finite number >= 0"),
+    (dict(align=float("nan")), r"align must be a finite number >= 0"),
+    (dict(dt=-0.1), r"dt must be a positive number"),
+])
+def test_largest_exponent_bad_input(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        largest_exponent(get("lorenz"), **{"horizon": 1.0, **kwargs})

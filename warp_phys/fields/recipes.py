@@ -72,7 +72,7 @@ FIELD_RECIPES: dict[str, FieldRecipe] = {
         system_options={"forcing": "kolmogorov", "k_f": 3, "nu": 0.05, "drag": 0.1},
         grid=32, dt=0.2, run_duration=200.0, n_runs_train=8, n_runs_val=2, n_runs_test=2,
         window=64, stride=16, test_stride=32, context=16, augment_shifts=4, basis="pod", rank=32, epochs=40,
-        time_scale=1 / 0.15, time_scale_kind="Lyapunov time"),
+        time_scale=1 / 0.061, time_scale_kind="Lyapunov time"),
     # Viscous Burgers from random initial fields (shocks form and decay): one window per run.
     "burgers_1d": FieldRecipe(
         grid=128, dt=0.05, run_duration=5.0, n_runs_train=128, n_runs_val=16, n_runs_test=32,

@@ -4,8 +4,8 @@ of any registered system (ODE or field) with its standard error over starts.
 The state is advanced with a fixed-step RK4 on the system's torch right-hand side. The
 k tangent vectors follow the tangent map of each block of ``renorm_every`` RK4 steps,
 obtained by reverse-mode autograd (d batched vector-Jacobian products). Differentiating
-the RK4 map equals integrating dQ/dt = J(x) Q with the same RK4 scheme, and it is about
-8x cheaper in eager PyTorch than forward-mode jvp at every stage (measured on CPU).
+the RK4 map equals integrating dQ/dt = J(x) Q with the same RK4 scheme, and it is cheaper
+in eager PyTorch than forward-mode jvp at every stage (benchmarks/README.md).
 After each block Q is re-orthonormalised by QR and log|diag R| accumulated;
 the exponents are the accumulated logs divided by the elapsed time (1/time_units).
 

@@ -24,13 +24,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from warp_phys.validation import is_integer
+
 P_FORCE_SCHEDULES = ("linear", "exponential", "inverse_sigmoid")
 EXP_RATE = 5.0
 SIGMOID_SHARPNESS = 10.0
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _is_number(v: Any) -> bool:
@@ -93,12 +91,12 @@ def check_schedule_options(*, epochs: int, p_force: float, p_force_schedule: Any
                          "0.0 and None")
     if schedule_epochs is None:
         schedule_epochs = max(epochs - 1, 1)
-    elif not _is_int(schedule_epochs) or schedule_epochs < 1:
+    elif not is_integer(schedule_epochs) or schedule_epochs < 1:
         raise ValueError(f"schedule_epochs={schedule_epochs!r} must be an integer >= 1 (the epoch at which "
                          "p_force reaches p_force_floor), or None for the last epoch")
     if forecast_horizon_schedule is not None:
         sch = forecast_horizon_schedule
-        if (not isinstance(sch, (tuple, list)) or len(sch) != 2 or not all(_is_int(v) for v in sch)
+        if (not isinstance(sch, (tuple, list)) or len(sch) != 2 or not all(is_integer(v) for v in sch)
                 or sch[0] < 1 or sch[1] < 0):
             raise ValueError(f"forecast_horizon_schedule={sch!r} must be a pair (start, growth) of integers, "
                              "start >= 1 steps, growth >= 0 steps per epoch")
@@ -112,7 +110,7 @@ def check_schedule_options(*, epochs: int, p_force: float, p_force_schedule: Any
     if not _is_number(feedback_noise) or feedback_noise < 0:
         raise ValueError(f"feedback_noise={feedback_noise!r} must be a finite number >= 0 (std of the noise "
                          "added to fed-back predictions, normalised units)")
-    if feedback_passes is not None and (not _is_int(feedback_passes) or feedback_passes < 1):
+    if feedback_passes is not None and (not is_integer(feedback_passes) or feedback_passes < 1):
         raise ValueError(f"feedback_passes={feedback_passes!r} must be an integer >= 1 (parallel feedback "
                          "passes), or None for the sequential rollout")
     if not isinstance(detach_feedback, bool):

@@ -22,13 +22,14 @@ class InputError(ValueError):
     """A bad argument: the message names it, its value and the fix."""
 
 
-def _is_int(value: Any) -> bool:
+def is_integer(value: Any) -> bool:
+    """True for a Python or numpy integer (not a bool)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
 def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """``value`` as an int in [minimum, maximum]; InputError otherwise."""
-    if not _is_int(value):
+    if not is_integer(value):
         raise InputError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
     value = int(value)
     if minimum is not None and value < minimum:
@@ -40,7 +41,7 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
 
 def check_seed(seed: Any, name: str = "seed") -> int:
     """A seed: an integer in [0, 2**63 - 1]."""
-    if not _is_int(seed):
+    if not is_integer(seed):
         raise InputError(f"{name} must be an integer in [0, 2**63 - 1], got {seed!r}")
     return check_int(seed, name, minimum=0, maximum=MAX_SEED)
 
@@ -102,7 +103,7 @@ def check_time_grid(time: Any, n_steps: int | None = None) -> np.ndarray:
 
 def check_context(context: Any, n_steps: int) -> int:
     """A context length that leaves at least one step to forecast: 1 <= context < n_steps."""
-    if not _is_int(context):
+    if not is_integer(context):
         raise InputError(f"context must be an integer number of steps, got {context!r}")
     if context < 1:
         raise InputError(f"context must be at least 1 step, got {context}")
@@ -120,4 +121,4 @@ def check_choice(value: Any, name: str, choices: list[str] | tuple[str, ...]) ->
 
 
 __all__ = ["InputError", "MAX_SEED", "check_choice", "check_context", "check_int", "check_seed",
-           "check_time_grid", "check_trajectories"]
+           "check_time_grid", "check_trajectories", "is_integer"]

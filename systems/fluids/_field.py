@@ -29,7 +29,7 @@ import torch
 
 from warp_phys._version import __version__
 from warp_phys.device import resolve_device
-from warp_phys.validation import check_int, check_seed
+from warp_phys.validation import check_int, check_seed, is_integer
 
 from ..base import System
 from ..dataset import parameter_ranges_json
@@ -64,10 +64,6 @@ class SpectralProblem:
     speed: Callable[[torch.Tensor], torch.Tensor]
     norm: Callable[[torch.Tensor], torch.Tensor]
     k_max: float
-
-
-def _is_int(v: Any) -> bool:
-    return not isinstance(v, bool) and isinstance(v, (int, np.integer))
 
 
 class FieldSystem(System):
@@ -155,7 +151,7 @@ class FieldSystem(System):
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
         grid = self.default_grid if grid is None else grid
-        if not _is_int(grid):
+        if not is_integer(grid):
             raise ValueError(f"grid must be an even integer >= 8 (points per direction), got {grid!r}")
         grid = check_grid(int(grid))
         if dt is not None and not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):

@@ -13,7 +13,8 @@ from .population import LotkaVolterra
 from .registry import ODE_SYSTEMS, aliases, available, get, resolve_name, system_classes
 from .simulate import SimulationError
 from .sine import Sine
-from .spec import Parameter, Protocol, TimeGrid, Variable
+from .spec import TASKS, Parameter, Protocol, TimeGrid, Variable
+from .tasks import SegmentTask, minmax_bounds, minmax_scale, segment_repeat
 
 __all__ = [
     "Parameter", "Protocol", "System", "TimeGrid", "Variable", "SimulationError",
@@ -21,4 +22,5 @@ __all__ = [
     "build_dataset", "trajectories_to_tensor", "ds_params_tensor",
     "Lorenz63", "Lorenz96", "Pendulum", "DoublePendulum", "MassSpringDamper", "LotkaVolterra",
     "VanDerPol", "Duffing", "Sine",
+    "TASKS", "SegmentTask", "segment_repeat", "minmax_bounds", "minmax_scale",
 ]

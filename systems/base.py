@@ -60,6 +60,9 @@ class System:
     period: ClassVar[float | None] = None              # natural period at the defaults
     recommended_prior: ClassVar[str | None] = None     # name in warp_phys.priors
     chaotic: ClassVar[bool] = False
+    # time rescaling t -> a t maps the family onto itself: x_j(t) -> a**p_j x_j(a t) is the
+    # trajectory of other parameter values (`systems.symmetries`); p_j per variable, None: no such symmetry
+    time_rescaling: ClassVar[tuple[int, ...] | None] = None
 
     # the "default" protocol's time grid (instances may set their own before __init__)
     default_time_grid: TimeGrid = TimeGrid((0.0, 10.0), 1000)

@@ -22,6 +22,7 @@ class MassSpringDamper(System):
     recommended_prior = "grey_box"
     default_t_span = (0.0, 1.0)
     default_n_steps = 256
+    time_rescaling = (0, 1)  # x(a t) solves m/a^2, c/a, k; the velocity picks up a factor a
     variables = (
         Variable("x", "m", "displacement"),
         Variable("v", "m s-1", "velocity"),

@@ -14,6 +14,12 @@ from warp_phys.validation import InputError, check_int
 
 Range = tuple[float, float]
 
+#: What a protocol's trajectories are for: "forecast" (read a context, forecast the rest: what
+#: ``reconstruct`` does) or "segment_repeat" (a sequence-to-sequence task built from the
+#: trajectories by `systems.tasks.segment_repeat`: a short observed segment then zeros as input,
+#: the segment repeated as target).
+TASKS = ("forecast", "segment_repeat")
+
 
 @dataclass(frozen=True)
 class Variable:
@@ -104,7 +110,8 @@ class Protocol:
     ``n_ctx``: the context length used for scoring (metrics on steps >= n_ctx).
     ``train``/``test`` map parameter names to uniform ranges; parameters not named are held at
     the system's current values. ``ic_train``/``ic_test`` map variable names to uniform ranges
-    or fixed values for the initial condition (None: the system's sampler).
+    or fixed values for the initial condition (None: the system's sampler). ``task``: one of
+    `TASKS`, what the trajectories are for (default "forecast").
 
     Validated on construction (ValueError): n_steps >= 2, t_span increasing and finite,
     sizes >= 1, 1 <= n_ctx < n_steps, ranges with low <= high. ``replace`` makes a validated copy.
@@ -122,6 +129,7 @@ class Protocol:
     ic_train: Mapping[str, Range | float] | None = None
     ic_test: Mapping[str, Range | float] | None = None
     description: str = ""
+    task: str = "forecast"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -140,6 +148,8 @@ class Protocol:
         if self.n_ctx >= self.n_steps:
             raise InputError(f"protocol {self.name!r}: n_ctx ({self.n_ctx}) must be < n_steps ({self.n_steps}) "
                              "to leave steps to score")
+        if self.task not in TASKS:
+            raise InputError(f"protocol {self.name!r}: unknown task {self.task!r}; choose one of {list(TASKS)}")
         _check_ranges(self.train, f"protocol {self.name!r}: train")
         _check_ranges(self.test, f"protocol {self.name!r}: test")
 
@@ -165,4 +175,4 @@ class Protocol:
         return dataclasses.replace(self, **changes)
 
 
-__all__ = ["Parameter", "Protocol", "Range", "TimeGrid", "Variable", "check_n_steps", "check_t_span"]
+__all__ = ["TASKS", "Parameter", "Protocol", "Range", "TimeGrid", "Variable", "check_n_steps", "check_t_span"]

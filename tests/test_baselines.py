@@ -242,3 +242,25 @@ def test_trainer_and_checkpoint_round_trip(name, tmp_path):
     assert type(loaded) is type(model) and loaded.config == model.config
     a, b = model.eval().forecast(x[:4, :4], tau), loaded.forecast(x[:4, :4], tau)
     assert torch.equal(a.mean, b.mean) and (a.std is None or torch.equal(a.std, b.std))
+
+
+def test_transformer_block_matches_torch_multihead_attention():
+    """The block computes attention itself (to cache keys and values); it must equal the
+    reference: nn.MultiheadAttention on the layer-normed inputs of all tokens, causal mask."""
+    from warp_phys.baselines.transformer import _Block
+
+    torch.manual_seed(0)
+    block = _Block(16, 4, 0.0).double().eval()
+    h = torch.randn(3, 9, 16, dtype=torch.float64)
+    mask = torch.ones(9, 9, dtype=torch.bool).triu(1)  # True: masked (j > i)
+    z = block.ln1(h)
+    ref = h + block.attn(z, z, z, attn_mask=mask, need_weights=False)[0]
+    ref = ref + block.mlp(block.ln2(ref))
+    whole, _ = block(h, None)
+    torch.testing.assert_close(whole, ref, rtol=1e-12, atol=1e-12)
+    # token by token with the cache gives the same as all at once
+    out, cache = [], None
+    for t in range(9):
+        y, cache = block(h[:, t:t + 1], cache)
+        out.append(y)
+    torch.testing.assert_close(torch.cat(out, 1), ref, rtol=1e-12, atol=1e-12)

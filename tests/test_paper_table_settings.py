@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import paper_table as PT  # noqa: E402
 
 CASES = [(scale, ds, m) for scale in PT.SETTINGS for ds in PT.DATASETS for m in PT.MODELS
-         if not (m == "ode_fit" and PT.DATASETS[ds]["context"] < 2)]  # as the script skips it
+         if PT.applicable(ds, m)]  # as the script skips the others
 
 
 @pytest.mark.parametrize("scale,dataset,model", CASES)

@@ -90,12 +90,16 @@ class Recipe(TrainingRecipe):
     ``n_train``, ``n_val``, ``n_test``, ``t_span``, ``n_steps``, ``n_ctx``); ``parameters``:
     "sampled" (each trajectory draws its physical parameters from the protocol's train range,
     the out-of-distribution test set from its wider test range) or "fixed" (the system's
-    current parameter values; only the initial conditions vary).
+    current parameter values; only the initial conditions vary). ``time_rescale``: (low, high)
+    in (0, 1]: add ``time_rescale_copies`` time-rescaled copies of each training trajectory
+    (systems whose family is closed under t -> a t: `warp_phys.systems.symmetries`); None: off.
     """
 
     protocol: str = "default"
     parameters: str = "sampled"
     data: Mapping[str, Any] = field(default_factory=dict)
+    time_rescale: tuple[float, float] | None = None
+    time_rescale_copies: int = 1
 
 
 def recipe_fields() -> list[str]:

@@ -6,7 +6,8 @@ run gives the same result as an uninterrupted one). Objectives for free-running 
 scheduled sampling (``p_force_schedule``), a rollout curriculum on the forecast loss
 (``forecast_horizon_schedule``) and noise / parallel feedback passes in the autoregressive
 forward (``feedback_noise``, ``feedback_passes``); the schedules are in `warp_phys.schedules`.
-Inputs are normalised tensors x (N, T, d) and tau (T,). Deterministic given ``seed`` (batch
+Inputs are normalised tensors x (N, T, d) and tau (T,); the targets are x itself (one-step
+prediction) or, for a sequence-to-sequence task, separate targets y (N, T, d). Deterministic given ``seed`` (batch
 order, teacher-forcing and noise draws come from one CPU generator whose state is checkpointed).
 """
 from __future__ import annotations
@@ -187,21 +188,49 @@ class Trainer:
         return {"feedback_passes": self.feedback_passes, "detach_feedback": self.detach_feedback,
                 "noise_std": self.feedback_noise}
 
+    def _check_targets(self, x_train: torch.Tensor, x_val: torch.Tensor | None, y_train: Any,
+                       y_val: Any) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """The sequence-to-sequence targets as tensors (None: none); ValueError when their
+        shapes do not match the inputs or the settings need targets equal to the inputs."""
+        if y_train is None and y_val is None:
+            return None, None
+        if y_train is None or (y_val is None) != (x_val is None):
+            raise ValueError("give y_train, and y_val exactly when x_val is given (targets of every split, "
+                             "or none)")
+        needs_inputs = [name for name, on in (("p_force < 1", self.p_force < 1 or self.p_force_schedule),
+                                              ("forecast_weight > 0", self.forecast_weight > 0),
+                                              ("val_n_ctx", self.val_n_ctx is not None)) if on]
+        if needs_inputs:
+            raise ValueError(f"targets y_train/y_val need teacher-forced one-step training, but {needs_inputs} "
+                             "feed the model its own predictions as inputs: set p_force=1 (no schedule), "
+                             "forecast_weight=0, val_n_ctx=None")
+        out = []
+        for name, y, x in (("y_train", y_train, x_train), ("y_val", y_val, x_val)):
+            y = None if y is None else _as_data(y, name, x.shape[-1])
+            if y is not None and y.shape != x.shape:
+                raise ValueError(f"{name} has shape {tuple(y.shape)} but its inputs have {tuple(x.shape)}; "
+                                 "they must agree")
+            out.append(y)
+        return out[0], out[1]
+
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
-    def evaluate(self, model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor) -> float:
+    def evaluate(self, model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor,
+                 y: torch.Tensor | None = None) -> float:
         """Validation score of ``model`` on x (N, T, d): forecast MSE after ``val_n_ctx``
-        steps if set, else the one-step loss (steps >= 1)."""
+        steps if set, else the one-step loss (steps >= 1) against x, or against the targets
+        ``y`` (N, T, d) of a sequence-to-sequence task when given."""
         was_training = model.training
         model.eval()
         total, n = 0.0, 0
         for i in range(0, x.shape[0], 4 * self.batch_size):
             xb = x[i : i + 4 * self.batch_size]
+            yb = xb if y is None else y[i : i + 4 * self.batch_size]
             if self.val_n_ctx is not None:
                 pred = model.forecast(xb[:, : self.val_n_ctx], tau)
                 score = ((pred.mean[:, self.val_n_ctx :] - xb[:, self.val_n_ctx :]) ** 2).mean()
             else:
-                score = sequence_loss(model(xb, tau), xb, kind=self.loss)
+                score = sequence_loss(model(xb, tau), yb, kind=self.loss)
             total += float(score) * xb.shape[0]
             n += xb.shape[0]
         model.train(was_training)
@@ -218,9 +247,15 @@ class Trainer:
         return ((pred.mean[:, n:end] - x[:, n:end]) ** 2).mean()
 
     # ------------------------------------------------------------------ training
-    def fit(self, model: torch.nn.Module, x_train: Any, tau: Any, x_val: Any | None = None) -> TrainHistory:
+    def fit(self, model: torch.nn.Module, x_train: Any, tau: Any, x_val: Any | None = None, *,
+            y_train: Any | None = None, y_val: Any | None = None) -> TrainHistory:
         """Train ``model`` in place on x_train (N, T, d) at times tau (T,); returns the history.
-        The model ends with the parameters of the best epoch (by validation score)."""
+        The model ends with the parameters of the best epoch (by validation score).
+
+        ``y_train``/``y_val`` (same shapes as x_train/x_val): targets of a sequence-to-sequence
+        task (e.g. `warp_phys.systems.segment_repeat`): the model reads x and its prediction at
+        step t (from x[:, :t]) is scored against y[:, t]. They need teacher forcing (p_force=1,
+        no schedule), no forecast loss and no ``val_n_ctx``. None (default): the targets are x."""
         t_start = time.perf_counter()
         device = resolve_device(self.device)
         d = getattr(model, "n_variables", None)
@@ -240,6 +275,7 @@ class Trainer:
         if self.forecast_weight > 0 and not callable(getattr(model, "context_forecast", None)):
             raise ValueError(f"forecast_weight > 0 needs a model with a differentiable context_forecast "
                              f"(WARP); {type(model).__name__} has none: set forecast_weight=0")
+        y_train, y_val = self._check_targets(x_train, x_val, y_train, y_val)
         feedback = self._feedback_kwargs(model)
         model.to(device)
         first = next(iter(model.parameters()), None)
@@ -247,13 +283,15 @@ class Trainer:
         x_train = x_train.to(device=device, dtype=dtype)
         tau = tau.to(device=device, dtype=dtype)
         x_val = x_val.to(device=device, dtype=dtype) if x_val is not None else None
+        y_train = x_train if y_train is None else y_train.to(device=device, dtype=dtype)
+        y_val = y_val.to(device=device, dtype=dtype) if y_val is not None else None
 
         history = TrainHistory()
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             history.stop_reason = "no_parameters"
             if x_val is not None:
-                history.val_loss.append(self.evaluate(model, x_val, tau))
+                history.val_loss.append(self.evaluate(model, x_val, tau, y_val))
                 history.best_score = history.val_loss[-1]
             history.time_s = time.perf_counter() - t_start
             return history
@@ -286,9 +324,10 @@ class Trainer:
             perm = torch.randperm(N, generator=gen).to(device)
             total, count, timed_out, bad_loss = 0.0, 0, False, False
             for i in range(0, N, self.batch_size):
-                xb = x_train[perm[i : i + self.batch_size]]
+                idx = perm[i : i + self.batch_size]
+                xb = x_train[idx]
                 pred = model(xb, tau, p_force=p_force, generator=gen, **feedback)
-                loss = sequence_loss(pred, xb, kind=self.loss) + model.penalty(xb, tau)
+                loss = sequence_loss(pred, y_train[idx], kind=self.loss) + model.penalty(xb, tau)
                 if self.forecast_weight > 0:
                     loss = loss + self.forecast_weight * self.forecast_loss(model, xb, tau, horizon)
                 if not torch.isfinite(loss):
@@ -326,7 +365,7 @@ class Trainer:
             history.train_loss.append(train_loss)
             history.p_force.append(p_force)
             history.forecast_horizon.append(horizon)
-            val = self.evaluate(model, x_val, tau) if x_val is not None else None
+            val = self.evaluate(model, x_val, tau, y_val) if x_val is not None else None
             if val is not None:
                 history.val_loss.append(val)
             score = val if val is not None else train_loss

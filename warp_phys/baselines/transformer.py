@@ -2,7 +2,7 @@
 
 Token t embeds [x_t, tau_{t+1} - tau_t] plus a positional encoding of tau_t (sinusoidal
 in tau, or a learned MLP of tau); its output predicts x_{t+1} = x_t + head(z_t).
-forecast caches every layer's inputs, so each new step costs one token per layer.
+forecast caches every layer's keys and values, so each new step projects one token per layer.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .base import Baseline
 
@@ -18,7 +19,9 @@ POSITIONAL = ("sinusoidal", "learned")
 
 
 class _Block(nn.Module):
-    """Pre-LN block; new tokens h (B, L, H) attend to cached ``past`` (B, M, H) and causally to themselves."""
+    """Pre-LN block; new tokens h (B, L, H) attend to the cached keys and values of earlier
+    tokens and causally to themselves. The weights live in an ``nn.MultiheadAttention``;
+    attention is computed here so that keys and values can be cached."""
 
     def __init__(self, hidden: int, heads: int, dropout: float) -> None:
         super().__init__()
@@ -27,12 +30,22 @@ class _Block(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(hidden, 4 * hidden), nn.GELU(), nn.Linear(4 * hidden, hidden),
                                  nn.Dropout(dropout))
 
-    def forward(self, h: torch.Tensor, past: torch.Tensor) -> torch.Tensor:
-        M, L = past.shape[1], h.shape[1]
-        mask = torch.ones(L, M + L, dtype=torch.bool, device=h.device).triu(M + 1)  # True: j > M + i
-        q, kv = self.ln1(h), self.ln1(torch.cat([past, h], 1))
-        h = h + self.attn(q, kv, kv, attn_mask=mask, need_weights=False)[0]
-        return h + self.mlp(self.ln2(h))
+    def _heads(self, z: torch.Tensor) -> torch.Tensor:
+        """(B, L, H) -> (B, heads, L, H / heads)."""
+        B, L, H = z.shape
+        return z.view(B, L, self.attn.num_heads, H // self.attn.num_heads).transpose(1, 2)
+
+    def forward(self, h: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor] | None):
+        """-> (new h (B, L, H), (keys, values) of all tokens so far, each (B, heads, M + L, H / heads))."""
+        a, (B, L, H) = self.attn, h.shape
+        q, k, v = (self._heads(z) for z in F.linear(self.ln1(h), a.in_proj_weight, a.in_proj_bias).chunk(3, -1))
+        if cache is not None:
+            k, v = torch.cat([cache[0], k], 2), torch.cat([cache[1], v], 2)
+        M = k.shape[2] - L
+        allowed = torch.ones(L, M + L, dtype=torch.bool, device=h.device).tril(M)  # token M + i sees j <= M + i
+        o = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=a.dropout if self.training else 0.0)
+        h = h + a.out_proj(o.transpose(1, 2).reshape(B, L, H))
+        return h + self.mlp(self.ln2(h)), (k, v)
 
 
 class TransformerBaseline(Baseline):
@@ -71,15 +84,13 @@ class TransformerBaseline(Baseline):
         return torch.cat([a.sin(), a.cos()], -1)
 
     def _advance(self, inp: torch.Tensor, tau_in: torch.Tensor, tau_out: torch.Tensor, state: Any):
-        """state: list with each layer's inputs for all earlier tokens, (B, M, hidden)."""
+        """state: per layer, the (keys, values) of all earlier tokens (None: none yet)."""
         B, L, _ = inp.shape
         tau_in, tau_out = tau_in.to(inp), tau_out.to(inp)
         dt = (tau_out - tau_in).expand(B, L)[..., None]
         h = self.embed(torch.cat([inp, dt], -1)) + self._encode_time(tau_in)
-        if state is None:
-            state = [h.new_zeros(B, 0, h.shape[-1])] * len(self.blocks)
         new_state = []
-        for block, past in zip(self.blocks, state):
-            new_state.append(torch.cat([past, h], 1))
-            h = block(h, past)
+        for block, cache in zip(self.blocks, state or [None] * len(self.blocks)):
+            h, kv = block(h, cache)
+            new_state.append(kv)
         return (*self._residual_head(self.head(self.norm(h)), inp), new_state)

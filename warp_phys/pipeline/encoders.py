@@ -30,13 +30,29 @@ def _state(ds: xr.Dataset) -> torch.Tensor:
 
 
 class StateEncoder:
-    """``state(trajectory, time, variable)`` <-> per-variable normalised state (N, T, d)."""
+    """``state(trajectory, time, variable)`` <-> per-variable normalised state (N, T, d).
+
+    ``time_rescale``: (low, high) in (0, 1] to add ``copies`` time-rescaled copies of every
+    training trajectory (factors drawn uniformly with ``seed``; `warp_phys.systems.symmetries`)
+    using the per-variable ``powers`` of the system's symmetry. None (default): no augmentation.
+    The scaler is fit on the original training split either way."""
 
     variable = "state"
     basis = None
 
-    def __init__(self) -> None:
+    def __init__(self, time_rescale: tuple[float, float] | None = None, copies: int = 1,
+                 powers: tuple[int, ...] | None = None, seed: int = 0) -> None:
+        from warp_phys.systems.symmetries import check_rescale_range
+        from warp_phys.validation import InputError, check_int
+
         self.scaler: Scaler | None = None
+        self.time_rescale = None if time_rescale is None else check_rescale_range(time_rescale)
+        self.copies = check_int(copies, "time_rescale_copies", minimum=1)
+        if self.time_rescale is not None and powers is None:
+            raise InputError("time_rescale needs a family closed under time rescaling (System.time_rescaling, "
+                             "e.g. mass_spring_damper, lotka_volterra); these data have none: leave "
+                             "time_rescale=None")
+        self.powers, self.seed = powers, seed
 
     def fit(self, train: xr.Dataset, basis_data: xr.Dataset | None = None) -> "StateEncoder":
         """Fit the per-variable scaler on the training split; returns self."""
@@ -48,8 +64,19 @@ class StateEncoder:
         return int(self.scaler.loc.shape[0])
 
     def augment(self, train: xr.Dataset) -> xr.Dataset:
-        """The training split as the model is fit on it (no augmentation for states)."""
-        return train
+        """The training split as the model is fit on it: ``train`` itself, or with
+        ``time_rescale``, ``state`` of the original trajectories followed by ``copies``
+        rescaled copies of each (coordinates other than time and variable are dropped)."""
+        if self.time_rescale is None:
+            return train
+        from warp_phys.systems.symmetries import time_rescale
+
+        x, t = self.truth(train), np.asarray(train["time"].values, dtype=np.float64)
+        rng = np.random.default_rng(self.seed)
+        copies = [time_rescale(x, t, rng.uniform(*self.time_rescale, size=x.shape[0]), self.powers)
+                  for _ in range(self.copies)]
+        return xr.Dataset({"state": (("trajectory", "time", "variable"), np.concatenate([x, *copies]))},
+                          coords={"time": train["time"], "variable": train["variable"]})
 
     def truth(self, ds: xr.Dataset) -> np.ndarray:
         """The physical truth (N, T, d) float64."""

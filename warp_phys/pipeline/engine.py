@@ -53,16 +53,19 @@ class Job:
 
 
 def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tensor, plan: TrainingRecipe, *,
-          context: int, output: str, seed: int, device: torch.device, progress: bool) -> Any:
+          context: int, output: str, seed: int, device: torch.device, progress: bool,
+          targets: tuple[torch.Tensor, torch.Tensor] | None = None) -> Any:
     """Fit ``net`` (closed-form models first call their own ``fit``) and train it with the
-    `warp_phys.Trainer`, selecting on the validation forecast error; returns the history."""
+    `warp_phys.Trainer`, selecting on the validation forecast error; returns the history.
+    ``targets``: (y_train, y_val) of a sequence-to-sequence task, selected on the validation
+    one-step loss against y_val instead."""
     from warp_phys.training import Trainer
 
     if callable(getattr(net, "fit", None)):
         net.fit(z_train)
     trainer = Trainer(epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr,
                       loss="nll" if output == "gaussian" else "mse", p_force=plan.p_force,
-                      val_n_ctx=context, forecast_weight=plan.forecast_weight,
+                      val_n_ctx=None if targets is not None else context, forecast_weight=plan.forecast_weight,
                       forecast_context=context if plan.forecast_weight > 0 else None,
                       forecast_horizon=plan.forecast_horizon, p_force_schedule=plan.p_force_schedule,
                       p_force_floor=plan.p_force_floor, schedule_epochs=plan.schedule_epochs,
@@ -70,7 +73,8 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
                       feedback_passes=plan.feedback_passes, detach_feedback=plan.detach_feedback,
                       seed=seed, device=device, progress=progress,
                       max_time=plan.max_time, **({"patience": plan.patience} if plan.patience is not None else {}))
-    return trainer.fit(net, z_train, tau, z_val)
+    y_train, y_val = targets if targets is not None else (None, None)
+    return trainer.fit(net, z_train, tau, z_val, y_train=y_train, y_val=y_val)
 
 
 @torch.no_grad()

@@ -13,11 +13,14 @@ import numpy as np
 import xarray as xr
 
 from warp_phys.recipes import PROTOCOL_OPTIONS, Recipe, get_recipe, resolve_protocol, user_data_recipe
+from warp_phys.validation import InputError
 
 from .encoders import FieldEncoder, StateEncoder
 from .engine import Job
 from .models import ModelSpec
-from .sources import Splits, field_splits, system_splits, user_splits
+from .sources import Splits, derive_seed, field_splits, system_splits, user_splits
+
+AUGMENT_SALT = 6007  # keeps the augmentation's draws apart from the simulation seeds
 
 METRICS_DESCRIPTION = (
     "mse/mae on the raw state over the forecast window (steps context..context+horizon-1), "
@@ -109,10 +112,17 @@ def system_job(system: Any, *, model: str, prior: Any, prior_options: Mapping | 
     data set."""
     recipe, proto, spec = plan_system(system, model=model, prior=prior, prior_options=prior_options,
                                       protocol=protocol, seed=seed, options=options)
+    if proto.task != "forecast":
+        raise InputError(f"protocol {proto.name!r} of {system.name} is a {proto.task!r} task, not a forecast: "
+                         f"{proto.description}. reconstruct() forecasts; build that task with "
+                         f"warp_phys.systems.segment_repeat and train with Trainer.fit(..., y_train=, y_val=) "
+                         f"(benchmarks/paper_table.py --datasets lv_segment does both)")
+    encoder = StateEncoder(recipe.time_rescale, recipe.time_rescale_copies, system.time_rescaling,
+                           seed=derive_seed(seed, 0, salt=(AUGMENT_SALT,)))
     if splits is None:
         splits = simulate_system(system, recipe, proto, seed)
     lyap = getattr(system, "lyapunov_exponent", None)
-    return Job(splits=splits, encoder=StateEncoder(), spec=spec, context=int(proto.n_ctx),
+    return Job(splits=splits, encoder=encoder, spec=spec, context=int(proto.n_ctx),
                system=system, recipe=recipe, seed=seed,
                time_scale=1.0 / lyap if lyap else None,
                provenance={"title": f"warp_phys reconstruction of {system.name}", "system": system.name,
@@ -140,9 +150,10 @@ def user_job(data: Any, time: Any, variables: Sequence[str] | None, *, model: st
         raise ValueError(f"{ignored} describe simulated data and do nothing for your own data: drop them "
                          "(your data set the time grid and the number of trajectories)")
     spec = _spec(model, recipe, resolve_prior(prior, model, None), prior_options, seed, model_opts)
+    encoder = StateEncoder(recipe.time_rescale, recipe.time_rescale_copies, None)  # no known symmetry: None only
     splits = user_splits(data, time, seed, variables)
     _check_model(spec, splits.train.sizes["variable"], None)
-    return Job(splits=splits, encoder=StateEncoder(), spec=spec,
+    return Job(splits=splits, encoder=encoder, spec=spec,
                context=overrides.get("context", recipe.data["n_ctx"]), recipe=recipe, seed=seed,
                provenance={"title": "warp_phys reconstruction of user data", "system": "user data",
                            "metrics_description": METRICS_DESCRIPTION}, **common)

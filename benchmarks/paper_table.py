@@ -204,6 +204,8 @@ def settings(scale: str, dataset: str, model: str) -> dict[str, Any]:
     base = dataset.split(":")[0]
     opts = dict(table.get(base, table["_default"]).get(model, table["_default"][model]))
     opts.update(SIZES[scale][base])
+    if scale in BUDGET_S and "max_time" in opts:  # --budget may have changed the equal budget
+        opts["max_time"] = BUDGET_S[scale]
     return opts
 
 
@@ -526,6 +528,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--lorenz-mode", choices=("fixed", "sampled", "both"), default="both",
                    help="fixed: the classic parameters for every trajectory (ICs vary); sampled: "
                         "each trajectory draws its own parameters (harder)")
+    p.add_argument("--budget", type=float, default=None,
+                   help="medium/full only: the equal wall-clock training budget per learned model, in seconds "
+                        "(default 150 at medium, 1800 at full); resumed runs with another budget are run again")
     p.add_argument("--out", type=Path, default=None, help="write all results as JSON")
     p.add_argument("--resume", type=Path, default=None,
                    help="a JSON-lines file of finished runs: each run is appended when it ends, and runs "
@@ -533,6 +538,11 @@ def main(argv: list[str] | None = None) -> dict:
                         "paper_table_<scale>.jsonl in the working directory)")
     args = p.parse_args(argv)
 
+    if args.budget is not None:
+        if args.scale not in BUDGET_S or not args.budget > 0:
+            p.error(f"--budget needs --scale medium or full and a positive number of seconds, got "
+                    f"--scale {args.scale} --budget {args.budget}")
+        BUDGET_S[args.scale] = args.budget
     if args.seeds is None:
         args.seeds = [0, 1] if args.scale in ("small", "medium") else [0, 1, 2]
     device = resolve_device(args.device)
@@ -546,7 +556,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.resume is None and args.scale in ("medium", "full"):
         args.resume = Path(f"paper_table_{args.scale}.jsonl")
     print(header(args, device, datasets, models), flush=True)
-    done = load_finished(args.resume)
+    done = {k: r for k, r in load_finished(args.resume).items()
+            if r.get("settings", {}).get("max_time") == settings(args.scale, k[0], k[2]).get("max_time")}
     print(estimate(args.scale, datasets, args.seeds, models, done), flush=True)
     print("", flush=True)
 

@@ -41,3 +41,16 @@ def test_setting_builds_its_model(scale, dataset, model):
         assert built.prior.name == spec["prior"]
         if spec["prior"] == "grey_box":
             assert built.config["transition_options"] == PT.MEMORY_OPTIONS
+
+
+def test_budget_option_sets_one_equal_budget_for_every_learned_model(monkeypatch):
+    """--budget replaces the equal wall-clock budget of every learned model (the ODE fit has none);
+    it is refused at scales that have no equal budget."""
+    monkeypatch.setitem(PT.BUDGET_S, "full", 42.0)
+    learned = [m for m in PT.MODELS if m != "ode_fit"]
+    assert {PT.settings("full", "msd", m)["max_time"] for m in learned} == {42.0}
+    assert "max_time" not in PT.settings("full", "msd", "ode_fit")
+    with pytest.raises(SystemExit):
+        PT.main(["--scale", "small", "--budget", "10", "--datasets", "msd", "--models", "gru"])
+    with pytest.raises(SystemExit):
+        PT.main(["--scale", "medium", "--budget", "-1", "--datasets", "msd", "--models", "gru"])

@@ -29,6 +29,12 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> None:
     atomic_write(path, lambda tmp: torch.save(obj, tmp), make_parents=True)
 
 
+def load_verified(path: str | os.PathLike) -> Any:
+    """The object that ``atomic_save`` wrote to ``path``, loaded on the CPU (tensors only, no
+    pickled code)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def _class_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
@@ -115,5 +121,5 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "auto") -> 
     path = Path(path)
     if not path.exists():
         raise ValueError(f"model file {str(path)!r} does not exist")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_verified(path)
     return model_from_payload(payload, device)

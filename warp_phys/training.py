@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from warp_phys.checkpoint import atomic_save
+from warp_phys.checkpoint import atomic_save, load_verified
 from warp_phys.device import resolve_device
 from warp_phys.losses import LOSSES, sequence_loss
 from warp_phys.progress import progress_bar
@@ -304,7 +304,7 @@ class Trainer:
         bad_epochs, start_epoch, done = 0, 0, False
 
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
-            ck = torch.load(self.checkpoint_path, map_location="cpu", weights_only=True)
+            ck = load_verified(self.checkpoint_path)
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])

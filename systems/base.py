@@ -12,18 +12,15 @@ Shapes used throughout:
 from __future__ import annotations
 
 import difflib
-import json
 import math
 from typing import Any, ClassVar, Mapping
 
 import torch
 
-from warp_phys._version import __version__
-from warp_phys.device import resolve_device
-from warp_phys.validation import check_int, check_seed
+from warp_phys.validation import check_int
 
-from .dataset import build_dataset, parameter_ranges_json
-from .simulate import DEFAULT_METHODS, resolve_ic, resolve_params, solve_scipy, solve_torch, time_grid
+from .budget import DEFAULT_MAX_STEPS
+from .driver import simulate_ode
 from .spec import Parameter, Protocol, Range, TimeGrid, Variable
 
 _LEGACY_GRID = ("default_t_span", "default_n_steps")
@@ -37,6 +34,9 @@ class System:
     Field systems (``kind == "field"``) override ``simulate``.
 
     Sampling conventions:
+      * a parameter given to the constructor (``get("msd", m=5.0)``; recorded in
+        ``overrides``) is *not sampled*: every trajectory gets that value, whatever the
+        protocol's range (explicit ``simulate(params=...)`` values still win over it);
       * a parameter whose range is degenerate (lo == hi) is *not sampled*: it is held at
         the instance's current value (e.g. the pendulum's damping, 0 unless overridden);
       * ``ic_train``/``ic_test`` (class attributes) map variable names to a uniform range
@@ -101,6 +101,8 @@ class System:
                 raise ValueError(f"{self.name}: parameter {key!r} must be a real number, got {val!r}") from None
         self._check_values(values)
         self.params: dict[str, float] = values
+        #: the parameters given to the constructor: held at these values, never sampled
+        self.overrides: dict[str, float] = {k: values[k] for k in params}
         self.protocols = {"default": self._default_protocol(), **self._build_protocols()}
 
     # ---- hooks for subclasses ---------------------------------------------
@@ -248,7 +250,9 @@ class System:
         return self.protocols[name]
 
     def parameter_ranges(self, split: str = "train", protocol: str | Protocol | None = None) -> dict[str, Range]:
-        """Uniform sampling range per parameter for ``split`` (degenerate: held at current value)."""
+        """Uniform sampling range per parameter for ``split``: the protocol's (if given) or the
+        Parameter's own; (v, v), held at the current value v, for a degenerate range and for a
+        constructor override (``overrides``)."""
         _check_split(split)
         proto = self.protocol(protocol) if protocol is not None else None
         out: dict[str, Range] = {}
@@ -257,7 +261,7 @@ class System:
                 rng = (proto.train if split == "train" else proto.test).get(p.name)
             else:
                 rng = p.train if split == "train" else p.test
-            if rng is None or float(rng[0]) == float(rng[1]):
+            if p.name in self.overrides or rng is None or float(rng[0]) == float(rng[1]):
                 v = self.params[p.name]
                 out[p.name] = (v, v)
             else:
@@ -266,8 +270,9 @@ class System:
 
     def sample_params(self, n: int, split: str = "train", generator: torch.Generator | None = None,
                       protocol: str | Protocol | None = None) -> torch.Tensor:
-        """Sample (n, P) float64 parameters uniformly from the protocol's ranges (if given) or
-        each Parameter's train/test range. Degenerate ranges hold the current value."""
+        """Sample (n, P) float64 parameters uniformly from ``parameter_ranges`` (the protocol's
+        ranges if given, else each Parameter's train/test range). Degenerate ranges and
+        constructor overrides hold the current value (the draws of the others do not change)."""
         check_int(n, "n", minimum=1)
         ranges = self.parameter_ranges(split, protocol)
         u = torch.rand(n, self.n_parameters, generator=generator, dtype=torch.float64)
@@ -326,64 +331,43 @@ class System:
                  n_steps: int | None = None, *, params: Any = "train", ic: Any = None, seed: int = 0,
                  backend: str = "torch", method: str | None = None, rtol: float = 1e-7, atol: float = 1e-9,
                  device: str | torch.device = "auto", protocol: str | Protocol | None = None,
-                 progress: bool = False, options: dict | None = None):
+                 progress: bool = False, options: dict | None = None, max_steps: int = DEFAULT_MAX_STEPS,
+                 max_time: float | None = None):
         """Simulate ``n_trajectories`` trajectories on an evenly spaced time grid.
 
         t_span: (t_start, t_end) in ``time_units``; n_steps: grid points (>= 2). None takes the
             protocol's (``protocol``: a name, a Protocol, or None for "default").
-        params: "train"/"test" (sampled from the protocol's ranges), None (current values for all),
-            a dict {name: scalar or (n,) values} (others at current values), or a (n, P)/(P,) tensor.
+        params: "train"/"test" (sampled from the protocol's ranges; parameters given to the
+            constructor, ``overrides``, are held at their values), None (current values for
+            all), a dict {name: scalar or (n,) values} (others at current values), or a (n, P)/(P,)
+            tensor. The Dataset's parameter coordinates hold the values used.
         ic: None (the protocol's sampler, same split as params; or fixed by the parameters for
             systems such as ``sine``), "train"/"test", or a (n, d)/(d,) tensor.
-        seed: seeds one torch.Generator that draws the parameters, then the initial conditions.
+        seed: an integer in [0, 2**63 - 1]; seeds one torch.Generator that draws the parameters,
+            then the initial conditions.
         backend: "torch" (one batched torchdiffeq solve; default method "dopri5") or "scipy"
-            (solve_ivp per trajectory; default "DOP853"). ``options`` go to torchdiffeq; with
-            method="rk4", {"substeps": k} or {"step_size": h} for the fixed-step RK4.
+            (a scipy OdeSolver per trajectory; default "DOP853"; "Radau", "BDF" or "LSODA" for
+            stiff problems). ``options`` go to torchdiffeq; with method="rk4", {"substeps": k}
+            or {"step_size": h} for the fixed-step RK4.
+        max_steps: solver steps allowed per trajectory (scipy) or per batched solve (torch,
+            counted as right-hand-side evaluations / stages per step); default 20,000, far above
+            what the library's protocols need. An explicit method is pre-checked: a trajectory
+            whose Jacobian at its initial state needs more steps than this fails before solving.
+        max_time: wall-clock seconds for the whole call (None: no limit).
         progress: a tqdm bar (per trajectory for scipy; per time chunk for torch).
 
         Returns an ``xarray.Dataset`` with ``state(trajectory, time, variable)`` float64, the
         parameters and initial conditions as per-trajectory coordinates, and the provenance
-        (solver, seed, protocol, ranges) as attributes. Raises ValueError for bad input and
-        SimulationError (a ValueError) when a solution blows up.
+        (solver, seed, protocol, ranges, overrides, budget) as attributes. Raises InputError (a
+        ValueError) for bad input, including an output too large for the available memory
+        (checked before allocating), SimulationError (a ValueError) when a solution blows up,
+        and SolverBudgetError (a SimulationError) when ``max_steps`` or ``max_time`` runs out;
+        the last two name the trajectory, the time, its parameters and the fix.
         """
-        import xarray  # noqa: F401  (fail early if missing)
-
-        if self.kind != "ode":
-            raise ValueError(f"{self.name} is a {self.kind} system; call its own simulate()")
-        n = check_int(n_trajectories, "n_trajectories", minimum=1)
-        if backend not in DEFAULT_METHODS:
-            raise ValueError(f"backend must be one of {sorted(DEFAULT_METHODS)}, got {backend!r}")
-        for name, tol in (("rtol", rtol), ("atol", atol)):
-            if not (isinstance(tol, (int, float)) and math.isfinite(tol) and tol > 0):
-                raise ValueError(f"{name} must be a positive finite number, got {tol!r}")
-        seed = check_seed(seed)
-        proto = self.protocol(protocol if protocol is not None else "default")
-        t = time_grid(proto.t_span if t_span is None else t_span, proto.n_steps if n_steps is None else n_steps)
-        method = method or DEFAULT_METHODS[backend]
-
-        gen = torch.Generator().manual_seed(seed)
-        p, params_source = resolve_params(self, params, n, gen, proto)
-        x0, ic_source = resolve_ic(self, ic, n, gen, proto, p, params_source)
-
-        label = dict(name=self.name, time_units=self.time_units)
-        if backend == "torch":
-            dev = resolve_device(device)
-            states = solve_torch(self.rhs, t, x0, p, method=method, rtol=rtol, atol=atol, device=dev,
-                                 progress=progress, options=options, **label)
-            solver, dev_name = "torchdiffeq.odeint", str(dev)
-        else:
-            states = solve_scipy(self.rhs, t, x0, p, method=method, rtol=rtol, atol=atol, progress=progress,
-                                 **label)
-            solver, dev_name = "scipy.integrate.solve_ivp", "cpu"
-
-        attrs = {
-            "system": self.name, "system_options": json.dumps(self.options(), sort_keys=True),
-            "backend": backend, "solver": solver, "method": method, "rtol": float(rtol), "atol": float(atol),
-            "seed": seed, "device": dev_name, "protocol": proto.name, "params_source": params_source,
-            "ic_source": ic_source, "parameter_ranges": parameter_ranges_json(self, proto),
-            "warp_phys_version": __version__,
-        }
-        return build_dataset(self, t.numpy(), states.numpy(), p.numpy(), x0.numpy(), attrs)
+        return simulate_ode(self, n_trajectories, t_span, n_steps, params=params, ic=ic, seed=seed,
+                            backend=backend, method=method, rtol=rtol, atol=atol, device=device,
+                            protocol=protocol, progress=progress, options=options, max_steps=max_steps,
+                            max_time=max_time)
 
 
 def _check_split(split: str) -> None:

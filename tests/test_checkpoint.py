@@ -4,6 +4,7 @@ import json
 import pytest
 import torch
 
+from warp_phys.atomic import UnverifiedFileWarning
 from warp_phys.checkpoint import atomic_save, load_model, save_model
 from warp_phys.model import WARP
 from warp_phys.priors.base import BindContext
@@ -56,9 +57,10 @@ def test_atomic_save_keeps_old_file_on_failure(tmp_path):
 def test_load_errors(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         load_model(tmp_path / "missing.pt")
-    torch.save({"hello": 1}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a warp_phys model"):
-        load_model(tmp_path / "other.pt")
+    torch.save({"hello": 1}, tmp_path / "other.pt")  # a plain torch file: no checksum, so a warning first
+    with pytest.warns(UnverifiedFileWarning, match="no checksum"):
+        with pytest.raises(ValueError, match="not a warp_phys model"):
+            load_model(tmp_path / "other.pt")
     with pytest.raises(ValueError, match="config"):
         save_model(torch.nn.Linear(2, 2), tmp_path / "lin.pt")
 

@@ -195,7 +195,7 @@ def test_coarse_grid_is_refused_with_the_fix():
     (dict(ic=np.zeros((2, 16, 16))), "ic must have shape"),
     (dict(params={"viscosity": 1.0}), "unknown parameter"),
     (dict(n_trajectories=0), "n_trajectories must be >= 1"),
-    (dict(seed=-1), "seed must be >= 0"),
+    (dict(seed=-1), r"seed must be an integer in \[0, 2\*\*63 - 1\], got -1"),
     (dict(seed=0.5), "seed must be an integer"),
 ])
 def test_bad_input_is_refused(kwargs, match):

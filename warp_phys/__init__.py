@@ -19,6 +19,14 @@ _LAZY = {
     "to_netcdf": ("warp_phys.io", "to_netcdf"),
     "open_trajectories": ("warp_phys.io", "open_trajectories"),
     "lyapunov_exponents": ("warp_phys.lyapunov", "lyapunov_exponents"),
+    # the errors and warnings a user may catch (what each means: README "Errors and guarantees")
+    "InputError": ("warp_phys.validation", "InputError"),
+    "TrainingFailedError": ("warp_phys.training_guard", "TrainingFailedError"),
+    "ResumeMismatchError": ("warp_phys.training_resume", "ResumeMismatchError"),
+    "CorruptFileError": ("warp_phys.atomic", "CorruptFileError"),
+    "UnverifiedFileWarning": ("warp_phys.atomic", "UnverifiedFileWarning"),
+    "SolverBudgetError": ("warp_phys.systems", "SolverBudgetError"),
+    "SimulationError": ("warp_phys.systems", "SimulationError"),
 }
 _SUBMODULES = {"systems", "priors", "baselines", "io", "metrics", "plotting"}
 

@@ -3,8 +3,8 @@
 The pipeline accepts trajectories as an xarray Dataset in the package's conventions
 (``state(trajectory, time, variable)`` float64, a ``time`` coordinate and a ``variable``
 coordinate naming the state variables) or as an array of shape (trajectory, time,
-variable) plus a 1-D ``time`` array. The checks are `warp_phys.validation`'s; each raises a
-ValueError that names the problem and the fix.
+variable) plus a 1-D ``time`` array. The checks are `warp_phys.validation`'s; each raises an
+`InputError` (a ValueError) that names the problem and the fix.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import torch
 import xarray as xr
 
 from warp_phys.scaling import Scaler
-from warp_phys.validation import check_time_grid, check_trajectories
+from warp_phys.validation import InputError, check_float32_range, check_seed, check_time_grid, check_trajectories
 
 #: Default train / validation / test fractions for user data (by trajectory).
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
@@ -29,7 +29,7 @@ def _variable_names(names: Sequence[str] | None, d: int) -> list[str]:
         names = [names]
     names = list(names)
     if len(names) != d or not all(isinstance(n, str) and n for n in names) or len(set(names)) != d:
-        raise ValueError(f"variable names must be {d} distinct non-empty strings, one per variable "
+        raise InputError(f"variable names must be {d} distinct non-empty strings, one per variable "
                          f"(last axis of the data), got {names!r}")
     return names
 
@@ -44,32 +44,41 @@ def as_dataset(data, time=None, *, variable_names: Sequence[str] | None = None,
     """
     if isinstance(data, xr.Dataset):
         if "state" not in data.data_vars:
-            raise ValueError("the Dataset has no 'state' variable; expected state(trajectory, time, variable) "
-                             f"(found: {sorted(map(str, data.data_vars))})")
+            found = sorted(map(str, data.data_vars))
+            hint = f"; rename yours, e.g. ds.rename({{{found[0]!r}: 'state'}})" if len(found) == 1 else ""
+            raise InputError("the Dataset has no 'state' variable; expected state(trajectory, time, variable) "
+                             f"(found: {found}){hint}")
         dims = tuple(data["state"].dims)
-        if set(dims) != {"trajectory", "time", "variable"}:
-            raise ValueError(f"state has dims {dims}; expected ('trajectory', 'time', 'variable')")
+        if set(dims) != {"trajectory", "time", "variable"} or len(dims) != 3:
+            raise InputError(f"state has dims {dims}; expected ('trajectory', 'time', 'variable'): rename them "
+                             "with ds.rename({...}) or add a missing one with ds.expand_dims")
         ds = data.transpose("trajectory", "time", "variable", ...)
-        check_trajectories(ds["state"].values)
+        a = check_trajectories(ds["state"].values, "state")
         if "time" not in ds.coords:
             if time is None:
-                raise ValueError("the Dataset has no 'time' coordinate; pass time=<1-D array>")
+                raise InputError("the Dataset has no 'time' coordinate; pass time=<1-D array> or "
+                                 "ds.assign_coords(time=...)")
             ds = ds.assign_coords(time=np.asarray(time))
+        elif time is not None:
+            raise InputError("time= was given but the Dataset has its own 'time' coordinate; drop time= or "
+                             "replace the coordinate with ds.assign_coords(time=...)")
         check_time_grid(ds["time"].values, ds.sizes["time"])
         if "variable" not in ds.coords:
             names = _variable_names(variable_names, ds.sizes["variable"])
             ds = ds.assign_coords(variable=names)
         elif variable_names is not None:
-            raise ValueError(f"the Dataset already names its variables {list(map(str, ds['variable'].values))}; "
+            raise InputError(f"the Dataset already names its variables {list(map(str, ds['variable'].values))}; "
                              f"drop variable_names= or rename them with ds.assign_coords(variable=[...])")
+        check_float32_range(a, [str(v) for v in ds["variable"].values], "state")
         return ds
     if isinstance(data, xr.DataArray):
-        raise ValueError("pass an xarray Dataset with a 'state' variable, or a numpy array "
+        raise InputError("pass an xarray Dataset with a 'state' variable, or a numpy array "
                          "(trajectory, time, variable) plus time=; got a DataArray: use da.to_dataset(name='state')")
     a = check_trajectories(data)
     N, T, d = a.shape
     t = check_time_grid(time, T)
     names = _variable_names(variable_names, d)
+    check_float32_range(a, names)
     state = xr.DataArray(a, dims=("trajectory", "time", "variable"),
                          attrs={"long_name": "state", "units": "1"})
     ds = xr.Dataset({"state": state},
@@ -84,10 +93,11 @@ def split_indices(n: int, fractions: Sequence[float] = DEFAULT_FRACTIONS, *,
 
     Each split gets at least one trajectory; so at least 3 are needed.
     """
-    if len(fractions) != 3 or any(f <= 0 for f in fractions):
-        raise ValueError(f"fractions must be three positive numbers (train, val, test), got {fractions}")
+    seed = check_seed(seed)
+    if len(fractions) != 3 or any(not np.isfinite(f) or f <= 0 for f in fractions):
+        raise InputError(f"fractions must be three positive numbers (train, val, test), got {fractions}")
     if n < 3:
-        raise ValueError(
+        raise InputError(
             f"only {n} trajectories: need at least 3, one each for training, validation (model "
             "selection) and testing (the forecast that is scored); cut long trajectories into "
             "several shorter windows, or pass more trajectories")
@@ -111,14 +121,17 @@ def normalised_time(time, *, dtype: torch.dtype = torch.float32,
 
 
 def fit_scaler(x_train: torch.Tensor, *, floor: float = 1e-6) -> Scaler:
-    """Per-variable mean/std over all trajectories and steps of the training set (N, T, d).
+    """Per-variable mean/std over all trajectories and steps of the training set (N, T, d),
+    computed in float64.
 
-    A variable that is constant in the training data (std below ``floor`` times its
-    magnitude) gets scale 1 so normalisation never divides by ~0.
+    Only a variable that is constant in the training data gets scale 1: exactly constant, or
+    with a std below ``floor`` times its mean (a variation float32 cannot resolve; user data
+    like that are refused by `warp_phys.validation.check_float32_range`). A small but real
+    variation is scaled by its own std, however small its units.
     """
     flat = x_train.reshape(-1, x_train.shape[-1]).to(torch.float64)
     loc = flat.mean(dim=0)
     scale = flat.std(dim=0, unbiased=False)
-    tiny = scale <= floor * torch.clamp(loc.abs(), min=1.0)
-    scale = torch.where(tiny, torch.ones_like(scale), scale)
+    constant = (flat.amax(dim=0) == flat.amin(dim=0)) | (scale <= floor * loc.abs()) | (scale == 0)
+    scale = torch.where(constant, torch.ones_like(scale), scale)
     return Scaler(loc.to(x_train.dtype).cpu(), scale.to(x_train.dtype).cpu())

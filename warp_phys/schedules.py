@@ -21,14 +21,17 @@ Trainer's ``forecast_horizon`` (or, when that is None, the steps left after the 
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Any
 
-from warp_phys.validation import is_integer
+from warp_phys.validation import InputError, is_integer
 
 P_FORCE_SCHEDULES = ("linear", "exponential", "inverse_sigmoid")
 EXP_RATE = 5.0
 SIGMOID_SHARPNESS = 10.0
+#: Keywords of the autoregressive forward that the feedback options need (WARP accepts them).
+FEEDBACK_KEYWORDS = ("feedback_passes", "detach_feedback", "noise_std")
 
 
 def _is_number(v: Any) -> bool:
@@ -50,7 +53,7 @@ def decay(kind: str, u: float) -> float:
             return 1.0 / (1.0 + math.exp(-z))
 
         return (s(b * (0.5 - u)) - s(-b / 2)) / (s(b / 2) - s(-b / 2))
-    raise ValueError(f"p_force_schedule={kind!r} is not one of {P_FORCE_SCHEDULES}")
+    raise InputError(f"p_force_schedule={kind!r} is not one of {P_FORCE_SCHEDULES}")
 
 
 def p_force_at(epoch: int, *, start: float, floor: float, kind: str | None, schedule_epochs: int) -> float:
@@ -77,56 +80,74 @@ def check_schedule_options(*, epochs: int, p_force: float, p_force_schedule: Any
                            schedule_epochs: Any, forecast_weight: float, forecast_horizon: int | None,
                            forecast_horizon_schedule: Any, feedback_noise: Any, feedback_passes: Any,
                            detach_feedback: Any) -> tuple[int, tuple[int, int] | None]:
-    """ValueError (naming the argument, its value and the fix) for bad schedule and feedback
+    """InputError (a ValueError naming the argument, its value and the fix) for bad schedule and feedback
     options of the `Trainer`. Returns (schedule_epochs resolved, forecast_horizon_schedule as a tuple)."""
     if p_force_schedule is not None and p_force_schedule not in P_FORCE_SCHEDULES:
-        raise ValueError(f"p_force_schedule={p_force_schedule!r} is not one of {P_FORCE_SCHEDULES}; use None "
+        raise InputError(f"p_force_schedule={p_force_schedule!r} is not one of {P_FORCE_SCHEDULES}; use None "
                          "for a constant p_force")
     if not _is_number(p_force_floor) or not 0.0 <= p_force_floor <= p_force:
-        raise ValueError(f"p_force_floor={p_force_floor!r} must be a number in [0, p_force={p_force}] (the "
+        raise InputError(f"p_force_floor={p_force_floor!r} must be a number in [0, p_force={p_force}] (the "
                          "schedule falls from p_force to p_force_floor)")
     if p_force_schedule is None and (p_force_floor != 0.0 or schedule_epochs is not None):
-        raise ValueError(f"p_force_floor={p_force_floor!r} and schedule_epochs={schedule_epochs!r} only apply "
+        raise InputError(f"p_force_floor={p_force_floor!r} and schedule_epochs={schedule_epochs!r} only apply "
                          f"with a p_force_schedule (one of {P_FORCE_SCHEDULES}); set one or leave them at "
                          "0.0 and None")
     if schedule_epochs is None:
         schedule_epochs = max(epochs - 1, 1)
     elif not is_integer(schedule_epochs) or schedule_epochs < 1:
-        raise ValueError(f"schedule_epochs={schedule_epochs!r} must be an integer >= 1 (the epoch at which "
+        raise InputError(f"schedule_epochs={schedule_epochs!r} must be an integer >= 1 (the epoch at which "
                          "p_force reaches p_force_floor), or None for the last epoch")
     if forecast_horizon_schedule is not None:
         sch = forecast_horizon_schedule
         if (not isinstance(sch, (tuple, list)) or len(sch) != 2 or not all(is_integer(v) for v in sch)
                 or sch[0] < 1 or sch[1] < 0):
-            raise ValueError(f"forecast_horizon_schedule={sch!r} must be a pair (start, growth) of integers, "
+            raise InputError(f"forecast_horizon_schedule={sch!r} must be a pair (start, growth) of integers, "
                              "start >= 1 steps, growth >= 0 steps per epoch")
         if forecast_weight <= 0:
-            raise ValueError(f"forecast_horizon_schedule={tuple(sch)} needs forecast_weight > 0 (it schedules "
+            raise InputError(f"forecast_horizon_schedule={tuple(sch)} needs forecast_weight > 0 (it schedules "
                              f"the forecast loss), got forecast_weight={forecast_weight}")
         if forecast_horizon is not None and sch[0] > forecast_horizon:
-            raise ValueError(f"forecast_horizon_schedule starts at {sch[0]} steps, beyond forecast_horizon="
+            raise InputError(f"forecast_horizon_schedule starts at {sch[0]} steps, beyond forecast_horizon="
                              f"{forecast_horizon}: start at most forecast_horizon steps")
         forecast_horizon_schedule = (int(sch[0]), int(sch[1]))
     if not _is_number(feedback_noise) or feedback_noise < 0:
-        raise ValueError(f"feedback_noise={feedback_noise!r} must be a finite number >= 0 (std of the noise "
+        raise InputError(f"feedback_noise={feedback_noise!r} must be a finite number >= 0 (std of the noise "
                          "added to fed-back predictions, normalised units)")
     if feedback_passes is not None and (not is_integer(feedback_passes) or feedback_passes < 1):
-        raise ValueError(f"feedback_passes={feedback_passes!r} must be an integer >= 1 (parallel feedback "
+        raise InputError(f"feedback_passes={feedback_passes!r} must be an integer >= 1 (parallel feedback "
                          "passes), or None for the sequential rollout")
     if not isinstance(detach_feedback, bool):
-        raise ValueError(f"detach_feedback={detach_feedback!r} must be True or False")
+        raise InputError(f"detach_feedback={detach_feedback!r} must be True or False")
     if feedback_passes is None and not detach_feedback:
-        raise ValueError("detach_feedback=False only applies with feedback_passes (the sequential rollout is "
+        raise InputError("detach_feedback=False only applies with feedback_passes (the sequential rollout is "
                          "always differentiable through its feedback): set feedback_passes or leave it True")
     lowest = p_force_floor if p_force_schedule is not None else p_force
     used = {k: v for k, v in (("feedback_noise", feedback_noise), ("feedback_passes", feedback_passes))
             if v not in (0.0, None)}
     if used and lowest >= 1.0:
-        raise ValueError(f"{', '.join(f'{k}={v!r}' for k, v in used.items())} has no effect at p_force=1 "
+        raise InputError(f"{', '.join(f'{k}={v!r}' for k, v in used.items())} has no effect at p_force=1 "
                          "(teacher forcing feeds nothing back): set p_force < 1 or a p_force_schedule with "
                          "p_force_floor < 1")
     return schedule_epochs, forecast_horizon_schedule
 
 
-__all__ = ["EXP_RATE", "P_FORCE_SCHEDULES", "SIGMOID_SHARPNESS", "check_schedule_options", "decay",
-           "horizon_at", "p_force_at"]
+def feedback_kwargs(model: Any, *, feedback_noise: float, feedback_passes: int | None,
+                    detach_feedback: bool) -> dict[str, Any]:
+    """The feedback keywords of the Trainer's training forward ({} when all are at their
+    defaults); InputError when they are set and ``model.forward`` does not accept them."""
+    used = [f"{k}={v!r}" for k, v, default in (("feedback_noise", feedback_noise, 0.0),
+                                               ("feedback_passes", feedback_passes, None),
+                                               ("detach_feedback", detach_feedback, True)) if v != default]
+    if not used:
+        return {}
+    params = inspect.signature(model.forward).parameters
+    if not (all(k in params for k in FEEDBACK_KEYWORDS)
+            or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())):
+        raise InputError(f"{', '.join(used)} needs a model whose forward accepts {list(FEEDBACK_KEYWORDS)} "
+                         f"(WARP); {type(model).__name__}.forward does not: leave feedback_noise=0, "
+                         "feedback_passes=None, detach_feedback=True")
+    return {"feedback_passes": feedback_passes, "detach_feedback": detach_feedback, "noise_std": feedback_noise}
+
+
+__all__ = ["EXP_RATE", "FEEDBACK_KEYWORDS", "P_FORCE_SCHEDULES", "SIGMOID_SHARPNESS", "check_schedule_options",
+           "decay", "feedback_kwargs", "horizon_at", "p_force_at"]

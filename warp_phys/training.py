@@ -9,10 +9,12 @@ forward (``feedback_noise``, ``feedback_passes``); the schedules are in `warp_ph
 Inputs are normalised tensors x (N, T, d) and tau (T,); the targets are x itself (one-step
 prediction) or, for a sequence-to-sequence task, separate targets y (N, T, d). Deterministic given ``seed`` (batch
 order, teacher-forcing and noise draws come from one CPU generator whose state is checkpointed).
+A run cannot fail silently: non-finite training or validation losses are recovered from (or warned
+about), and a run with no finite epoch raises `TrainingFailedError`; settings, input copies and the
+failure message are in `warp_phys.training_guard`, the resume checks in `warp_phys.training_resume`.
 """
 from __future__ import annotations
 
-import inspect
 import math
 import time
 import warnings
@@ -24,18 +26,25 @@ import torch
 
 from warp_phys.checkpoint import atomic_save, load_verified
 from warp_phys.device import resolve_device
-from warp_phys.losses import LOSSES, sequence_loss
+from warp_phys.losses import sequence_loss
 from warp_phys.progress import progress_bar
-from warp_phys.schedules import check_schedule_options, horizon_at, p_force_at
+from warp_phys.schedules import FEEDBACK_KEYWORDS, check_schedule_options, feedback_kwargs, horizon_at, p_force_at
+from warp_phys.training_guard import (TrainingFailedError, as_data, as_times, check_targets,
+                                      check_trainer_settings, failure_message)
+from warp_phys.training_resume import check_resume, data_fingerprint, trainer_settings
+from warp_phys.validation import InputError
 
-#: Keywords of the autoregressive forward that the feedback options need (WARP accepts them).
-FEEDBACK_KEYWORDS = ("feedback_passes", "detach_feedback", "noise_std")
+__all__ = ["FEEDBACK_KEYWORDS", "TrainHistory", "Trainer", "TrainingFailedError"]
 
 
 @dataclass
 class TrainHistory:
     """Per-epoch records. ``val_loss`` is empty without validation data; the selection
-    score is then the training loss. ``best_epoch`` is 0-based (-1: nothing trained)."""
+    score is then the training loss. ``best_epoch`` is 0-based (-1: nothing trained).
+    ``status``: "ok" (every epoch finite) | "unstable" (non-finite losses were met and each recovered
+    from or skipped: ``non_finite`` lists them) | "stopped_non_finite" (nan_retries ran out; best epoch kept) |
+    "failed" (no finite epoch: fit raised `TrainingFailedError`) | "nothing_to_train" (no
+    trainable parameters) | "running" (fit has not finished: a checkpoint's history)."""
 
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
@@ -49,17 +58,8 @@ class TrainHistory:
     recoveries: int = 0  # non-finite losses recovered from (best state restored, lr lowered)
     p_force: list[float] = field(default_factory=list)  # teacher-forcing probability of each epoch
     forecast_horizon: list[int | None] = field(default_factory=list)  # forecast-loss steps (None: no such loss)
-
-
-def _as_data(x: Any, name: str, d: int | None = None) -> torch.Tensor:
-    x = torch.as_tensor(x)
-    if x.dim() != 3:
-        raise ValueError(f"{name} must have shape (trajectories, time, variables), got {tuple(x.shape)}")
-    if d is not None and x.shape[-1] != d:
-        raise ValueError(f"{name} has {x.shape[-1]} variables but the model expects {d}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or inf; remove or interpolate those values first")
-    return x
+    status: str = "running"
+    non_finite: list[dict[str, Any]] = field(default_factory=list)  # {"epoch", "loss", "lr", "action"}
 
 
 class Trainer:
@@ -80,11 +80,25 @@ class Trainer:
             forecast is then a loop of prior steps without the root network.
         seed: seed of batch order and teacher-forcing draws.
         device: "auto" | "cpu" | "cuda" ...; progress: show a tqdm bar.
-        checkpoint_path: saved every epoch; if the file exists, fit resumes from it.
-        max_time: wall-clock budget in seconds (checked after every batch).
-        nan_retries: how many non-finite training losses to recover from: each restores the
-            best parameters so far, clears the optimiser's moments, multiplies the lr by
-            ``lr_factor`` and restarts the epoch. One more stops training (best parameters kept).
+        checkpoint_path: saved every epoch; if the file exists, fit resumes from it. The file
+            records the settings and a SHA-256 fingerprint of the data (`warp_phys.training_resume`).
+        resume_mismatch: "error" (default): resuming a checkpoint written with other settings or
+            data (all but epochs, max_time, device, progress) raises ResumeMismatchError (an
+            InputError) listing what differs; "warn": resume anyway (the checkpoint's parameters,
+            optimiser state with its lr, and random state are kept) with a RuntimeWarning.
+        max_time: wall-clock budget in seconds, > 0 (checked after every batch); None: none.
+        nan_retries: how many non-finite losses (a training batch, or an epoch's validation loss /
+            selection score) to recover from: each restores the best parameters so far, clears the
+            optimiser's moments, multiplies the lr by ``lr_factor``, warns and restarts the epoch. One
+            more stops training (best parameters kept). If no epoch was finite, fit raises
+            `TrainingFailedError` (message: the lr, the epochs run and the fix).
+        nan_validation: "skip" (default): a non-finite validation loss is warned about, recorded
+            in ``history.non_finite`` and counts as an epoch without improvement (parameters and
+            lr kept); a run with no finite epoch at all still raises. "recover": it is recovered
+            from like a non-finite training loss (above). "skip" is the default because a
+            free-running validation forecast diverges now and then while training is healthy
+            (the subspace memory's does, from epoch 0), and recovering then costs accuracy.
+        Bad settings raise `warp_phys.validation.InputError` here, before any work.
 
     Objectives for free-running forecasts (the defaults leave training exactly as without them;
     `schedule_at` gives the values at an epoch, ``TrainHistory.p_force`` / ``.forecast_horizon``
@@ -121,25 +135,18 @@ class Trainer:
                  nan_retries: int = 3, p_force_schedule: str | None = None, p_force_floor: float = 0.0,
                  schedule_epochs: int | None = None, forecast_horizon_schedule: tuple[int, int] | None = None,
                  feedback_noise: float = 0.0, feedback_passes: int | None = None,
-                 detach_feedback: bool = True) -> None:
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
-        if epochs < 0 or batch_size < 1:
-            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {epochs}, {batch_size}")
-        if not 0.0 <= p_force <= 1.0:
-            raise ValueError(f"p_force must be in [0, 1], got {p_force}")
-        if not (math.isfinite(forecast_weight) and forecast_weight >= 0):
-            raise ValueError(f"forecast_weight must be a finite number >= 0, got {forecast_weight!r}")
-        if forecast_weight > 0 and forecast_context is None:
-            raise ValueError("forecast_weight > 0 needs forecast_context (the number of observed steps "
-                             "the forecast reads)")
-        if forecast_horizon is not None and forecast_horizon < 1:
-            raise ValueError(f"forecast_horizon must be >= 1 or None, got {forecast_horizon!r}")
+                 detach_feedback: bool = True, resume_mismatch: str = "error",
+                 nan_validation: str = "skip") -> None:
+        check_trainer_settings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+                               grad_clip=grad_clip, loss=loss, p_force=p_force, patience=patience,
+                               lr_patience=lr_patience, lr_factor=lr_factor, val_n_ctx=val_n_ctx,
+                               forecast_weight=forecast_weight, forecast_context=forecast_context,
+                               forecast_horizon=forecast_horizon, seed=seed, max_time=max_time,
+                               nan_retries=nan_retries, resume_mismatch=resume_mismatch,
+                               nan_validation=nan_validation)
         self.forecast_weight, self.forecast_context = float(forecast_weight), forecast_context
-        self.forecast_horizon = forecast_horizon
-        if isinstance(nan_retries, bool) or not isinstance(nan_retries, int) or nan_retries < 0:
-            raise ValueError(f"nan_retries must be an integer >= 0, got {nan_retries!r}")
-        self.nan_retries = nan_retries
+        self.forecast_horizon, self.nan_retries, self.resume_mismatch = forecast_horizon, nan_retries, resume_mismatch
+        self.nan_validation = nan_validation
         self.schedule_epochs, self.forecast_horizon_schedule = check_schedule_options(
             epochs=epochs, p_force=p_force, p_force_schedule=p_force_schedule, p_force_floor=p_force_floor,
             schedule_epochs=schedule_epochs, forecast_weight=self.forecast_weight, forecast_horizon=forecast_horizon,
@@ -161,7 +168,7 @@ class Trainer:
         or, without ``n_steps``, to the end of the trajectory). ``n_steps``: the trajectories'
         length, which caps the horizon at the steps left after ``forecast_context``."""
         if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            raise ValueError(f"epoch must be an integer >= 0, got {epoch!r}")
+            raise InputError(f"epoch must be an integer >= 0, got {epoch!r}")
         p = p_force_at(epoch, start=self.p_force, floor=self.p_force_floor, kind=self.p_force_schedule,
                        schedule_epochs=self.schedule_epochs)
         h = None
@@ -172,46 +179,17 @@ class Trainer:
         return {"p_force": p, "forecast_horizon": h}
 
     def _feedback_kwargs(self, model: torch.nn.Module) -> dict[str, Any]:
-        """The feedback keywords of the training forward ({} at their defaults); ValueError when
-        they are set and ``model.forward`` does not accept them."""
-        used = [f"{k}={v!r}" for k, v, default in (("feedback_noise", self.feedback_noise, 0.0),
-                                                   ("feedback_passes", self.feedback_passes, None),
-                                                   ("detach_feedback", self.detach_feedback, True)) if v != default]
-        if not used:
-            return {}
-        params = inspect.signature(model.forward).parameters
-        if not (all(k in params for k in FEEDBACK_KEYWORDS)
-                or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())):
-            raise ValueError(f"{', '.join(used)} needs a model whose forward accepts {list(FEEDBACK_KEYWORDS)} "
-                             f"(WARP); {type(model).__name__}.forward does not: leave feedback_noise=0, "
-                             "feedback_passes=None, detach_feedback=True")
-        return {"feedback_passes": self.feedback_passes, "detach_feedback": self.detach_feedback,
-                "noise_std": self.feedback_noise}
+        """The feedback keywords of the training forward ({} at their defaults); see `schedules.feedback_kwargs`."""
+        return feedback_kwargs(model, feedback_noise=self.feedback_noise, feedback_passes=self.feedback_passes,
+                               detach_feedback=self.detach_feedback)
 
     def _check_targets(self, x_train: torch.Tensor, x_val: torch.Tensor | None, y_train: Any,
                        y_val: Any) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """The sequence-to-sequence targets as tensors (None: none); ValueError when their
-        shapes do not match the inputs or the settings need targets equal to the inputs."""
-        if y_train is None and y_val is None:
-            return None, None
-        if y_train is None or (y_val is None) != (x_val is None):
-            raise ValueError("give y_train, and y_val exactly when x_val is given (targets of every split, "
-                             "or none)")
+        """The sequence-to-sequence targets as tensor copies (None: none); see `training_guard.check_targets`."""
         needs_inputs = [name for name, on in (("p_force < 1", self.p_force < 1 or self.p_force_schedule),
                                               ("forecast_weight > 0", self.forecast_weight > 0),
                                               ("val_n_ctx", self.val_n_ctx is not None)) if on]
-        if needs_inputs:
-            raise ValueError(f"targets y_train/y_val need teacher-forced one-step training, but {needs_inputs} "
-                             "feed the model its own predictions as inputs: set p_force=1 (no schedule), "
-                             "forecast_weight=0, val_n_ctx=None")
-        out = []
-        for name, y, x in (("y_train", y_train, x_train), ("y_val", y_val, x_val)):
-            y = None if y is None else _as_data(y, name, x.shape[-1])
-            if y is not None and y.shape != x.shape:
-                raise ValueError(f"{name} has shape {tuple(y.shape)} but its inputs have {tuple(x.shape)}; "
-                                 "they must agree")
-            out.append(y)
-        return out[0], out[1]
+        return check_targets(x_train, x_val, y_train, y_val, needs_inputs=needs_inputs)
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -255,41 +233,42 @@ class Trainer:
         ``y_train``/``y_val`` (same shapes as x_train/x_val): targets of a sequence-to-sequence
         task (e.g. `warp_phys.systems.segment_repeat`): the model reads x and its prediction at
         step t (from x[:, :t]) is scored against y[:, t]. They need teacher forcing (p_force=1,
-        no schedule), no forecast loss and no ``val_n_ctx``. None (default): the targets are x."""
+        no schedule), no forecast loss and no ``val_n_ctx``. None (default): the targets are x.
+        The arrays are copied first: the caller's are never written to, and changing them during
+        the run does not change it. Raises `TrainingFailedError` if no epoch gave a finite
+        selection score, `ResumeMismatchError` if ``checkpoint_path`` holds another run."""
         t_start = time.perf_counter()
         device = resolve_device(self.device)
         d = getattr(model, "n_variables", None)
-        x_train = _as_data(x_train, "x_train", d)
+        x_train = as_data(x_train, "x_train", d)
         T = x_train.shape[1]
-        tau = torch.as_tensor(tau)
-        if tau.dim() != 1 or tau.shape[0] != T:
-            raise ValueError(f"tau must have shape ({T},) to match x_train, got {tuple(tau.shape)}")
+        tau = as_times(tau, T)
         if x_val is not None:
-            x_val = _as_data(x_val, "x_val", x_train.shape[-1])
+            x_val = as_data(x_val, "x_val", x_train.shape[-1])
             if x_val.shape[1] != T:
-                raise ValueError(f"x_val has {x_val.shape[1]} time steps but x_train has {T}; they must agree")
+                raise InputError(f"x_val has {x_val.shape[1]} time steps but x_train has {T}; they must agree")
         for name in ("val_n_ctx", "forecast_context"):
             n = getattr(self, name)
             if n is not None and not 1 <= n < T:
-                raise ValueError(f"{name}={n} must be in [1, {T - 1}] for trajectories of {T} steps")
+                raise InputError(f"{name}={n} must be in [1, {T - 1}] for trajectories of {T} steps")
         if self.forecast_weight > 0 and not callable(getattr(model, "context_forecast", None)):
-            raise ValueError(f"forecast_weight > 0 needs a model with a differentiable context_forecast "
+            raise InputError(f"forecast_weight > 0 needs a model with a differentiable context_forecast "
                              f"(WARP); {type(model).__name__} has none: set forecast_weight=0")
         y_train, y_val = self._check_targets(x_train, x_val, y_train, y_val)
         feedback = self._feedback_kwargs(model)
         model.to(device)
         first = next(iter(model.parameters()), None)
         dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
-        x_train = x_train.to(device=device, dtype=dtype)
-        tau = tau.to(device=device, dtype=dtype)
-        x_val = x_val.to(device=device, dtype=dtype) if x_val is not None else None
-        y_train = x_train if y_train is None else y_train.to(device=device, dtype=dtype)
-        y_val = y_val.to(device=device, dtype=dtype) if y_val is not None else None
+        data = {k: None if v is None else v.to(dtype=dtype) for k, v in
+                (("x_train", x_train), ("tau", tau), ("x_val", x_val), ("y_train", y_train), ("y_val", y_val))}
+        fingerprint = data_fingerprint(**data) if self.checkpoint_path is not None else None
+        x_train, tau, x_val, y_train, y_val = (None if v is None else v.to(device) for v in data.values())
+        y_train = x_train if y_train is None else y_train
 
         history = TrainHistory()
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
-            history.stop_reason = "no_parameters"
+            history.stop_reason, history.status = "no_parameters", "nothing_to_train"
             if x_val is not None:
                 history.val_loss.append(self.evaluate(model, x_val, tau, y_val))
                 history.best_score = history.val_loss[-1]
@@ -305,6 +284,8 @@ class Trainer:
 
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
             ck = load_verified(self.checkpoint_path)
+            check_resume(ck, trainer_settings(self), fingerprint, mode=self.resume_mismatch,
+                         path=self.checkpoint_path)
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])
@@ -322,7 +303,7 @@ class Trainer:
             setting = self.schedule_at(epoch, n_steps=T)
             p_force, horizon = setting["p_force"], setting["forecast_horizon"]
             perm = torch.randperm(N, generator=gen).to(device)
-            total, count, timed_out, bad_loss = 0.0, 0, False, False
+            total, count, timed_out, bad = 0.0, 0, False, None
             for i in range(0, N, self.batch_size):
                 idx = perm[i : i + self.batch_size]
                 xb = x_train[idx]
@@ -331,7 +312,7 @@ class Trainer:
                 if self.forecast_weight > 0:
                     loss = loss + self.forecast_weight * self.forecast_loss(model, xb, tau, horizon)
                 if not torch.isfinite(loss):
-                    bad_loss = True
+                    bad = "training"
                     break
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -343,32 +324,44 @@ class Trainer:
                 if self.max_time is not None and time.perf_counter() - t_start > self.max_time:
                     timed_out = True
                     break
-            if bad_loss and history.recoveries < self.nan_retries:
-                history.recoveries += 1
-                model.load_state_dict(best_state)
-                opt.state.clear()
-                for group in opt.param_groups:
-                    group["lr"] *= self.lr_factor
-                warnings.warn(f"non-finite training loss in epoch {epoch}; restarting the epoch from the best "
-                              f"parameters so far with lr {opt.param_groups[0]['lr']:.3g} (recovery "
-                              f"{history.recoveries} of {self.nan_retries})", RuntimeWarning)
-                if timed_out or (self.max_time is not None and time.perf_counter() - t_start > self.max_time):
-                    history.stop_reason, history.stopped_early = "max_time", True
+            train_loss, val = total / max(count, 1), None
+            if bad is None:
+                val = self.evaluate(model, x_val, tau, y_val) if x_val is not None else None
+                score = val if val is not None else train_loss
+                if not math.isfinite(score):
+                    bad = "validation" if val is not None else "training"
+            if bad is not None:
+                skip = bad == "validation" and self.nan_validation == "skip"
+                action = "skipped" if skip else "recovered" if history.recoveries < self.nan_retries else "stopped"
+                history.non_finite.append({"epoch": epoch, "loss": bad, "lr": opt.param_groups[0]["lr"],
+                                           "action": action})
+                if skip:
+                    warnings.warn(f"non-finite validation loss in epoch {epoch}; it counts as an epoch without "
+                                  "improvement (nan_validation='skip')", RuntimeWarning)
+                elif history.recoveries < self.nan_retries:
+                    history.recoveries += 1
+                    model.load_state_dict(best_state)
+                    opt.state.clear()
+                    for group in opt.param_groups:
+                        group["lr"] *= self.lr_factor
+                    warnings.warn(f"non-finite {bad} loss in epoch {epoch}; restarting the epoch from the best "
+                                  f"parameters so far with lr {opt.param_groups[0]['lr']:.3g} (recovery "
+                                  f"{history.recoveries} of {self.nan_retries})", RuntimeWarning)
+                    if timed_out or (self.max_time is not None and time.perf_counter() - t_start > self.max_time):
+                        history.stop_reason, history.stopped_early = "max_time", True
+                        break
+                    continue
+                else:
+                    if history.best_epoch >= 0:
+                        warnings.warn(f"non-finite {bad} loss in epoch {epoch}; stopping and keeping the best "
+                                      f"parameters so far (try a lower lr or a larger std_floor)", RuntimeWarning)
+                    history.stop_reason, history.stopped_early = "non_finite_loss", True
                     break
-                continue
-            if bad_loss:
-                warnings.warn(f"non-finite training loss in epoch {epoch}; stopping and keeping the best "
-                              f"parameters so far (try a lower lr or a larger std_floor)", RuntimeWarning)
-                history.stop_reason, history.stopped_early = "non_finite_loss", True
-                break
-            train_loss = total / max(count, 1)
             history.train_loss.append(train_loss)
             history.p_force.append(p_force)
             history.forecast_horizon.append(horizon)
-            val = self.evaluate(model, x_val, tau, y_val) if x_val is not None else None
             if val is not None:
                 history.val_loss.append(val)
-            score = val if val is not None else train_loss
             history.lr.append(opt.param_groups[0]["lr"])
             sched.step(score)
             if score < history.best_score:
@@ -388,10 +381,17 @@ class Trainer:
                 atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
                              "scheduler": sched.state_dict(), "rng": gen.get_state(), "epoch": epoch,
                              "history": asdict(history), "bad_epochs": bad_epochs, "done": done,
-                             "best_state": {k: v.cpu() for k, v in best_state.items()}},
+                             "best_state": {k: v.cpu() for k, v in best_state.items()},
+                             "settings": trainer_settings(self), "data": fingerprint},
                             self.checkpoint_path)
         bar.close()
         model.load_state_dict(best_state)
         model.eval()
         history.time_s += time.perf_counter() - t_start
+        history.status = ("failed" if history.best_epoch < 0 else "stopped_non_finite"
+                          if history.stop_reason == "non_finite_loss" else "unstable" if history.non_finite else "ok")
+        if history.status == "failed":
+            raise TrainingFailedError(failure_message(history, lr=self.lr, last_lr=opt.param_groups[0]["lr"],
+                                                      epochs=self.epochs, grad_clip=self.grad_clip,
+                                                      validated=x_val is not None), history)
         return history

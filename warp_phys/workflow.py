@@ -6,6 +6,7 @@ user's data) and which device, seed and model. The work is done by one pipeline
 """
 from __future__ import annotations
 
+import os
 import time as _time
 from typing import Any, Mapping, Sequence
 
@@ -14,8 +15,42 @@ import xarray as xr
 
 from warp_phys.device import resolve_device
 from warp_phys.pipeline import Reconstruction, Splits, available_models, field_job, run, system_job, user_job
+from warp_phys.pipeline.jobs import SIMULATION_ONLY
 from warp_phys.pipeline.models import MODELS
-from warp_phys.validation import check_seed
+from warp_phys.validation import InputError, check_int, check_output_path, check_seed
+
+#: Arguments of `reconstruct` that apply to system= only.
+_SYSTEM_ONLY = ("protocol", "splits", "system_options")
+
+
+def _check_common(system: Any, data: Any, time: Any, variables: Any, model: Any, progress: Any,
+                  context: Any, epochs: Any, horizon: Any) -> None:
+    """The cheap checks of `reconstruct`'s own arguments (types and ranges), before anything else."""
+    if (system is None) == (data is None):
+        raise InputError("pass exactly one of system=<name> (simulated data) or data=<your trajectories>")
+    if system is not None:
+        if not isinstance(system, str) and not callable(getattr(system, "simulate", None)):
+            raise InputError(f"system must be a system name (str) or a System, got {system!r} "
+                             f"({type(system).__name__}); see warp_phys.systems.available()")
+        if variables is not None:
+            raise InputError("variables= names the variables of your own data=; a system names its own "
+                             "(warp_phys.systems.get(name).variable_names)")
+        if time is not None:
+            raise InputError("time= is the time axis of your own data=; a system's time grid comes from its "
+                             "protocol (change it with t_span= and n_steps=)")
+    if isinstance(data, (str, os.PathLike)):
+        raise InputError(f"data={str(data)!r} is a path; open the file first with "
+                         "warp_phys.open_trajectories(path) and pass the Dataset")
+    if not isinstance(model, str):
+        raise InputError(f"model must be a model name (str), got {model!r}; choose one of {available_models()}")
+    if not isinstance(progress, bool):
+        raise InputError(f"progress must be True or False, got {progress!r}")
+    if context is not None:
+        check_int(context, "context", minimum=1)
+    if epochs is not None:
+        check_int(epochs, "epochs", minimum=0)
+    if horizon is not None:
+        check_int(horizon, "horizon", minimum=1)
 
 
 def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None, *, time: Any = None,
@@ -23,7 +58,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
                 model: str = "warp", epochs: int | None = None, seed: int = 0, device: str = "auto",
                 progress: bool = True, protocol: str | None = None, prior_options: Mapping | None = None,
                 variables: Sequence[str] | None = None, splits: Splits | None = None,
-                system_options: Mapping | None = None, **options: Any) -> Reconstruction:
+                system_options: Mapping | None = None, to_netcdf: str | os.PathLike | None = None,
+                **options: Any) -> Reconstruction:
     """Reconstruct and forecast a dynamical system with WARP (or a baseline).
 
     Args:
@@ -48,46 +84,52 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
         splits: precomputed splits, to compare models on one data set
             (``warp_phys.pipeline.simulate_system`` for ODE systems, ``field_splits`` for fields).
         system_options: a named field system's options, replacing its recipe's.
+        to_netcdf: a path to write the result to (``Reconstruction.to_netcdf``); checked (an
+            existing, writable directory) before anything is simulated or trained.
         **options: recipe fields (``warp_phys.recipes.recipe_fields()``: the protocol's
             n_train, n_val, n_test, t_span, n_steps; training and WARP settings; for fields
             the `FieldRecipe` fields), else keyword arguments of the model's constructor.
 
     Returns a `Reconstruction`; its ``metrics`` are scored in physical units over the
-    forecast window of the primary test split.
+    forecast window of the primary test split. Every argument is checked before any
+    simulation or training; a bad one raises `warp_phys.validation.InputError` (a ValueError)
+    naming it, its value and the fix.
     """
     t_start = _time.perf_counter()
-    if (system is None) == (data is None):
-        raise ValueError("pass exactly one of system=<name> (simulated data) or data=<your trajectories>")
-    if system is not None and variables is not None:
-        raise ValueError("variables= names the variables of your own data=; a system names its own "
-                         "(warp_phys.systems.get(name).variable_names)")
+    _check_common(system, data, time, variables, model, progress, context, epochs, horizon)
+    out_path = None if to_netcdf is None else check_output_path(to_netcdf, "to_netcdf")
     common = dict(model=MODELS.resolve(model), prior=prior, prior_options=prior_options, seed=check_seed(seed),
                   device=resolve_device(device))
     options = {**options, **{k: v for k, v in (("epochs", epochs), ("context", context)) if v is not None}}
     if data is not None:
-        if protocol is not None or splits is not None or system_options is not None:
-            raise ValueError("protocol=, splits= and system_options= apply to system= only")
-        job = user_job(data, time, variables, options=options, progress=progress, **common)
+        given = [name for name, v in zip(_SYSTEM_ONLY, (protocol, splits, system_options)) if v is not None]
+        given += sorted(k for k in options if k in SIMULATION_ONLY)
+        if given:
+            raise InputError(f"{given} apply to simulated systems (system=) and do nothing for your own data=: "
+                             "drop them (your data set the time grid and the number of trajectories)")
+        job = user_job(data, time, variables, options=options, progress=progress, horizon=horizon, **common)
     else:
         from warp_phys import systems
 
         sys_obj = systems.get(system) if isinstance(system, str) else system
         if getattr(sys_obj, "kind", "ode") == "field":
             if protocol is not None:
-                raise ValueError("protocol= applies to ODE systems; field systems take FieldRecipe options "
+                raise InputError("protocol= applies to ODE systems; field systems take FieldRecipe options "
                                  "instead (e.g. n_runs_train=, grid=, window=; see warp_phys.fields.recipes)")
             job = field_job(system, system_options=system_options, splits=splits, horizon=horizon,
                             options=options, progress=progress, **common)
         else:
             if system_options is not None:
-                raise ValueError("system_options= applies to field systems; pass an ODE system's "
+                raise InputError("system_options= applies to field systems; pass an ODE system's "
                                  "parameters with warp_phys.systems.get(name, **parameters)")
             job = system_job(sys_obj, protocol=protocol, options=options, splits=splits, progress=progress,
-                             **common)
+                             horizon=horizon, **common)
     if job.horizon is None:
         job.horizon = horizon
     rec = run(job)
     rec.runtime_s = _time.perf_counter() - t_start
+    if out_path is not None:
+        rec.to_netcdf(out_path)
     return rec
 
 

@@ -32,8 +32,10 @@ from warp_phys.device import resolve_device
 from warp_phys.validation import check_int, check_seed, is_integer
 
 from ..base import System
+from ..budget import check_output_size
 from ..dataset import parameter_ranges_json
 from ..simulate import SimulationError, resolve_params, time_grid
+from ..spec import check_n_steps
 from .spectral import check_grid
 from .timestepping import RK4_IMAGINARY_LIMIT, STEPPERS
 
@@ -141,7 +143,9 @@ class FieldSystem(System):
         progress: a tqdm bar over the saved snapshots.
 
         Raises ValueError for bad input, an unstable dt or an under-resolved grid (before any
-        work), and SimulationError (a ValueError) when the run blows up.
+        work), InputError when the output (n_trajectories x n_steps x grid points) would not fit
+        in the available memory (before allocating), and SimulationError (a ValueError) when
+        the run blows up.
         """
         import xarray as xr
 
@@ -160,7 +164,10 @@ class FieldSystem(System):
         if not (isinstance(spinup, (int, float)) and math.isfinite(spinup) and spinup >= 0):
             raise ValueError(f"spinup must be a finite number >= 0, got {spinup!r}")
         proto = self.protocol(protocol if protocol is not None else "default")
-        t = time_grid(proto.t_span if t_span is None else t_span, proto.n_steps if n_steps is None else n_steps)
+        steps = check_n_steps(proto.n_steps if n_steps is None else n_steps)
+        check_output_size(self.name, n, steps, self.grid_shape(grid), bytes_per_value=dtype.itemsize,
+                          what="grid points")
+        t = time_grid(proto.t_span if t_span is None else t_span, steps)
         dev = resolve_device(device)
 
         gen = torch.Generator().manual_seed(seed)

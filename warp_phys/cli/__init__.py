@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, FileExistsError) as err:
+    except (ValueError, OSError) as err:  # InputError is a ValueError; OSError: paths, disks
         print(f"warp-phys {args.command}: error: {err}", file=sys.stderr)
         return 2
 

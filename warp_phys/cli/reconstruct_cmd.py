@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 
 def _none_or_str(value: str) -> str | None:
@@ -49,11 +48,16 @@ def run(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     from warp_phys.workflow import reconstruct
 
-    out = Path(args.output)
-    if out.parent and not out.parent.exists():
-        raise FileNotFoundError(f"output directory {out.parent} does not exist; create it first")
-    if args.plot and Path(args.plot).parent and not Path(args.plot).parent.exists():
-        raise FileNotFoundError(f"plot directory {Path(args.plot).parent} does not exist; create it first")
+    from warp_phys.device import resolve_device
+    from warp_phys.validation import check_int, check_output_path, check_seed
+
+    # every cheap check before reconstruct() simulates anything
+    out = check_output_path(args.output, "--output")
+    if args.plot:
+        check_output_path(args.plot, "--plot")
+    check_int(args.trajectory, "--trajectory", minimum=0)
+    check_seed(args.seed, "--seed")
+    resolve_device(args.device)
     options = {}
     if args.max_time is not None:
         options["max_time"] = args.max_time

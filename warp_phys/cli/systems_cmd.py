@@ -2,7 +2,27 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import math
 import time
+
+#: NetCDF engines `warp-phys simulate` can write with, by the module each needs.
+ENGINES = {"netcdf4": "netCDF4", "h5netcdf": "h5netcdf"}
+
+
+def installed_engines() -> list[str]:
+    """The NetCDF engines whose package is installed here (importlib.util.find_spec)."""
+    return [name for name, module in ENGINES.items() if importlib.util.find_spec(module) is not None]
+
+
+def _engine(value: str) -> str:
+    """argparse type of --engine: an installed engine, else an error naming the installed ones."""
+    if value not in ENGINES:
+        raise argparse.ArgumentTypeError(f"unknown engine {value!r}; choose one of {installed_engines()}")
+    if value not in installed_engines():
+        raise argparse.ArgumentTypeError(f"engine {value!r} is not installed (pip install {ENGINES[value]}); "
+                                         f"installed: {installed_engines()}")
+    return value
 
 
 def _time_scale(system) -> str:
@@ -38,22 +58,47 @@ def run_systems(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_simulate(args: argparse.Namespace, system) -> tuple[float, float] | None:
+    """Every cheap check of `warp-phys simulate` (before anything is simulated); returns t_span."""
+    from warp_phys.device import resolve_device
+    from warp_phys.validation import InputError, check_int, check_output_path, check_seed
+
+    check_output_path(args.output, "--output")
+    check_int(args.n, "-n", minimum=1)
+    check_seed(args.seed, "--seed")
+    resolve_device(args.device)
+    if system.kind != "ode":
+        given = [f"--{k}" for k in ("backend", "method", "rtol", "atol") if getattr(args, k) is not None]
+        if given:
+            raise InputError(f"{given} apply to ODE systems only; {system.name} is a {system.kind} system with "
+                             "its own solver: drop them")
+    elif args.grid is not None:
+        raise InputError(f"--grid applies to field systems only; {system.name} is an ODE system")
+    for flag, tol in (("--rtol", args.rtol), ("--atol", args.atol)):
+        if tol is not None and not (math.isfinite(tol) and tol > 0):
+            raise InputError(f"{flag} must be a finite number > 0, got {tol!r}")
+    if args.t_end is None and args.t_start is None:
+        return None
+    default = system.protocol(args.protocol).t_span
+    t_span = (float(default[0]) if args.t_start is None else args.t_start,
+              float(default[1]) if args.t_end is None else args.t_end)
+    if not all(math.isfinite(v) for v in t_span) or t_span[1] <= t_span[0]:
+        raise InputError(f"the time span [--t-start, --t-end] = [{t_span[0]:g}, {t_span[1]:g}] must be finite "
+                         "with t_end > t_start; fix --t-start / --t-end")
+    return t_span
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     from warp_phys.io import to_netcdf
     from warp_phys.systems import get
 
     system = get(args.name)
-    t_span = None
-    if args.t_end is not None or args.t_start is not None:
-        default = system.protocol(args.protocol).t_span
-        t_span = (default[0] if args.t_start is None else args.t_start,
-                  default[1] if args.t_end is None else args.t_end)
+    t_span = _check_simulate(args, system)
     kwargs = dict(params=args.params, seed=args.seed, device=args.device, protocol=args.protocol,
                   progress=not args.quiet)
     if system.kind == "ode":
-        kwargs.update(backend=args.backend, method=args.method, rtol=args.rtol, atol=args.atol)
-        if args.grid is not None:
-            raise ValueError(f"--grid applies to field systems only; {system.name} is an ODE system")
+        kwargs.update(backend=args.backend or "torch", method=args.method,
+                      rtol=1e-7 if args.rtol is None else args.rtol, atol=1e-9 if args.atol is None else args.atol)
     elif args.grid is not None:
         kwargs["grid"] = args.grid
     start = time.perf_counter()
@@ -62,8 +107,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     secs = time.perf_counter() - start
     dims = " x ".join(f"{ds.sizes[k]} {k}" for k in ds["state"].dims) if "state" in ds else str(dict(ds.sizes))
     t = ds["time"].values
+    solver = f"backend={ds.attrs.get('backend', kwargs['backend'])}, " if system.kind == "ode" else ""
     print(f"wrote {path}: {system.name}, {dims}, t in [{t[0]:g}, {t[-1]:g}] {ds['time'].attrs.get('units', '')}, "
-          f"params={args.params}, backend={ds.attrs.get('backend', args.backend)}, seed={args.seed} ({secs:.2f} s)")
+          f"params={args.params}, {solver}seed={args.seed} ({secs:.2f} s)")
     return 0
 
 
@@ -80,16 +126,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--t-start", type=float, default=None, help="start time (default: protocol's)")
     p.add_argument("--t-end", type=float, default=None, help="end time (default: protocol's)")
     p.add_argument("-o", "--output", required=True, help="output NetCDF path (overwritten atomically)")
-    p.add_argument("--backend", choices=("torch", "scipy"), default="torch", help="ODE systems only")
-    p.add_argument("--method", default=None, help="solver method (default dopri5 for torch, DOP853 for scipy)")
-    p.add_argument("--rtol", type=float, default=1e-7)
-    p.add_argument("--atol", type=float, default=1e-9)
+    p.add_argument("--backend", choices=("torch", "scipy"), default=None, help="ODE systems only (default torch)")
+    p.add_argument("--method", default=None, help="solver method, ODE systems only (default dopri5 for torch, "
+                                                  "DOP853 for scipy)")
+    p.add_argument("--rtol", type=float, default=None, help="ODE systems only (default 1e-7)")
+    p.add_argument("--atol", type=float, default=None, help="ODE systems only (default 1e-9)")
     p.add_argument("--params", choices=("train", "test"), default="train",
                    help="sample parameters from the train or the wider test ranges")
     p.add_argument("--protocol", default="default", help="protocol preset, e.g. 'paper' (default 'default')")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="'auto', 'cpu' or 'cuda' (torch backend)")
     p.add_argument("--grid", type=int, default=None, help="grid points per direction (field systems only)")
-    p.add_argument("--engine", choices=("netcdf4", "h5netcdf"), default="netcdf4")
+    engines = installed_engines()
+    p.add_argument("--engine", type=_engine, default=engines[0] if engines else "netcdf4",
+                   metavar="{" + ",".join(engines) + "}", help=f"NetCDF engine (installed here: {', '.join(engines)})")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_simulate)

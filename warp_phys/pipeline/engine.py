@@ -52,29 +52,46 @@ class Job:
     provenance: dict[str, Any] = field(default_factory=dict)
 
 
-def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tensor, plan: TrainingRecipe, *,
-          context: int, output: str, seed: int, device: torch.device, progress: bool,
-          targets: tuple[torch.Tensor, torch.Tensor] | None = None) -> Any:
-    """Fit ``net`` (closed-form models first call their own ``fit``) and train it with the
-    `warp_phys.Trainer`, selecting on the validation forecast error; returns the history.
-    ``targets``: (y_train, y_val) of a sequence-to-sequence task, selected on the validation
-    one-step loss against y_val instead."""
+def make_trainer(plan: TrainingRecipe, *, context: int, output: str, seed: int, device: torch.device,
+                 progress: bool, seq2seq: bool = False) -> Any:
+    """The `warp_phys.Trainer` of ``plan`` (its settings are checked here: InputError before any
+    work). Selection on the validation forecast error after ``context`` steps, or, for a
+    sequence-to-sequence task (``seq2seq``), on the one-step loss against the targets."""
     from warp_phys.training import Trainer
 
+    return Trainer(epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr,
+                   loss="nll" if output == "gaussian" else "mse", p_force=plan.p_force,
+                   val_n_ctx=None if seq2seq else context, forecast_weight=plan.forecast_weight,
+                   forecast_context=context if plan.forecast_weight > 0 else None,
+                   forecast_horizon=plan.forecast_horizon, p_force_schedule=plan.p_force_schedule,
+                   p_force_floor=plan.p_force_floor, schedule_epochs=plan.schedule_epochs,
+                   forecast_horizon_schedule=plan.forecast_horizon_schedule, feedback_noise=plan.feedback_noise,
+                   feedback_passes=plan.feedback_passes, detach_feedback=plan.detach_feedback,
+                   seed=seed, device=device, progress=progress,
+                   max_time=plan.max_time, **({"patience": plan.patience} if plan.patience is not None else {}))
+
+
+def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tensor, plan: TrainingRecipe, *,
+          context: int, output: str, seed: int, device: torch.device, progress: bool,
+          targets: tuple[torch.Tensor, torch.Tensor] | None = None, trainer: Any = None) -> Any:
+    """Fit ``net`` (closed-form models first call their own ``fit``) and train it with the
+    `warp_phys.Trainer` (``trainer``, or `make_trainer` of ``plan``), selecting on the validation
+    forecast error; returns the history. ``targets``: (y_train, y_val) of a sequence-to-sequence
+    task, selected on the validation one-step loss against y_val instead. A run with no finite
+    epoch raises `warp_phys.training_guard.TrainingFailedError`, with the `reconstruct` options that fix it."""
+    from warp_phys.training_guard import TrainingFailedError
+
+    if trainer is None:
+        trainer = make_trainer(plan, context=context, output=output, seed=seed, device=device, progress=progress,
+                               seq2seq=targets is not None)
     if callable(getattr(net, "fit", None)):
         net.fit(z_train)
-    trainer = Trainer(epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr,
-                      loss="nll" if output == "gaussian" else "mse", p_force=plan.p_force,
-                      val_n_ctx=None if targets is not None else context, forecast_weight=plan.forecast_weight,
-                      forecast_context=context if plan.forecast_weight > 0 else None,
-                      forecast_horizon=plan.forecast_horizon, p_force_schedule=plan.p_force_schedule,
-                      p_force_floor=plan.p_force_floor, schedule_epochs=plan.schedule_epochs,
-                      forecast_horizon_schedule=plan.forecast_horizon_schedule, feedback_noise=plan.feedback_noise,
-                      feedback_passes=plan.feedback_passes, detach_feedback=plan.detach_feedback,
-                      seed=seed, device=device, progress=progress,
-                      max_time=plan.max_time, **({"patience": plan.patience} if plan.patience is not None else {}))
     y_train, y_val = targets if targets is not None else (None, None)
-    return trainer.fit(net, z_train, tau, z_val, y_train=y_train, y_val=y_val)
+    try:
+        return trainer.fit(net, z_train, tau, z_val, y_train=y_train, y_val=y_val)
+    except TrainingFailedError as err:
+        raise TrainingFailedError(f"{type(net).__name__}: {err}. With warp_phys.reconstruct: pass a lower lr= "
+                                  "(and output_clip= for model='warp'); its grad_clip is 1.0", err.history) from None
 
 
 @torch.no_grad()
@@ -115,17 +132,20 @@ def run(job: Job) -> Reconstruction:
     from warp_phys.priors import BindContext
 
     t_start = _time.perf_counter()
+    context = check_context(job.context, int(job.splits.train.sizes["time"]))
+    trainer = make_trainer(job.recipe, context=context, output=job.spec.output, seed=job.seed, device=job.device,
+                           progress=job.progress)  # settings checked before any work
     enc, splits = job.encoder, job.splits
     train_ds = enc.augment(splits.train)
     enc.fit(splits.train, splits.basis_data)
     t = np.asarray(splits.train["time"].values, dtype=np.float64)
-    context = check_context(job.context, t.shape[0])
     tau = normalised_time(t)
     bind = BindContext(n_variables=enc.n_features, dt=float(t[1] - t[0]), duration=float(t[-1] - t[0]),
                        scaler=enc.scaler, system=job.system)
     net = build_model(job.spec, enc.n_features, bind)
     history = train(net, enc.encode(train_ds), tau, enc.encode(splits.val), job.recipe, context=context,
-                    output=job.spec.output, seed=job.seed, device=job.device, progress=job.progress)
+                    output=job.spec.output, seed=job.seed, device=job.device, progress=job.progress,
+                    trainer=trainer)
     net = net.to(job.device)
 
     provenance = {**job.provenance, "model": job.spec.name, "prior": job.spec.prior or "none", "seed": job.seed,
@@ -156,4 +176,4 @@ def run(job: Job) -> Reconstruction:
                           runtime_s=_time.perf_counter() - t_start, error_curve=curve)
 
 
-__all__ = ["FORECAST_BATCH", "Job", "forecast", "run", "train"]
+__all__ = ["FORECAST_BATCH", "Job", "forecast", "make_trainer", "run", "train"]

@@ -13,10 +13,10 @@ import numpy as np
 import xarray as xr
 
 from warp_phys.recipes import PROTOCOL_OPTIONS, Recipe, get_recipe, resolve_protocol, user_data_recipe
-from warp_phys.validation import InputError
+from warp_phys.validation import InputError, check_context, check_int, check_memory, check_number, check_seed
 
 from .encoders import FieldEncoder, StateEncoder
-from .engine import Job
+from .engine import Job, make_trainer
 from .models import ModelSpec
 from .sources import Splits, derive_seed, field_splits, system_splits, user_splits
 
@@ -33,6 +33,10 @@ FIELD_METRICS_DESCRIPTION = (
     "time where the persistence error first reaches 0.5 (rel_l2_at_persistence_50: this model's "
     "error there); rel_l2_projection: the truth projected onto the basis (the floor)")
 
+#: Options that describe simulated data: they do nothing for the user's own data.
+#: (``time_rescale`` is refused for user data by `StateEncoder`: they have no known symmetry.)
+SIMULATION_ONLY = tuple(sorted({*PROTOCOL_OPTIONS, "protocol", "parameters", "data"} - {"context"}))
+
 
 def resolve_prior(prior: Any, model: str, default: str | None) -> str | None:
     """``"auto"`` -> ``default`` (WARP only); "none"/None -> None; else a checked prior name."""
@@ -41,12 +45,48 @@ def resolve_prior(prior: Any, model: str, default: str | None) -> str | None:
     if prior is None or prior == "none":
         return None
     if not isinstance(prior, str):
-        raise ValueError(f"prior must be a name (str), 'auto' or None; got {type(prior).__name__}")
+        raise InputError(f"prior must be a name (str), 'auto' or None; got {prior!r} ({type(prior).__name__})")
     if prior == "auto":
         return default if model == "warp" else None
     if prior not in priors.available():
-        raise ValueError(f"unknown prior {prior!r}; choose one of {['auto', *priors.available()]} (or None)")
+        raise InputError(f"unknown prior {prior!r}; choose one of {['auto', *priors.available()]} (or None)")
     return prior
+
+
+def check_horizon(horizon: Any, context: int, n_steps: int) -> int | None:
+    """``horizon`` (scored steps after the context) checked against the grid: None or
+    1 <= horizon <= n_steps - context."""
+    if horizon is None:
+        return None
+    horizon = check_int(horizon, "horizon", minimum=1)
+    if context + horizon > n_steps:
+        raise InputError(f"horizon ({horizon} steps) after a context of {context} steps needs {context + horizon} "
+                         f"steps, but the trajectories have {n_steps}; use horizon <= {n_steps - context} or "
+                         "horizon=None (to the end)")
+    return horizon
+
+
+def check_training(recipe: Any, output: str, context: int) -> None:
+    """The training settings, checked by building the run's `Trainer` once (`engine.make_trainer`;
+    nothing is trained): a bad setting fails here, before any simulation."""
+    import torch
+
+    check_number(recipe.lr, "lr", positive=True)  # stricter than the Trainer's (lr=0 only measures the loss)
+    try:
+        make_trainer(recipe, context=context, output=output, seed=0, device=torch.device("cpu"), progress=False)
+    except TypeError as err:  # a setting of the wrong type that the Trainer compared or converted
+        raise InputError(f"a training setting has the wrong type ({err}); check epochs, batch_size, lr, "
+                         "p_force and the schedule options (numbers, not strings)") from None
+
+
+def _check_prior_options(prior: str | None, prior_options: Mapping | None) -> None:
+    """prior_options without a prior would be dropped silently: refuse them."""
+    if prior_options is not None and not isinstance(prior_options, Mapping):
+        raise InputError(f"prior_options must be a dict of the prior's keyword arguments, got {prior_options!r}")
+    if prior_options and prior is None:
+        raise InputError(f"prior_options={dict(prior_options)!r} were given but the run has no prior (none by "
+                         "default for your own data and for baselines); pass prior=<name> with model='warp', "
+                         "or drop prior_options")
 
 
 def split_options(recipe: Any, options: dict[str, Any], model: str) -> tuple[Any, dict, dict]:
@@ -83,18 +123,27 @@ def plan_system(system: Any, *, model: str, prior: Any = "auto", prior_options: 
     """(recipe, `Protocol`, `ModelSpec`) of an ODE-system run, resolved and checked (the model
     is built once on dummy data) without simulating anything."""
     options = dict(options or {})
+    seed = check_seed(seed)
     if protocol is not None and not isinstance(protocol, str):
-        raise ValueError(f"protocol must be a protocol name, got {protocol!r}")
+        raise InputError(f"protocol must be a protocol name (str), got {protocol!r}; see system.protocols")
     recipe = get_recipe(system, protocol)
     if protocol is not None:
         recipe = recipe.replace(protocol=protocol)
     recipe, overrides, model_opts = split_options(recipe, options, model)
     if recipe.parameters not in ("sampled", "fixed"):
-        raise ValueError(f"parameters must be 'sampled' or 'fixed', got {recipe.parameters!r}")
+        raise InputError(f"parameters must be 'sampled' or 'fixed', got {recipe.parameters!r}")
     proto = resolve_protocol(system, recipe, overrides)
-    spec = _spec(model, recipe, resolve_prior(prior, model, getattr(system, "recommended_prior", None)),
-                 prior_options, seed, model_opts)
-    _check_model(spec, len(system.variable_names), system)
+    d = len(system.variable_names)
+    n_traj = int(proto.n_train) + int(proto.resolved_n_val) + 2 * int(proto.n_test)
+    check_memory(n_traj * int(proto.n_steps) * d,
+                 f"the data of {system.name} (n_train={proto.n_train}, n_val={proto.resolved_n_val}, "
+                 f"n_test={proto.n_test} (x2), n_steps={proto.n_steps}, {d} variables)",
+                 "use smaller n_train / n_test / n_steps")
+    prior_name = resolve_prior(prior, model, getattr(system, "recommended_prior", None))
+    _check_prior_options(prior_name, prior_options)
+    spec = _spec(model, recipe, prior_name, prior_options, seed, model_opts)
+    _check_model(spec, d, system)
+    check_training(recipe, spec.output, int(proto.n_ctx))
     return recipe, proto, spec
 
 
@@ -106,7 +155,8 @@ def simulate_system(system: Any, recipe: Recipe, proto: Any, seed: int) -> Split
 
 
 def system_job(system: Any, *, model: str, prior: Any, prior_options: Mapping | None, protocol: str | None,
-               seed: int, options: dict[str, Any], splits: Splits | None = None, **common: Any) -> Job:
+               seed: int, options: dict[str, Any], splits: Splits | None = None, horizon: int | None = None,
+               **common: Any) -> Job:
     """An ODE system simulated from its protocol (with the recipe's and the user's changes),
     or the precomputed ``splits`` of such a run (`simulate_system`), to compare models on one
     data set."""
@@ -117,12 +167,17 @@ def system_job(system: Any, *, model: str, prior: Any, prior_options: Mapping | 
                          f"{proto.description}. reconstruct() forecasts; build that task with "
                          f"warp_phys.systems.segment_repeat and train with Trainer.fit(..., y_train=, y_val=) "
                          f"(benchmarks/paper_table.py --datasets lv_segment does both)")
+    if splits is not None and not isinstance(splits, Splits):
+        raise InputError(f"splits must be a warp_phys.pipeline.Splits (from simulate_system), got "
+                         f"{type(splits).__name__}")
+    n_steps = int(splits.train.sizes["time"]) if splits is not None else int(proto.n_steps)
+    horizon = check_horizon(horizon, int(proto.n_ctx), n_steps)
     encoder = StateEncoder(recipe.time_rescale, recipe.time_rescale_copies, system.time_rescaling,
                            seed=derive_seed(seed, 0, salt=(AUGMENT_SALT,)))
     if splits is None:
         splits = simulate_system(system, recipe, proto, seed)
     lyap = getattr(system, "lyapunov_exponent", None)
-    return Job(splits=splits, encoder=encoder, spec=spec, context=int(proto.n_ctx),
+    return Job(splits=splits, encoder=encoder, spec=spec, context=int(proto.n_ctx), horizon=horizon,
                system=system, recipe=recipe, seed=seed,
                time_scale=1.0 / lyap if lyap else None,
                provenance={"title": f"warp_phys reconstruction of {system.name}", "system": system.name,
@@ -134,27 +189,37 @@ def system_job(system: Any, *, model: str, prior: Any, prior_options: Mapping | 
 
 
 def user_job(data: Any, time: Any, variables: Sequence[str] | None, *, model: str, prior: Any,
-             prior_options: Mapping | None, seed: int, options: dict[str, Any], **common: Any) -> Job:
-    """The user's trajectories, split by trajectory."""
+             prior_options: Mapping | None, seed: int, options: dict[str, Any], horizon: int | None = None,
+             **common: Any) -> Job:
+    """The user's trajectories, split by trajectory. Everything is checked (the data, the
+    options, the model built once) before any training."""
+    from warp_phys.data import as_dataset
+
+    seed = check_seed(seed)
     if isinstance(data, (list, tuple)):
-        lengths = sorted({len(item) for item in data})
+        lengths = sorted({len(item) for item in data if hasattr(item, "__len__")})
         if len(lengths) > 1:
-            raise ValueError(f"the trajectories have different lengths {lengths}; WARP needs a common "
+            raise InputError(f"the trajectories have different lengths {lengths}; WARP needs a common "
                              f"(trajectory, time, variable) array: trim them to {lengths[0]} steps or cut "
                              f"them into equal windows")
-    n_steps = np.shape(data["state"])[1] if isinstance(data, xr.Dataset) and "state" in data else (
-        np.shape(data)[1] if np.ndim(data) >= 2 else 2)
-    recipe, overrides, model_opts = split_options(user_data_recipe(int(n_steps)), options, model)
-    ignored = sorted(set(overrides) - {"context"})
+    ignored = sorted(k for k in options if k in SIMULATION_ONLY)
     if ignored:
-        raise ValueError(f"{ignored} describe simulated data and do nothing for your own data: drop them "
+        raise InputError(f"{ignored} describe simulated data and do nothing for your own data: drop them "
                          "(your data set the time grid and the number of trajectories)")
-    spec = _spec(model, recipe, resolve_prior(prior, model, None), prior_options, seed, model_opts)
+    ds = as_dataset(data, time, variable_names=variables)
+    n_steps = int(ds.sizes["time"])
+    recipe, overrides, model_opts = split_options(user_data_recipe(n_steps), options, model)
+    prior_name = resolve_prior(prior, model, None)
+    _check_prior_options(prior_name, prior_options)
+    spec = _spec(model, recipe, prior_name, prior_options, seed, model_opts)
+    context = overrides.get("context", recipe.data["n_ctx"])
+    context = check_context(context, n_steps)
+    horizon = check_horizon(horizon, context, n_steps)
     encoder = StateEncoder(recipe.time_rescale, recipe.time_rescale_copies, None)  # no known symmetry: None only
-    splits = user_splits(data, time, seed, variables)
-    _check_model(spec, splits.train.sizes["variable"], None)
-    return Job(splits=splits, encoder=encoder, spec=spec,
-               context=overrides.get("context", recipe.data["n_ctx"]), recipe=recipe, seed=seed,
+    _check_model(spec, int(ds.sizes["variable"]), None)
+    check_training(recipe, spec.output, context)
+    splits = user_splits(ds, None, seed)
+    return Job(splits=splits, encoder=encoder, spec=spec, context=context, horizon=horizon, recipe=recipe, seed=seed,
                provenance={"title": "warp_phys reconstruction of user data", "system": "user data",
                            "metrics_description": METRICS_DESCRIPTION}, **common)
 
@@ -165,10 +230,14 @@ def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Map
     """A field system: runs cut into windows, encoded on a reduced basis."""
     from warp_phys.fields.recipes import resolve_field_system
 
+    seed = check_seed(seed)
+    if system_options is not None and not isinstance(system_options, Mapping):
+        raise InputError(f"system_options must be a dict of the system's options, got {system_options!r}")
     system, recipe = resolve_field_system(name_or_system, system_options)
-    if set(options) & {"n_train", "n_val", "n_test", "t_span", "n_steps"}:
-        raise ValueError("n_train=, t_span= and the other protocol options apply to ODE systems; field systems "
-                         "take FieldRecipe options instead (e.g. n_runs_train=, grid=, window=; see "
+    protocol_like = sorted(set(options) & {"n_train", "n_val", "n_test", "t_span", "n_steps"})
+    if protocol_like:
+        raise InputError(f"{protocol_like}: n_train=, t_span= and the other protocol options apply to ODE systems; "
+                         "field systems take FieldRecipe options instead (e.g. n_runs_train=, grid=, window=; see "
                          "warp_phys.fields.recipes)")
     if prior != "auto":
         options["prior"] = None if prior == "none" else prior
@@ -176,24 +245,34 @@ def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Map
         options["prior_options"] = dict(prior_options)
     recipe, _, model_opts = split_options(recipe, options, model)
     if horizon is not None:
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon < 1:
-            raise ValueError(f"horizon must be a positive number of steps, got {horizon!r}")
+        horizon = check_int(horizon, "horizon", minimum=1)
         if splits is not None:
-            raise ValueError("horizon= cannot change the windows of precomputed splits=; cut them with cut_windows")
+            raise InputError("horizon= cannot change the windows of precomputed splits=; cut them with cut_windows")
         changes = {"window": int(recipe.context) + int(horizon)}
         if recipe.window is None:  # one window per run, from its start
             changes["stride"] = changes["test_stride"] = 1 << 30
         recipe = recipe.replace(**changes)
     if not isinstance(recipe.rank, int) or isinstance(recipe.rank, bool) or recipe.rank < 1:
-        raise ValueError(f"rank must be a positive integer (number of basis modes), got {recipe.rank!r}")
-    spec = _spec(model, recipe, resolve_prior(recipe.prior, model, None) if model == "warp" else None,
-                 recipe.prior_options if model == "warp" else None, seed, model_opts)
+        raise InputError(f"rank must be a positive integer (number of basis modes), got {recipe.rank!r}")
+    prior_name = resolve_prior(recipe.prior, model, None) if model == "warp" else None
+    if model == "warp":
+        _check_prior_options(prior_name, recipe.prior_options)
+    spec = _spec(model, recipe, prior_name, recipe.prior_options if model == "warp" else None, seed, model_opts)
     _check_model(spec, recipe.rank, system)
+    check_training(recipe, spec.output, int(recipe.context))
     if splits is None:
-        T_run = int(round(recipe.run_duration / recipe.dt)) + 1
+        grid = check_int(recipe.grid, "grid", minimum=2)
+        runs = [check_int(getattr(recipe, f"n_runs_{k}"), f"n_runs_{k}", minimum=1) for k in ("train", "val", "test")]
+        dt, duration = check_number(recipe.dt, "dt", positive=True), check_number(recipe.run_duration, "run_duration",
+                                                                                 positive=True)
+        T_run = int(round(duration / dt)) + 1
+        shifts = check_int(recipe.augment_shifts, "augment_shifts", minimum=1)
+        check_memory(sum(runs) * T_run * grid ** len(getattr(system, "dims", ("x",))) * shifts,
+                     f"the runs of {system.name} (n_runs_train/val/test={runs}, {T_run} steps of dt={dt:g}, "
+                     f"grid={grid}, augment_shifts={shifts})", "use a smaller grid, fewer runs or a shorter run_duration")
         T_win = min(recipe.window or T_run, T_run)
         if not 1 <= recipe.context < T_win:
-            raise ValueError(f"context ({recipe.context} steps) must be in [1, {T_win - 1}] for windows "
+            raise InputError(f"context ({recipe.context} steps) must be in [1, {T_win - 1}] for windows "
                              f"of {T_win} steps; use a smaller context or a longer window/run")
         splits = field_splits(system, recipe, seed, progress=progress)
     scale = recipe.time_scale or getattr(system, "time_scale", None)

@@ -16,12 +16,14 @@ import numpy as np
 import xarray as xr
 
 from warp_phys.data import as_dataset, split_indices
+from warp_phys.validation import InputError, check_int, check_seed
 
 
 def derive_seed(seed: int, k: int, salt: Sequence[int] = ()) -> int:
     """Independent, deterministic 31-bit sub-seed number ``k`` of ``seed`` (``salt`` keeps
-    the streams of different sources apart)."""
-    return int(np.random.SeedSequence([int(seed), *salt, int(k)]).generate_state(1)[0] & 0x7FFFFFFF)
+    the streams of different sources apart). ``seed`` is checked (`check_seed`)."""
+    seed = check_seed(seed)
+    return int(np.random.SeedSequence([seed, *salt, check_int(k, "k", minimum=0)]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 @dataclass
@@ -54,6 +56,7 @@ def system_splits(system: Any, proto: Any, *, sampled: bool, seed: int, n_train:
     """Simulate train, val (train distribution, own seed), test_id and test (OOD) sets of an
     ODE system on the protocol ``proto``'s grid. ``sampled``: parameters drawn per trajectory
     from the protocol's ranges (else the system's values, initial conditions varied)."""
+    seed = check_seed(seed)
     kw = dict(t_span=t_span, n_steps=n_steps, protocol=proto, device="cpu")
 
     def sim(n: int, split: str, k: int) -> xr.Dataset:
@@ -79,6 +82,7 @@ def system_splits(system: Any, proto: Any, *, sampled: bool, seed: int, n_train:
 
 def user_splits(data: Any, time: Any, seed: int, variables: Sequence[str] | None = None) -> Splits:
     """The user's trajectories (Dataset or array + ``time``), split 70/15/15 by trajectory."""
+    seed = check_seed(seed)
     ds = as_dataset(data, time, variable_names=variables)
     tr, va, te = split_indices(ds.sizes["trajectory"], seed=seed)
     test = ds.isel(trajectory=te)
@@ -93,13 +97,14 @@ def field_splits(system: Any, recipe: Any, seed: int, *, progress: bool = False,
     ``recipe.window`` steps; the whole training runs are kept for the basis."""
     from warp_phys.fields.data import cut_windows
 
+    seed = check_seed(seed)
     n_steps = int(round(recipe.run_duration / recipe.dt)) + 1
     out: dict[str, xr.Dataset] = {}
     runs_train = None
     for k, (split, n) in enumerate((("train", recipe.n_runs_train), ("val", recipe.n_runs_val),
                                     ("test", recipe.n_runs_test))):
         if n < 1:
-            raise ValueError(f"n_runs_{split} must be >= 1, got {n}")
+            raise InputError(f"n_runs_{split} must be >= 1, got {n}")
         runs = system.simulate(n, t_span=(0.0, (n_steps - 1) * recipe.dt), n_steps=n_steps, grid=recipe.grid,
                                params=None, seed=derive_seed(seed, k, salt=(7919,)), spinup=recipe.spinup,
                                progress=progress, device=device)

@@ -1,0 +1,155 @@
+"""Guards around `Trainer.fit`: its settings are checked before any work, its inputs are copied
+(a caller cannot change a run under way, and the run never writes to the caller's arrays), and
+its outcome is checked: a run in which no epoch gave a finite selection score raises
+`TrainingFailedError` instead of returning the untrained model.
+
+Bad settings and inputs raise `warp_phys.validation.InputError` (a ValueError) naming the
+argument, its value and the fix.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+from warp_phys.losses import LOSSES
+from warp_phys.validation import InputError, check_seed, is_integer
+
+#: ``Trainer(resume_mismatch=...)``: what resuming a checkpoint written with other settings/data does.
+RESUME_MISMATCH = ("error", "warn")
+#: ``Trainer(nan_validation=...)``: what a non-finite validation loss does.
+NAN_VALIDATION = ("skip", "recover")
+
+
+class TrainingFailedError(RuntimeError):
+    """No epoch of a `Trainer.fit` run gave a finite selection score (validation loss, or the
+    training loss without validation data); ``history`` is the run's `TrainHistory` (status "failed")."""
+
+    def __init__(self, message: str, history: Any = None) -> None:
+        super().__init__(message)
+        self.history = history
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) \
+        and math.isfinite(float(v))
+
+
+def _int_at_least(value: Any, name: str, minimum: int, fix: str) -> None:
+    if not is_integer(value) or value < minimum:
+        raise InputError(f"{name}={value!r} must be an integer >= {minimum}; {fix}")
+
+
+def check_trainer_settings(*, epochs: Any, batch_size: Any, lr: Any, weight_decay: Any, grad_clip: Any,
+                           loss: Any, p_force: Any, patience: Any, lr_patience: Any, lr_factor: Any,
+                           val_n_ctx: Any, forecast_weight: Any, forecast_context: Any, forecast_horizon: Any,
+                           seed: Any, max_time: Any, nan_retries: Any, resume_mismatch: Any,
+                           nan_validation: Any = "skip") -> None:
+    """InputError for a bad `Trainer` setting (the schedule options are checked by
+    `warp_phys.schedules.check_schedule_options`). Ranges: epochs, batch_size, patience >= 1;
+    lr >= 0 finite (0: no update, the loss is only measured); lr_factor in (0, 1); max_time > 0 s."""
+    if loss not in LOSSES:
+        raise InputError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
+    _int_at_least(epochs, "epochs", 1, "train for at least one epoch")
+    _int_at_least(batch_size, "batch_size", 1, "use e.g. batch_size=32 (trajectories per step)")
+    if not _number(lr) or lr < 0:
+        raise InputError(f"lr={lr!r} must be a finite number >= 0 (the learning rate, e.g. lr=1e-3; 0 only "
+                         "measures the loss)")
+    if not _number(weight_decay) or weight_decay < 0:
+        raise InputError(f"weight_decay={weight_decay!r} must be a finite number >= 0 (0: off)")
+    if grad_clip is not None and (not _number(grad_clip) or grad_clip <= 0):
+        raise InputError(f"grad_clip={grad_clip!r} must be a finite number > 0 (max gradient norm, e.g. 1.0) "
+                         "or None (off)")
+    if not _number(p_force) or not 0.0 <= p_force <= 1.0:
+        raise InputError(f"p_force must be in [0, 1], got {p_force!r} (teacher-forcing probability)")
+    _int_at_least(patience, "patience", 1, "epochs without improvement before early stopping, e.g. 20")
+    _int_at_least(lr_patience, "lr_patience", 0, "epochs without improvement before the lr is lowered, e.g. 5")
+    if not _number(lr_factor) or not 0 < lr_factor < 1:
+        raise InputError(f"lr_factor={lr_factor!r} must be a number in (0, 1) (the lr is multiplied by it on a "
+                         "plateau or a non-finite loss), e.g. 0.5")
+    for name, value in (("val_n_ctx", val_n_ctx), ("forecast_context", forecast_context),
+                        ("forecast_horizon", forecast_horizon)):
+        if value is not None:
+            _int_at_least(value, name, 1, "give a number of steps, or None")
+    if not _number(forecast_weight) or forecast_weight < 0:
+        raise InputError(f"forecast_weight must be a finite number >= 0, got {forecast_weight!r}")
+    if forecast_weight > 0 and forecast_context is None:
+        raise InputError("forecast_weight > 0 needs forecast_context (the number of observed steps "
+                         "the forecast reads)")
+    check_seed(seed)
+    if max_time is not None and (not _number(max_time) or max_time <= 0):
+        raise InputError(f"max_time={max_time!r} must be a number of seconds > 0, or None for no time budget")
+    if not is_integer(nan_retries) or nan_retries < 0:
+        raise InputError(f"nan_retries must be an integer >= 0, got {nan_retries!r}")
+    if resume_mismatch not in RESUME_MISMATCH:
+        raise InputError(f"resume_mismatch={resume_mismatch!r} must be one of {list(RESUME_MISMATCH)} ('error': "
+                         "refuse to resume a checkpoint of other settings or data; 'warn': resume anyway)")
+    if nan_validation not in NAN_VALIDATION:
+        raise InputError(f"nan_validation={nan_validation!r} must be one of {list(NAN_VALIDATION)} ('recover': "
+                         "restore the best parameters and lower the lr; 'skip': count the epoch as no improvement)")
+
+
+def as_data(x: Any, name: str, d: int | None = None) -> torch.Tensor:
+    """x as a CPU tensor (N, T, d) that the caller does not share (a copy); InputError for another
+    shape, ``d`` variables expected, or NaN/inf values."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().to("cpu", copy=True)
+    else:
+        x = torch.as_tensor(np.array(x, copy=True))
+    if x.dim() != 3:
+        raise InputError(f"{name} must have shape (trajectories, time, variables), got {tuple(x.shape)}")
+    if d is not None and x.shape[-1] != d:
+        raise InputError(f"{name} has {x.shape[-1]} variables but the model expects {d}")
+    if not torch.isfinite(x).all():
+        raise InputError(f"{name} contains NaN or inf; remove or interpolate those values first")
+    return x
+
+
+def as_times(tau: Any, n_steps: int) -> torch.Tensor:
+    """tau as a CPU copy of shape (n_steps,); InputError otherwise."""
+    tau = tau.detach().to("cpu", copy=True) if isinstance(tau, torch.Tensor) else torch.as_tensor(
+        np.array(tau, copy=True))
+    if tau.dim() != 1 or tau.shape[0] != n_steps:
+        raise InputError(f"tau must have shape ({n_steps},) to match x_train, got {tuple(tau.shape)}")
+    return tau
+
+
+def check_targets(x_train: torch.Tensor, x_val: torch.Tensor | None, y_train: Any, y_val: Any, *,
+                  needs_inputs: list[str]) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Sequence-to-sequence targets as tensor copies (None: none); InputError when their shapes
+    do not match the inputs, or ``needs_inputs`` (the settings that feed the model its own
+    predictions, e.g. ["p_force < 1"]) is not empty."""
+    if y_train is None and y_val is None:
+        return None, None
+    if y_train is None or (y_val is None) != (x_val is None):
+        raise InputError("give y_train, and y_val exactly when x_val is given (targets of every split, or none)")
+    if needs_inputs:
+        raise InputError(f"targets y_train/y_val need teacher-forced one-step training, but {needs_inputs} "
+                         "feed the model its own predictions as inputs: set p_force=1 (no schedule), "
+                         "forecast_weight=0, val_n_ctx=None")
+    out = []
+    for name, y, x in (("y_train", y_train, x_train), ("y_val", y_val, x_val)):
+        y = None if y is None else as_data(y, name, x.shape[-1])
+        if y is not None and y.shape != x.shape:
+            raise InputError(f"{name} has shape {tuple(y.shape)} but its inputs have {tuple(x.shape)}; "
+                             "they must agree")
+        out.append(y)
+    return out[0], out[1]
+
+
+def failure_message(history: Any, *, lr: float, last_lr: float, epochs: int, grad_clip: float | None,
+                    validated: bool) -> str:
+    """The message of `TrainingFailedError`: what failed, the lr and epochs run, and the fix."""
+    what = "validation" if validated else "training"
+    lowered = f", lr lowered to {last_lr:.3g} by {history.recoveries} recoveries" if history.recoveries else ""
+    clip = "grad_clip=1.0" if grad_clip is None else f"a smaller grad_clip (now {grad_clip:g})"
+    return (f"training failed: no epoch gave a finite {what} loss at lr={lr:g} ({len(history.non_finite)} "
+            f"non-finite epoch attempt(s){lowered}, {history.epochs_run} of epochs={epochs} completed, stopped "
+            f"by {history.stop_reason}); the model would be its untrained initial state. "
+            f"Fix: lower the learning rate (e.g. lr={lr / 10:g}), use {clip}, or bound the model's outputs "
+            "(WARP(output_clip=...))")
+
+__all__ = ["NAN_VALIDATION", "RESUME_MISMATCH", "TrainingFailedError", "as_data", "as_times", "check_targets",
+           "check_trainer_settings", "failure_message"]

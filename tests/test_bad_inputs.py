@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
 import time as _time
 
 import numpy as np
@@ -242,16 +243,14 @@ def test_cli_bad_input(case, guarded, tmp_path, capsys):
     assert not (tmp_path / "x.nc").exists()
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes everywhere")
-def test_unwritable_directory(tmp_path, guarded):
+def test_unwritable_directory(tmp_path, guarded, monkeypatch):
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
-    try:
-        with pytest.raises(InputError, match="not writable"):
-            warp_phys.reconstruct(system="lorenz", to_netcdf=locked / "x.nc", **SYS)
-    finally:
-        locked.chmod(0o700)
+    real_access = os.access
+    # the permission bits alone do not stop root (CI may run as root): deny access to this directory
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if Path(p) == locked else real_access(p, mode, **kw))
+    with pytest.raises(InputError, match=r"directory .*locked' is not writable; choose a writable directory"):
+        warp_phys.reconstruct(system="lorenz", to_netcdf=locked / "x.nc", **SYS)
 
 
 def test_cli_engine_choices_are_installed_ones(capsys):
@@ -317,3 +316,9 @@ def test_cli_prints_the_backend_of_ode_systems_only(tmp_path, capsys):
     assert "backend=" not in capsys.readouterr().out
     assert main(["simulate", "msd", "-n", "1", "--steps", "5", "-o", str(tmp_path / "m.nc"), "-q"]) == 0
     assert "backend=torch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, 1.5])
+def test_lyapunov_seeds_are_checked(seed):
+    with pytest.raises(InputError, match=r"seed must be an integer in \[0, 2\*\*63 - 1\]"):
+        warp_phys.lyapunov_exponents(warp_phys.systems.get("lorenz"), seed=seed)

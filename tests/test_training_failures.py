@@ -266,3 +266,17 @@ def test_reconstruct_checks_the_training_settings_before_training(monkeypatch):
     x, t = noisy_sines()
     with pytest.raises(InputError, match=r"patience=0 must be an integer >= 1"):
         warp_phys.reconstruct(data=x, time=t, patience=0, **QUIET)
+
+
+def test_resuming_a_checkpoint_of_another_model_configuration_is_refused(tmp_path):
+    x, tau = waves(16)
+    ck = tmp_path / "ck.pt"
+    Trainer(epochs=1, batch_size=8, seed=1, checkpoint_path=ck, **QUIET).fit(WARP(2, width=8, depth=1, seed=0),
+                                                                             x, tau, x[:4])
+    for mode in ("error", "warn"):  # the weights cannot be loaded, whatever the mode
+        trainer = Trainer(epochs=2, batch_size=8, seed=1, checkpoint_path=ck, resume_mismatch=mode, **QUIET)
+        with pytest.raises(ResumeMismatchError) as info:
+            trainer.fit(WARP(2, width=16, depth=1, seed=0), x, tau, x[:4])
+        msg = str(info.value)
+        assert "holds the weights of another model configuration" in msg and "Fix: build the model" in msg
+        assert "initial.layers.1.weight: checkpoint shape (13, 8), model (21, 8)" in msg

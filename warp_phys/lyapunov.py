@@ -27,6 +27,7 @@ import torch
 
 from warp_phys.device import resolve_device
 from warp_phys.systems.integrators import rk4_step
+from warp_phys.validation import check_seed
 
 
 def _params(system: Any, params: Any, batch: int) -> torch.Tensor:
@@ -77,7 +78,7 @@ def lyapunov_exponents(system: Any, x0: Any = None, params: Any = None, *, n_exp
     if not dt > 0:
         raise ValueError(f"dt must be > 0, got {dt!r}")
     dev = resolve_device(device)
-    gen = torch.Generator().manual_seed(int(seed))
+    gen = torch.Generator().manual_seed(check_seed(seed))
     mean_out = x0 is None
     if x0 is None:
         if not isinstance(n_ensemble, int) or n_ensemble < 1:
@@ -215,9 +216,9 @@ def largest_exponent(system: Any, *, n_starts: int = 16, horizon: float = 500.0,
     if align is not None and not (isinstance(align, (int, float)) and math.isfinite(align) and align >= 0):
         raise ValueError(f"align must be a finite number >= 0, got {align!r}")
     if getattr(system, "kind", "ode") == "field":
-        return _field_largest_exponent(system, n_starts, float(horizon), transient, dt, int(seed),
+        return _field_largest_exponent(system, n_starts, float(horizon), transient, dt, check_seed(seed),
                                        renorm_interval, grid, float(eps), align, device)
-    return _ode_largest_exponent(system, n_starts, float(horizon), transient, dt, int(seed),
+    return _ode_largest_exponent(system, n_starts, float(horizon), transient, dt, check_seed(seed),
                                  renorm_interval, float(eps), align, split, device)
 
 

@@ -285,7 +285,7 @@ class Trainer:
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
             ck = load_verified(self.checkpoint_path)
             check_resume(ck, trainer_settings(self), fingerprint, mode=self.resume_mismatch,
-                         path=self.checkpoint_path)
+                         path=self.checkpoint_path, model=model)
             model.load_state_dict(ck["model"])
             opt.load_state_dict(ck["optimizer"])
             sched.load_state_dict(ck["scheduler"])

@@ -84,10 +84,29 @@ def differences(ck: dict[str, Any], settings: dict[str, Any], fingerprint: dict[
     return lines
 
 
+def model_differences(saved: dict[str, torch.Tensor], model: torch.nn.Module) -> list[str]:
+    """Lines naming each parameter or buffer whose shape differs between a checkpoint's state dict
+    ``saved`` and ``model``, or that only one of them has."""
+    now = model.state_dict()
+    lines = [f"{k}: checkpoint shape {tuple(saved[k].shape)}, model {tuple(now[k].shape)}"
+             for k in saved if k in now and tuple(saved[k].shape) != tuple(now[k].shape)]
+    lines += [f"{k}: only in the checkpoint" for k in saved if k not in now]
+    return lines + [f"{k}: only in the model" for k in now if k not in saved]
+
+
 def check_resume(ck: dict[str, Any], settings: dict[str, Any], fingerprint: dict[str, Any], *,
-                 mode: str, path: str | Path) -> None:
+                 mode: str, path: str | Path, model: torch.nn.Module | None = None) -> None:
     """ResumeMismatchError (``mode`` "error") or a RuntimeWarning (``mode`` "warn") listing what
-    differs between the checkpoint ``ck`` and the run's ``settings`` and data ``fingerprint``."""
+    differs between the checkpoint ``ck`` and the run's ``settings`` and data ``fingerprint``.
+    A checkpoint of another ``model`` configuration (other parameter shapes) cannot be resumed:
+    ResumeMismatchError whatever the mode."""
+    shapes = model_differences(ck.get("model", {}), model) if model is not None else []
+    if shapes:
+        raise ResumeMismatchError(
+            f"checkpoint_path={str(path)!r} holds the weights of another model configuration:\n  "
+            + "\n  ".join(shapes[:8]) + (f"\n  ... ({len(shapes) - 8} more)" if len(shapes) > 8 else "")
+            + "\nFix: build the model with the settings the run was started with (width, depth, rank, "
+            "transition, prior), or delete the file or pick another checkpoint_path to start afresh")
     diff = differences(ck, settings, fingerprint)
     if not diff:
         return
@@ -106,4 +125,4 @@ def check_resume(ck: dict[str, Any], settings: dict[str, Any], fingerprint: dict
 
 
 __all__ = ["RESUME_SETTINGS", "ResumeMismatchError", "check_resume", "data_fingerprint", "differences",
-           "trainer_settings"]
+           "model_differences", "trainer_settings"]

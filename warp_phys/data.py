@@ -74,6 +74,7 @@ def as_dataset(data, time=None, *, variable_names: Sequence[str] | None = None,
     if isinstance(data, xr.DataArray):
         raise InputError("pass an xarray Dataset with a 'state' variable, or a numpy array "
                          "(trajectory, time, variable) plus time=; got a DataArray: use da.to_dataset(name='state')")
+    _refuse_series(data)
     a = check_trajectories(data)
     N, T, d = a.shape
     t = check_time_grid(time, T)
@@ -85,6 +86,44 @@ def as_dataset(data, time=None, *, variable_names: Sequence[str] | None = None,
                     coords={"trajectory": np.arange(N), "time": ("time", t, {"units": time_units, "long_name": "time"}),
                             "variable": ("variable", np.array(names, dtype=str))})
     return ds
+
+
+def _refuse_series(data) -> None:
+    """A 1-D or 2-D array is one series, not trajectories: say how to pass either."""
+    ndim = getattr(data, "ndim", None)
+    if ndim in (1, 2) and not np.iscomplexobj(data):
+        shape = tuple(data.shape)
+        raise InputError(
+            f"data has shape {shape} ({ndim}-D); expected (trajectory, time, variable). For one long "
+            "measured series (time,) or (time, variable), pass window=<steps> to reconstruct: it cuts the "
+            "series into windows and splits them chronologically. For a single trajectory use "
+            + ("data[None]" if ndim == 2 else "data[None, :, None]"))
+
+
+def chronological_blocks(n_steps: int, fractions: Sequence[float], gap: int,
+                         window: int) -> dict[str, tuple[int, int]]:
+    """Time-step blocks [start, stop) of one record of ``n_steps`` steps: train, val, test in
+    time order, of sizes ``fractions`` (normalised) of the record. ``gap`` steps at the end of
+    the train and of the val block belong to no block (nothing between blocks is read). Each
+    block must hold one ``window`` of steps; InputError (naming the block and the fix) if not."""
+    f = np.cumsum(np.asarray(fractions, dtype=np.float64) / float(np.sum(fractions)))
+    b1, b2 = int(round(f[0] * n_steps)), int(round(f[1] * n_steps))
+    blocks = {"train": (0, b1 - gap), "val": (b1, b2 - gap), "test": (b2, n_steps)}
+    for name, (lo, hi) in blocks.items():
+        if hi - lo < window:
+            raise InputError(
+                f"the {name} block holds {max(hi - lo, 0)} steps (steps {lo}..{hi - 1} of the {n_steps}-step "
+                f"record, split={tuple(float(x) for x in fractions)}, gap={gap}), fewer than one window of "
+                f"{window} steps; use a smaller window=, a smaller gap=, a longer record, or give the "
+                f"{name} block a larger fraction in split=")
+    return blocks
+
+
+def window_starts(block: tuple[int, int], window: int, stride: int) -> np.ndarray:
+    """First steps of the windows of ``window`` steps, every ``stride`` steps, that lie wholly
+    inside ``block`` = [start, stop): int64 (n,), each start + window <= stop."""
+    lo, hi = block
+    return np.arange(lo, hi - window + 1, stride, dtype=np.int64)
 
 
 def split_indices(n: int, fractions: Sequence[float] = DEFAULT_FRACTIONS, *,

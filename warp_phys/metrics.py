@@ -9,7 +9,7 @@ All errors are taken on the raw (physical) state, the way the paper scores its p
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -146,6 +146,17 @@ def valid_prediction_time(truth, pred, time, context: int, *, threshold: float =
     if reduce == "mean":
         return float(np.mean(vpt))
     raise ValueError(f"reduce must be 'median', 'mean' or None, got {reduce!r}")
+
+
+def baseline_scores(truth, forecasts: Mapping[str, object], mask) -> dict[str, float]:
+    """``<name>_mse`` and ``<name>_mae`` of each named forecast (N, T, d) against ``truth``
+    over the scored steps ``mask``: the same scoring as `forecast_metrics`' ``mse``/``mae``
+    (physical units)."""
+    out: dict[str, float] = {}
+    for name, pred in forecasts.items():
+        out[f"{name}_mse"] = forecast_mse(truth, pred, mask)
+        out[f"{name}_mae"] = forecast_mae(truth, pred, mask)
+    return out
 
 
 def forecast_metrics(truth, pred, mask, *, variable_names: Sequence[str], context: int,

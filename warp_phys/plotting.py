@@ -16,6 +16,30 @@ FORECAST_COLOR = "tab:red"
 CONTEXT_COLOR = "0.85"
 
 
+def _time_axis(ds: xr.Dataset, one: xr.Dataset) -> tuple[np.ndarray, str, bool]:
+    """(x values (T,), axis label, dates?) of one trajectory: the record's own times for the
+    windows of a measured series (``record_time``; dates stay dates), else ``time``."""
+    if "record_time" in one.coords:
+        x = np.asarray(one["record_time"].values)
+        if x.dtype.kind == "M":
+            return x, "date", True
+        if x.dtype.kind == "m":
+            return x / np.timedelta64(1, "s"), "time in the record [s]", False
+        units = str(one["record_time"].attrs.get("units", ""))
+        return x.astype(np.float64), f"time [{units}]" if units and units != "1" else "time", False
+    t_units = ds["time"].attrs.get("units", "")
+    return np.asarray(ds["time"].values, dtype=np.float64), f"time [{t_units}]" if t_units else "time", False
+
+
+def _date_ticks(ax) -> None:
+    """Concise date labels on the x axis."""
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator()
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+
+
 def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | None = None,
                         phase: bool | None = None) -> Figure:
     """Truth vs forecast for one trajectory of a reconstruction Dataset.
@@ -24,7 +48,8 @@ def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | Non
     is non-zero, the context shaded), plus a phase portrait (2-D, or 3-D with a 3-D
     axis) when the system has 2 or 3 variables (``phase=None``) or when asked.
     ``ds`` needs ``state``, ``prediction_mean`` (trajectory, time, variable), ``context``
-    (time); ``prediction_std`` is optional.
+    (time); ``prediction_std`` is optional. Windows of a measured series (a ``record_time``
+    coordinate) are drawn on the record's time axis, with date labels when it holds dates.
     """
     n_traj = ds.sizes["trajectory"]
     if not -n_traj <= trajectory < n_traj:
@@ -32,7 +57,7 @@ def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | Non
     one = ds.isel(trajectory=trajectory)
     names = [str(v) for v in ds["variable"].values]
     d = len(names)
-    t = np.asarray(ds["time"].values, dtype=np.float64)
+    t, x_label, dates = _time_axis(ds, one)
     ctx = np.asarray(one["context"].values).astype(bool)
     n_ctx = int(ctx.sum())
     truth = np.asarray(one["state"].transpose("time", "variable").values, dtype=np.float64)
@@ -46,7 +71,6 @@ def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | Non
     n_rows = d
     fig = Figure(figsize=(11 if phase else 8, max(2.2 * n_rows, 4.0)), layout="constrained")
     gs = fig.add_gridspec(n_rows, 2 if phase else 1, width_ratios=[1.6, 1] if phase else None)
-    t_units = ds["time"].attrs.get("units", "")
     axes = []
     for i, name in enumerate(names):
         ax = fig.add_subplot(gs[i, 0], sharex=axes[0] if axes else None)
@@ -64,7 +88,10 @@ def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | Non
         ax.set_ylabel(f"{name} [{unit}]" if unit and unit != "1" else name)
         if i < d - 1:
             ax.tick_params(labelbottom=False)
-    axes[-1].set_xlabel(f"time [{t_units}]" if t_units else "time")
+    if dates:
+        for ax in axes:
+            _date_ticks(ax)
+    axes[-1].set_xlabel(x_label)
     axes[0].legend(loc="upper right", fontsize="small", ncol=4)
 
     if phase:
@@ -88,6 +115,8 @@ def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | Non
         sysname = ds.attrs.get("system", "data")
         model = ds.attrs.get("model", "")
         title = f"{sysname}: {model} forecast, trajectory {trajectory} (context {n_ctx} steps)"
+        if ds.attrs.get("split") == "future":
+            title = f"{sysname}: {model} forecast beyond the end of the record (context {n_ctx} steps)"
         try:
             vpt = json.loads(ds.attrs.get("metrics", "{}")).get("vpt")
         except (TypeError, ValueError):

@@ -15,12 +15,15 @@ import xarray as xr
 
 from warp_phys.device import resolve_device
 from warp_phys.pipeline import Reconstruction, Splits, available_models, field_job, run, system_job, user_job
-from warp_phys.pipeline.jobs import SIMULATION_ONLY
+from warp_phys.pipeline.jobs import SIMULATION_ONLY, series_job
 from warp_phys.pipeline.models import MODELS
+from warp_phys.pipeline.series import finish as finish_series
 from warp_phys.validation import InputError, check_int, check_output_path, check_seed
 
 #: Arguments of `reconstruct` that apply to system= only.
 _SYSTEM_ONLY = ("protocol", "splits", "system_options")
+#: Arguments of `reconstruct` that cut one long series (data= with window=).
+_SERIES = ("window", "stride", "gap", "split", "fill")
 
 
 def _check_common(system: Any, data: Any, time: Any, variables: Any, model: Any, progress: Any,
@@ -59,6 +62,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
                 progress: bool = True, protocol: str | None = None, prior_options: Mapping | None = None,
                 variables: Sequence[str] | None = None, splits: Splits | None = None,
                 system_options: Mapping | None = None, to_netcdf: str | os.PathLike | None = None,
+                window: int | None = None, stride: int | None = None, gap: int | None = None,
+                split: Sequence[float] | None = None, fill: str | None = None,
                 **options: Any) -> Reconstruction:
     """Reconstruct and forecast a dynamical system with WARP (or a baseline).
 
@@ -70,8 +75,14 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
         data: the user's trajectories instead: an xarray Dataset with ``state(trajectory,
             time, variable)``, or an array (trajectory, time, variable) with ``time`` (T,)
             uniform and strictly increasing. Split 70/15/15 by trajectory (seeded).
-        context: observed steps before the forecast (default: the recipe's).
-        horizon: forecast steps to score after the context (default: to the end).
+            Or, with ``window=``, ONE long measured series: an array (time,) or (time, variable)
+            with ``time`` (numbers or numpy datetime64), a pandas Series/DataFrame (its index is
+            the time unless ``time=`` is given; a DatetimeIndex works), or a Dataset
+            ``state(time[, variable])``. A 1-D or 2-D array without ``window=`` is refused.
+        context: observed steps before the forecast (default: the recipe's; for a series a
+            quarter of the window, or ``window - horizon`` when ``horizon`` is given).
+        horizon: forecast steps to score after the context (default: to the end; for a series
+            ``window - context``, also the length of the forecast beyond the record).
         prior: "auto" (the system's recommended prior for WARP; none for user data or
             baselines), a name from ``warp_phys.priors.available()``, or None.
         model: "warp" or another name of ``warp_phys.pipeline.available_models()``.
@@ -86,12 +97,32 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
         system_options: a named field system's options, replacing its recipe's.
         to_netcdf: a path to write the result to (``Reconstruction.to_netcdf``); checked (an
             existing, writable directory) before anything is simulated or trained.
+        window: series only: steps per window (context + forecast). The record is split in
+            time order into train / val / test blocks (``split``) and cut into windows that lie
+            wholly inside one block, so no test (or validation) step is ever in a training
+            window; the windows are then the trajectories of the run (seeded as usual).
+            (For field systems ``window``/``stride`` are `FieldRecipe` options, as before.)
+        stride: series only: steps between the starts of consecutive windows (default 1).
+        gap: series only: steps left unused before the val and before the test block
+            (default 0: windows of different blocks are already disjoint in time; a gap also
+            keeps them apart by ``gap`` steps, for strongly autocorrelated records).
+        split: series only: (train, val, test) fractions of the record's time steps, in time
+            order (default (0.7, 0.15, 0.15); normalised). Each block must hold a window.
+        fill: series only: None (default) refuses NaN in the series, naming the first NaN
+            step; "linear" interpolates NaN between steps (not at the record's ends). An
+            irregular time axis (e.g. a missing date) is always refused, naming the first
+            irregular index: resample or interpolate onto a regular grid first.
         **options: recipe fields (``warp_phys.recipes.recipe_fields()``: the protocol's
             n_train, n_val, n_test, t_span, n_steps; training and WARP settings; for fields
             the `FieldRecipe` fields), else keyword arguments of the model's constructor.
 
     Returns a `Reconstruction`; its ``metrics`` are scored in physical units over the
-    forecast window of the primary test split. Every argument is checked before any
+    forecast window of the primary test split. For a series (``window=``), ``rec.dataset`` holds
+    the test windows with coordinates ``time`` (since the window's first step, in the record's
+    units, seconds for dates), ``window_start``, ``window_start_index`` and ``record_time``
+    (trajectory, time; dates stay dates), and ``rec.datasets["future"]`` the forecast from the
+    record's last ``context`` steps to ``horizon`` steps beyond its end (truth NaN there; its
+    ``record_time`` continues the record's time axis with its step). Every argument is checked before any
     simulation or training; a bad one raises `warp_phys.validation.InputError` (a ValueError)
     naming it, its value and the fix.
     """
@@ -101,13 +132,23 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
     common = dict(model=MODELS.resolve(model), prior=prior, prior_options=prior_options, seed=check_seed(seed),
                   device=resolve_device(device))
     options = {**options, **{k: v for k, v in (("epochs", epochs), ("context", context)) if v is not None}}
+    series = {k: v for k, v in zip(_SERIES, (window, stride, gap, split, fill)) if v is not None}
+    if system is not None:  # window= and stride= stay FieldRecipe options of field systems, as before
+        options.update({k: series.pop(k) for k in ("window", "stride") if k in series})
+    if series and "window" not in series:
+        raise InputError(f"{sorted(series)} cut one long measured series into windows: pass data=<series> with "
+                         "window=<steps>, or drop them")
     if data is not None:
         given = [name for name, v in zip(_SYSTEM_ONLY, (protocol, splits, system_options)) if v is not None]
         given += sorted(k for k in options if k in SIMULATION_ONLY)
         if given:
             raise InputError(f"{given} apply to simulated systems (system=) and do nothing for your own data=: "
                              "drop them (your data set the time grid and the number of trajectories)")
-        job = user_job(data, time, variables, options=options, progress=progress, horizon=horizon, **common)
+        if series:
+            job = series_job(data, time, variables, options=options, progress=progress, horizon=horizon,
+                             **series, **common)
+        else:
+            job = user_job(data, time, variables, options=options, progress=progress, horizon=horizon, **common)
     else:
         from warp_phys import systems
 
@@ -127,6 +168,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
     if job.horizon is None:
         job.horizon = horizon
     rec = run(job)
+    if "series" in job.splits.extra:
+        finish_series(job, rec)
     rec.runtime_s = _time.perf_counter() - t_start
     if out_path is not None:
         rec.to_netcdf(out_path)

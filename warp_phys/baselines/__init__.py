@@ -5,7 +5,11 @@
 
 The classes load on first use (``node`` needs torchdiffeq). ``ode_fit`` (the system's own
 equations fitted per trajectory, `warp_phys.baselines.ode_fit.ODEFit`) needs a bound
-problem, so the workflow builds it directly rather than through `get`.
+problem, so the workflow builds it directly rather than through `get`. Neither are the
+classical forecasters in `get`'s registry: ``seasonal_naive`` and ``ar``
+(`warp_phys.baselines.classical`) and ``ets`` (`warp_phys.baselines.ets`) are fitted in closed
+form with validation windows (``model.fit(x_train, x_val, context)``), and are
+``reconstruct(model=...)`` choices through `warp_phys.pipeline.models`.
 """
 from __future__ import annotations
 

@@ -1,10 +1,13 @@
 """``warp-phys reconstruct SYSTEM -o out.nc [--plot out.png] ...``: the one-call workflow
-from the command line; prints the metrics table at the end."""
+from the command line; prints the metrics table at the end. ``warp-phys reconstruct --data
+FILE -o out.nc`` does the same on the user's trajectories (file formats: `warp_phys.cli.data_file`)."""
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 
 def _none_or_str(value: str) -> str | None:
@@ -17,9 +20,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train WARP on a system's simulated trajectories and forecast its test set",
         description="Simulate train/validation/test trajectories of SYSTEM, train WARP (with the "
                     "system's physics prior by default) or a baseline, forecast the test set from a "
-                    "context, and write truth + forecast to NetCDF. Prints the metrics at the end.",
+                    "context, and write truth + forecast to NetCDF. Prints the metrics at the end. "
+                    "With --data FILE instead of SYSTEM: the same on your trajectories (split 70/15/15 "
+                    "by trajectory), or on one series cut into windows (--window).",
+        epilog="--data formats: NetCDF (.nc) with state(trajectory, time, variable) and a time coordinate "
+               "(written by warp_phys.to_netcdf or xarray); or CSV (.csv) with a header row: "
+               "'time,<var1>,<var2>,...' (one series; needs --window) or 'trajectory,time,<var1>,...' "
+               "(several trajectories on the same times). '#' lines are comments.",
     )
-    p.add_argument("system", help="system name (see `warp-phys systems`), e.g. lorenz, msd, lv")
+    p.add_argument("system", nargs="?", default=None,
+                   help="system name (see `warp-phys systems`), e.g. lorenz, msd, lv; omit it with --data")
+    p.add_argument("--data", default=None, metavar="FILE",
+                   help="your trajectories instead of a system: a NetCDF or CSV file (formats below)")
+    p.add_argument("--window", type=int, default=None,
+                   help="with --data holding ONE series: steps per window it is cut into (split in time order)")
     p.add_argument("-o", "--output", required=True, help="NetCDF file to write (written atomically)")
     p.add_argument("--plot", default=None, help="also save a PNG plot of one test trajectory here")
     p.add_argument("--trajectory", type=int, default=0, help="test trajectory to plot (default 0)")
@@ -51,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     from warp_phys.device import resolve_device
     from warp_phys.validation import check_int, check_output_path, check_seed
 
-    # every cheap check before reconstruct() simulates anything
+    # every cheap check before reconstruct() simulates or reads anything
+    data_path = _check_combination(args)
     out = check_output_path(args.output, "--output")
     if args.plot:
         check_output_path(args.plot, "--plot")
@@ -66,9 +81,12 @@ def run(args: argparse.Namespace) -> int:
     if args.n_train is not None:
         options["n_train"] = args.n_train
     t0 = time.perf_counter()
-    rec = reconstruct(system=args.system, context=args.context, horizon=args.horizon, prior=args.prior,
-                      model=args.model, epochs=args.epochs, seed=args.seed,
-                      device=args.device, progress=not args.quiet, protocol=args.protocol, **options)
+    common = dict(context=args.context, horizon=args.horizon, prior=args.prior, model=args.model, epochs=args.epochs,
+                  seed=args.seed, device=args.device, progress=not args.quiet, **options)
+    if data_path is not None:
+        rec = reconstruct(**_data_arguments(data_path, args.window), **common)
+    else:
+        rec = reconstruct(system=args.system, protocol=args.protocol, **common)
     rec.to_netcdf(out)
     written = [str(out)]
     if args.plot:
@@ -79,3 +97,46 @@ def run(args: argparse.Namespace) -> int:
     print(rec.summary())
     print(f"wrote {', '.join(written)} in {time.perf_counter() - t0:.1f} s", file=sys.stderr if args.quiet else sys.stdout)
     return 0
+
+
+def _check_combination(args: argparse.Namespace) -> Path | None:
+    """Refuse argument combinations that make no sense; returns the checked --data path."""
+    from warp_phys.cli.data_file import check_data_path
+    from warp_phys.validation import InputError, check_int
+
+    if args.data is None:
+        if args.system is None:
+            raise InputError("give a SYSTEM name (see `warp-phys systems`) or --data FILE with your trajectories")
+        if args.window is not None:
+            raise InputError("--window cuts one measured series from --data FILE into windows; a SYSTEM is "
+                             "simulated as whole trajectories: drop --window")
+        return None
+    if args.system is not None:
+        raise InputError(f"give either a SYSTEM ({args.system!r}) or --data FILE ({args.data!r}), not both: a "
+                         "system is simulated, --data reads your trajectories")
+    given = [flag for flag, value in (("--n-train", args.n_train), ("--protocol", args.protocol)) if value is not None]
+    if given:
+        raise InputError(f"{', '.join(given)} describe simulated systems; with --data your file sets the "
+                         "trajectories and the time grid: drop them")
+    if args.window is not None:
+        check_int(args.window, "--window", minimum=2)
+    return check_data_path(args.data, "--data")
+
+
+def _data_arguments(path: Path, window: int | None) -> dict[str, Any]:
+    """reconstruct()'s data arguments from the file (InputError on content before any training)."""
+    from warp_phys.cli.data_file import read_data_file
+    from warp_phys.validation import InputError
+
+    f = read_data_file(path)
+    if f.series and window is None:
+        raise InputError(f"{path} holds one series (no trajectory axis/column); pass --window STEPS to cut it into "
+                         "windows (split in time order), or give several trajectories (CSV: a leading "
+                         "'trajectory' column; NetCDF: state(trajectory, time, variable))")
+    if not f.series and window is not None:
+        n = f.data.sizes["trajectory"] if hasattr(f.data, "sizes") else f.data.shape[0]
+        raise InputError(f"{path} already holds {n} trajectories; --window cuts one series into windows: drop it")
+    out = {"data": f.data, "time": f.time, "variables": f.variables}
+    if window is not None:
+        out["window"] = window
+    return out

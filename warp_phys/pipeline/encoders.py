@@ -23,6 +23,8 @@ from warp_phys.data import fit_scaler
 from warp_phys.systems.dataset import trajectories_to_tensor
 from warp_phys.scaling import Scaler
 
+from .plausibility import TrainingBand, training_band
+
 
 def _state(ds: xr.Dataset) -> torch.Tensor:
     """``state`` as a float32 tensor (N, T, d) in physical units."""
@@ -46,6 +48,7 @@ class StateEncoder:
         from warp_phys.validation import InputError, check_int
 
         self.scaler: Scaler | None = None
+        self.band: TrainingBand | None = None  # the training data's range, for flagging runaway forecasts
         self.time_rescale = None if time_rescale is None else check_rescale_range(time_rescale)
         self.copies = check_int(copies, "time_rescale_copies", minimum=1)
         if self.time_rescale is not None and powers is None:
@@ -55,8 +58,10 @@ class StateEncoder:
         self.powers, self.seed = powers, seed
 
     def fit(self, train: xr.Dataset, basis_data: xr.Dataset | None = None) -> "StateEncoder":
-        """Fit the per-variable scaler on the training split; returns self."""
+        """Fit the per-variable scaler (and the plausible band of forecasts,
+        `warp_phys.pipeline.plausibility`) on the training split; returns self."""
         self.scaler = fit_scaler(_state(train))
+        self.band = training_band(self.truth(train), per_variable=True)
         return self
 
     @property
@@ -124,11 +129,13 @@ class FieldEncoder:
         self.kind, self.rank, self.normalise, self.shifts = basis, rank, normalise, shifts
         self.basis = None
         self.scaler: Scaler | None = None
+        self.band: TrainingBand | None = None  # the training field's range, for flagging runaway forecasts
         self.variable = "field"
 
     def fit(self, train: xr.Dataset, basis_data: xr.Dataset | None = None) -> "FieldEncoder":
         """Fit the basis on ``basis_data`` (default ``train``) and the scale on ``train``'s
-        coefficients (both shift-augmented); returns self."""
+        coefficients (both shift-augmented), and the plausible band of forecasts on ``train``'s
+        field (all grid points as one variable); returns self."""
         from warp_phys.fields.data import field_name, shift_augment
         from warp_phys.fields.reduction import fit_basis
 
@@ -145,6 +152,7 @@ class FieldEncoder:
             self.scaler = Scaler(torch.zeros(r), torch.full((r,), float(s)))
         else:
             self.scaler = Scaler(flat.mean(0).float(), flat.std(0).clamp_min(1e-12).float())
+        self.band = training_band(self.truth(train), per_variable=False)
         return self
 
     @property

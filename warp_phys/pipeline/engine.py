@@ -9,6 +9,7 @@ validation split only; the test splits are read once, after training.
 """
 from __future__ import annotations
 
+import inspect
 import json
 import time as _time
 import warnings
@@ -24,11 +25,11 @@ from warp_phys.data import normalised_time
 from warp_phys.recipes import TrainingRecipe
 from warp_phys.validation import check_context
 
-from .models import ModelSpec, build_model
+from .models import CLASSICAL, ModelSpec, build_model
+from .prediction import FORECAST_BATCH, forecast_batches, predict
 from .results import Reconstruction, result_dataset
 from .sources import Splits
 
-FORECAST_BATCH = 256  # trajectories per forecast call (bounds memory)
 
 
 @dataclass
@@ -85,7 +86,10 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
         trainer = make_trainer(plan, context=context, output=output, seed=seed, device=device, progress=progress,
                                seq2seq=targets is not None)
     if callable(getattr(net, "fit", None)):
-        net.fit(z_train)
+        if "x_val" in inspect.signature(net.fit).parameters:  # closed form, selected on validation windows
+            net.fit(z_train, x_val=z_val, context=context)
+        else:
+            net.fit(z_train)
     y_train, y_val = targets if targets is not None else (None, None)
     try:
         return trainer.fit(net, z_train, tau, z_val, y_train=y_train, y_val=y_val)
@@ -94,37 +98,47 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
                                   "(and output_clip= for model='warp'); its grad_clip is 1.0", err.history) from None
 
 
-@torch.no_grad()
 def forecast(net: Any, z: torch.Tensor, tau: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Forecast normalised (N, T, r) from the first ``context`` steps, in batches; returns the
-    mean and std (zeros for point models), (N, T, r) on the CPU."""
-    net.eval()
-    means, stds = [], []
-    for i in range(0, z.shape[0], FORECAST_BATCH):
-        pred = net.forecast(z[i:i + FORECAST_BATCH, :context], tau)
-        means.append(pred.mean.detach().cpu())
-        stds.append((pred.std if pred.std is not None else torch.zeros_like(pred.mean)).detach().cpu())
-    return torch.cat(means), torch.cat(stds)
+    mean and std (zeros for point models), (N, T, r) on the CPU (`prediction.forecast_batches`)."""
+    return forecast_batches(net, z, tau, context)
 
 
 def _predict(job: Job, net: Any, ds: xr.Dataset, tau: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Physical mean and std of one test split. Persistence holds the last observed value of
-    the data itself (no encoding error): the honest trivial baseline."""
-    truth = job.encoder.truth(ds)
-    if job.spec.name == "persistence":
-        from warp_phys.metrics import persistence_forecast
-
-        mean = persistence_forecast(truth, job.context)
-        mean[:, 1:job.context] = truth[:, :job.context - 1]
-        return mean, np.zeros_like(mean)
-    z = job.encoder.encode(ds).to(job.device)
-    mean, std = job.encoder.decode(*forecast(net, z, tau.to(job.device), job.context))
+    """Physical mean and std of one test split (`prediction.predict`); warns about forecasts
+    that diverged (their errors are NaN)."""
+    mean, std = predict(net, job.encoder, job.spec.name, ds, tau, job.context, job.device)
     bad = ~np.isfinite(mean.reshape(mean.shape[0], -1)).all(1)
     if bad.any():
         warnings.warn(f"{int(bad.sum())} of {bad.size} test forecasts of model {job.spec.name!r} diverged "
                       "(non-finite values); their errors are NaN. Train longer / with a lower lr, or use p_force=1",
                       RuntimeWarning, stacklevel=3)
     return mean, std
+
+
+def classical_metrics(job: Job, bind: Any, z_train: torch.Tensor, z_val: torch.Tensor, tau: torch.Tensor,
+                      context: int) -> dict[str, dict[str, Any]]:
+    """The classical forecasters (`models.CLASSICAL`: seasonal naive, AR, ETS) fitted on the
+    training windows, selected on the validation windows and scored on every test split like
+    the run's model: {split: {"<name>_mse", "<name>_mae", "ar_order", "seasonal_naive_period",
+    "ets_period" (0: no season), "ets_trend" (1: Holt's trend)}} in physical units, each model
+    with its default options. Closed form: seconds."""
+    from warp_phys.metrics import baseline_scores, forecast_window
+
+    enc = job.encoder
+    nets = {}
+    for name in CLASSICAL:
+        net = build_model(ModelSpec(name=name, seed=job.seed), enc.n_features, bind)
+        nets[name] = net.fit(z_train, x_val=z_val, context=context)
+    out: dict[str, dict[str, Any]] = {}
+    for split, ds in job.splits.tests.items():
+        z = enc.encode(ds)
+        preds = {name: enc.decode(*forecast(net, z, tau, context))[0] for name, net in nets.items()}
+        window = forecast_window(int(ds.sizes["time"]), context, job.horizon)
+        out[split] = {**baseline_scores(enc.truth(ds), preds, window), "ar_order": int(nets["ar"].order),
+                      "seasonal_naive_period": int(nets["seasonal_naive"].period),
+                      "ets_period": int(nets["ets"].period or 0), "ets_trend": int(nets["ets"].trend)}
+    return out
 
 
 def run(job: Job) -> Reconstruction:
@@ -143,9 +157,12 @@ def run(job: Job) -> Reconstruction:
     bind = BindContext(n_variables=enc.n_features, dt=float(t[1] - t[0]), duration=float(t[-1] - t[0]),
                        scaler=enc.scaler, system=job.system)
     net = build_model(job.spec, enc.n_features, bind)
-    history = train(net, enc.encode(train_ds), tau, enc.encode(splits.val), job.recipe, context=context,
+    z_train, z_val = enc.encode(train_ds), enc.encode(splits.val)
+    history = train(net, z_train, tau, z_val, job.recipe, context=context,
                     output=job.spec.output, seed=job.seed, device=job.device, progress=job.progress,
                     trainer=trainer)
+    # the user's data (no system): the classical forecasts beside the result, on the same windows
+    classical = classical_metrics(job, bind, z_train, z_val, tau, context) if job.system is None else {}
     net = net.to(job.device)
 
     provenance = {**job.provenance, "model": job.spec.name, "prior": job.spec.prior or "none", "seed": job.seed,
@@ -159,6 +176,7 @@ def run(job: Job) -> Reconstruction:
     for name, ds in splits.tests.items():
         mean, std = _predict(job, net, ds, tau)
         met, extra = enc.score(enc.truth(ds), mean, ds, context, job.horizon, job.time_scale)
+        met.update(classical.get(name, {}))
         all_metrics[name] = met
         out = result_dataset(ds, enc.variable, mean, std, context, {**provenance, "split": name}, met, std_name)
         if "relative_l2_error" in extra:
@@ -176,4 +194,4 @@ def run(job: Job) -> Reconstruction:
                           runtime_s=_time.perf_counter() - t_start, error_curve=curve)
 
 
-__all__ = ["FORECAST_BATCH", "Job", "forecast", "make_trainer", "run", "train"]
+__all__ = ["FORECAST_BATCH", "Job", "classical_metrics", "forecast", "make_trainer", "run", "train"]

@@ -18,7 +18,7 @@ from warp_phys.validation import InputError, check_context, check_int, check_mem
 from .encoders import FieldEncoder, StateEncoder
 from .engine import Job, make_trainer
 from .models import ModelSpec
-from .sources import Splits, derive_seed, field_splits, system_splits, user_splits
+from .sources import Splits, derive_seed, field_splits, series_splits, system_splits, user_splits
 
 AUGMENT_SALT = 6007  # keeps the augmentation's draws apart from the simulation seeds
 
@@ -188,6 +188,23 @@ def system_job(system: Any, *, model: str, prior: Any, prior_options: Mapping | 
                            "metrics_description": METRICS_DESCRIPTION}, **common)
 
 
+def _refuse_simulation_options(options: Mapping[str, Any]) -> None:
+    ignored = sorted(k for k in options if k in SIMULATION_ONLY)
+    if ignored:
+        raise InputError(f"{ignored} describe simulated data and do nothing for your own data: drop them "
+                         "(your data set the time grid and the number of trajectories)")
+
+
+def _user_model(n_steps: int, model: str, prior: Any, prior_options: Mapping | None, seed: int,
+                options: dict[str, Any]) -> tuple[Recipe, dict, ModelSpec]:
+    """(recipe, protocol-like overrides, `ModelSpec`) of a run on the user's data of ``n_steps``
+    steps per trajectory (`user_data_recipe` with the user's options)."""
+    recipe, overrides, model_opts = split_options(user_data_recipe(n_steps), options, model)
+    prior_name = resolve_prior(prior, model, None)
+    _check_prior_options(prior_name, prior_options)
+    return recipe, overrides, _spec(model, recipe, prior_name, prior_options, seed, model_opts)
+
+
 def user_job(data: Any, time: Any, variables: Sequence[str] | None, *, model: str, prior: Any,
              prior_options: Mapping | None, seed: int, options: dict[str, Any], horizon: int | None = None,
              **common: Any) -> Job:
@@ -202,16 +219,10 @@ def user_job(data: Any, time: Any, variables: Sequence[str] | None, *, model: st
             raise InputError(f"the trajectories have different lengths {lengths}; WARP needs a common "
                              f"(trajectory, time, variable) array: trim them to {lengths[0]} steps or cut "
                              f"them into equal windows")
-    ignored = sorted(k for k in options if k in SIMULATION_ONLY)
-    if ignored:
-        raise InputError(f"{ignored} describe simulated data and do nothing for your own data: drop them "
-                         "(your data set the time grid and the number of trajectories)")
+    _refuse_simulation_options(options)
     ds = as_dataset(data, time, variable_names=variables)
     n_steps = int(ds.sizes["time"])
-    recipe, overrides, model_opts = split_options(user_data_recipe(n_steps), options, model)
-    prior_name = resolve_prior(prior, model, None)
-    _check_prior_options(prior_name, prior_options)
-    spec = _spec(model, recipe, prior_name, prior_options, seed, model_opts)
+    recipe, overrides, spec = _user_model(n_steps, model, prior, prior_options, seed, options)
     context = overrides.get("context", recipe.data["n_ctx"])
     context = check_context(context, n_steps)
     horizon = check_horizon(horizon, context, n_steps)
@@ -222,6 +233,36 @@ def user_job(data: Any, time: Any, variables: Sequence[str] | None, *, model: st
     return Job(splits=splits, encoder=encoder, spec=spec, context=context, horizon=horizon, recipe=recipe, seed=seed,
                provenance={"title": "warp_phys reconstruction of user data", "system": "user data",
                            "metrics_description": METRICS_DESCRIPTION}, **common)
+
+
+def series_job(data: Any, time: Any, variables: Sequence[str] | None, *, window: int, stride: int | None = None,
+               gap: int | None = None, split: Sequence[float] | None = None, fill: str | None = None, model: str,
+               prior: Any, prior_options: Mapping | None, seed: int, options: dict[str, Any],
+               horizon: int | None = None, **common: Any) -> Job:
+    """One long series (time,) or (time, variable) cut into windows of ``window`` steps (every
+    ``stride``) and split in time order (``split`` fractions, ``gap`` unused steps between
+    blocks; `warp_phys.pipeline.series`). The windows are the trajectories of the run.
+    Everything is checked before any window is cut or trained on."""
+    from .series import describe, plan_windows, read_series
+
+    seed = check_seed(seed)
+    _refuse_simulation_options(options)
+    options = dict(options)
+    context = options.pop("context", None)
+    record = read_series(data, time, variables, fill)
+    plan = plan_windows(record.n_steps, len(record.names), window=window, context=context, horizon=horizon,
+                        stride=stride, gap=gap, split=split)
+    recipe, _, spec = _user_model(plan.window, model, prior, prior_options, seed, options)
+    recipe = recipe.replace(data={"n_ctx": plan.context})  # the provenance names the context actually used
+    encoder = StateEncoder(recipe.time_rescale, recipe.time_rescale_copies, None)  # no known symmetry: None only
+    _check_model(spec, len(record.names), None)
+    check_training(recipe, spec.output, plan.context)
+    return Job(splits=series_splits(record, plan), encoder=encoder, spec=spec, context=plan.context,
+               horizon=plan.horizon, recipe=recipe, seed=seed,
+               provenance={"title": "warp_phys reconstruction of a measured series", "system": "user series",
+                           "series": describe(record, plan, fill),
+                           "metrics_description": METRICS_DESCRIPTION + "; over the test windows (the last block "
+                                                  "of the record, chronological split)"}, **common)
 
 
 def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Mapping | None,
@@ -285,4 +326,5 @@ def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Map
                            "metrics_description": FIELD_METRICS_DESCRIPTION}, **common)
 
 
-__all__ = ["field_job", "plan_system", "resolve_prior", "simulate_system", "split_options", "system_job", "user_job"]
+__all__ = ["field_job", "plan_system", "resolve_prior", "series_job", "simulate_system", "split_options", "system_job",
+           "user_job"]

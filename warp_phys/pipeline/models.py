@@ -1,9 +1,12 @@
 """The model factory of the pipeline: a name -> a `SequenceModel` on r input features.
 
 One registry for every model the pipeline can train: ``"warp"``, the baselines
-(`warp_phys.baselines`), ``"dmd"`` (closed-form linear fit) and ``"ode_fit"`` (the
+(`warp_phys.baselines`), ``"dmd"`` (closed-form linear fit), ``"ode_fit"`` (the
 system's own equations with parameters fitted per trajectory: the classical reference,
-ODE systems only). Options are checked against the constructor before anything is built.
+ODE systems only) and the classical forecasters ``"seasonal_naive"``, ``"ar"`` and ``"ets"``
+(`warp_phys.baselines.classical`, `warp_phys.baselines.ets`: fitted in closed form on the
+training windows, order / period chosen on the validation windows). Options are checked
+against the constructor before anything is built.
 """
 from __future__ import annotations
 
@@ -60,6 +63,23 @@ def _dmd(spec: ModelSpec, n: int, bind_context: Any) -> Any:
     return DMD(n, **spec.options)
 
 
+#: The classical forecasters: name -> "module:Class" (closed form; no gradient training).
+CLASSICAL: dict[str, str] = {"seasonal_naive": "warp_phys.baselines.classical:SeasonalNaive",
+                             "ar": "warp_phys.baselines.classical:AR",
+                             "ets": "warp_phys.baselines.ets:ETS"}
+
+
+def _classical(name: str):
+    def build(spec: ModelSpec, n: int, bind_context: Any) -> Any:
+        import importlib
+
+        module, cls_name = CLASSICAL[name].split(":")
+        cls = getattr(importlib.import_module(module), cls_name)
+        check_options(cls, spec.options, f"model {name!r}", reserved=("n_variables", "output", "seed"))
+        return cls(n, output=spec.output, seed=spec.seed, **spec.options)
+    return build
+
+
 def _baseline(name: str):
     def build(spec: ModelSpec, n: int, bind_context: Any) -> Any:
         from warp_phys import baselines
@@ -74,11 +94,13 @@ for _name in ("gru", "lstm", "transformer", "node", "persistence"):
     MODELS.register(_name, _baseline(_name))
 MODELS.register("dmd", _dmd)
 MODELS.register("ode_fit", _ode_fit)
+for _name in CLASSICAL:
+    MODELS.register(_name, _classical(_name))
 
 
 def available_models() -> list[str]:
     """Names accepted by ``reconstruct(model=...)``."""
-    return ["warp", "gru", "lstm", "transformer", "node", "persistence", "dmd", "ode_fit"]
+    return ["warp", "gru", "lstm", "transformer", "node", "persistence", "dmd", "ode_fit", *CLASSICAL]
 
 
 def build_model(spec: ModelSpec, n_features: int, bind_context: Any) -> Any:
@@ -92,4 +114,4 @@ def build_model(spec: ModelSpec, n_features: int, bind_context: Any) -> Any:
     return MODELS.get(spec.name)(spec, n_features, bind_context)
 
 
-__all__ = ["MODELS", "ModelSpec", "available_models", "build_model"]
+__all__ = ["CLASSICAL", "MODELS", "ModelSpec", "available_models", "build_model"]

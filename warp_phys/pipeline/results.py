@@ -1,7 +1,6 @@
 """The result of the pipeline: `Reconstruction`, its Dataset, and the metrics table."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -12,6 +11,9 @@ import xarray as xr
 from warp_phys.data import normalised_time
 from warp_phys.metrics import VPT_THRESHOLD
 
+from .layout import result_dataset
+from .plausibility import IMPLAUSIBLE_K, flag_dataset, warn_implausible
+
 if TYPE_CHECKING:  # pragma: no cover
     from warp_phys.recipes import RecipeBase
     from warp_phys.scaling import Scaler
@@ -20,41 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from warp_phys.training import TrainHistory
 
     from .encoders import FieldEncoder, StateEncoder
-
-
-def result_dataset(truth: xr.Dataset, variable: str, mean: np.ndarray, std: np.ndarray, context: int,
-                   attrs: Mapping[str, Any], metrics: Mapping[str, float], std_long_name: str) -> xr.Dataset:
-    """Truth (``variable``), ``prediction_mean``/``prediction_std`` (same dims and units) and a
-    ``context`` (time) int8 mask, with CF attributes, provenance and the metrics as JSON."""
-    ds = truth[[variable]].copy()
-    if variable == "state":
-        ds = ds.transpose("trajectory", "time", "variable")
-    va = dict(truth[variable].attrs)
-    va.setdefault("units", "1")
-    va.setdefault("long_name", variable)
-    ds[variable].attrs = {**va, "long_name": f"{va['long_name']} (truth)"}
-    dims = ds[variable].dims
-    what = "state" if variable == "state" else variable
-    ds["prediction_mean"] = (dims, np.asarray(mean, dtype=np.float64), {
-        "units": va["units"],
-        "long_name": f"predicted {what}: one-step-ahead from the truth inside the context, "
-                     "autoregressive forecast after it"})
-    ds["prediction_std"] = (dims, np.asarray(std, dtype=np.float64), {"units": va["units"], "long_name": std_long_name})
-    mask = np.zeros(ds.sizes["time"], dtype=np.int8)
-    mask[:context] = 1
-    ds["context"] = ("time", mask, {
-        "long_name": "context mask: 1 = observed step read by the model, 0 = forecast step",
-        "units": "1", "flag_values": np.array([0, 1], dtype=np.int8), "flag_meanings": "forecast observed"})
-    for name, coord in ds.coords.items():
-        coord.attrs.setdefault("long_name", str(name))
-        coord.attrs.setdefault("units", "1")
-    base = {k: v for k, v in truth.attrs.items()
-            if isinstance(v, (str, int, float, np.integer, np.floating)) and not isinstance(v, bool)}
-    if "seed" in base:  # the simulation's own (derived) seed; "seed" in attrs is the user's
-        base["simulation_seed"] = base.pop("seed")
-    ds.attrs = {**base, "Conventions": "CF-1.10", "featureType": "trajectory", **attrs,
-                "metrics": json.dumps(dict(metrics), sort_keys=True)}
-    return ds
 
 
 def format_metrics(all_metrics: Mapping[str, Mapping[str, float]], title: str = "") -> str:
@@ -99,6 +66,11 @@ class Reconstruction:
         encoder: maps data to model coordinates and back (`StateEncoder` or `FieldEncoder`).
         recipe: the recipe actually used.
         error_curve: fields only: mean relative L2 error vs time (DataArray over ``time``).
+
+    Every scored split also carries ``implausible`` (trajectory,) bool: the forecast left the
+    plausible band of the training data or is non-finite (`warp_phys.pipeline.plausibility`:
+    beyond k = 10 training std outside the training range, per variable), and the attribute
+    ``implausible_count``; a RuntimeWarning names how many. The other variables are unchanged.
     """
 
     dataset: xr.Dataset
@@ -118,6 +90,18 @@ class Reconstruction:
     all_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
     runtime_s: float = float("nan")
     error_curve: xr.DataArray | None = None
+
+    def __post_init__(self) -> None:
+        """Flag implausible forecasts in every scored split (adds ``implausible``; nothing else
+        changes). Non-finite forecasts were already warned about by the engine; finite runaways
+        are warned about here."""
+        band = getattr(self.encoder, "band", None)
+        for name, ds in [*self.datasets.items(), ("test", self.dataset)]:
+            if "implausible" in ds or not {"prediction_mean", "context", self.variable} <= set(ds.variables):
+                continue
+            count, non_finite = flag_dataset(ds, self.variable, band)
+            if count > non_finite:
+                warn_implausible(count - non_finite, 0, ds.sizes["trajectory"], f"{name!r}", stacklevel=4)
 
     # ---- the encoder's parts ---------------------------------------------------------
     @property
@@ -206,6 +190,34 @@ class Reconstruction:
         return xr.Dataset(data_vars, coords=coords,
                           attrs={"title": "parameters inferred by the prior along the forecast"})
 
+    def forecast(self, new_data: xr.Dataset | np.ndarray, time: Any = None, context: int | None = None,
+                 horizon: int | None = None) -> xr.Dataset:
+        """Forecast new trajectories with the trained model, in the layout of ``dataset``.
+
+        Args:
+            new_data: array (trajectory, time, variable) in physical units with ``time`` (T,),
+                or a Dataset with ``state(trajectory, time, variable)`` and a ``time``
+                coordinate (the layout `warp_phys.reconstruct` accepts; named variables must
+                be the training variables). The time step must be the training step
+                (relative tolerance 1e-3) and the variables the training variables.
+            context: observed steps read by the model (default: ``self.context``); the rest
+                is forecast (one-step-ahead predictions inside the context, as in ``dataset``).
+            horizon: None: forecast to the end of ``new_data`` (context < T). H: forecast H
+                steps after the context, also beyond the given data (then only ``context``
+                steps need be given): the result has context + H steps; ``state`` is the given
+                data where there is some and NaN after; ``time`` continues with the data's step;
+                the model's normalised time goes past 1 beyond the training length.
+
+        Returns a Dataset like ``dataset``: ``state`` (the given data as truth), ``prediction_mean``,
+        ``prediction_std``, ``context`` mask, ``implausible`` (trajectory,) and attributes
+        (provenance, ``split`` = "new_data", ``metrics`` as JSON, "{}" when the truth does not
+        cover the forecast). Implausible forecasts raise a RuntimeWarning naming how many; NaN
+        stays NaN. Bad input raises `warp_phys.validation.InputError` before the model runs.
+        """
+        from .forecasting import forecast_new_data
+
+        return forecast_new_data(self, new_data, time=time, context=context, horizon=horizon)
+
     def plot(self, trajectory: int = 0, split: str | None = None, **options: Any):
         """States: truth vs forecast (±2 std band, context shaded) and a phase portrait.
         Fields: truth vs forecast at ``n_times`` lead times, their difference, and E(k).
@@ -227,7 +239,13 @@ class Reconstruction:
 
     def summary(self) -> str:
         """A plain-text table of the metrics of every split."""
-        return format_metrics(self.all_metrics or {"test": self.metrics}, title=self._title())
+        text = format_metrics(self.all_metrics or {"test": self.metrics}, title=self._title())
+        flagged = {name: int(ds.attrs.get("implausible_count", 0)) for name, ds in self.datasets.items()}
+        notes = [f"{n} of {self.datasets[name].sizes['trajectory']} {name}" for name, n in flagged.items() if n]
+        if notes:
+            text += (f"\nimplausible forecasts (non-finite, or beyond k = {IMPLAUSIBLE_K:g} training std outside "
+                     f"the training range): {', '.join(notes)} trajectories (see dataset['implausible'])")
+        return text
 
     def _title(self) -> str:
         what = self.system.name if self.system is not None else "user data"

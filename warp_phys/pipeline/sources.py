@@ -3,7 +3,9 @@
 * `system_splits`: an ODE system simulated from its `Protocol` (train, a validation set
   from the training distribution with its own seed, and in- / out-of-distribution tests);
 * `user_splits`: the user's own trajectories, split by trajectory (seeded 70/15/15);
-* `field_splits`: runs of a field system cut into windows (train / val / test runs).
+* `field_splits`: runs of a field system cut into windows (train / val / test runs);
+* `series_splits`: one long record cut into windows, split in time order (train on the
+  past, validate on the next block, test on the last; see `warp_phys.pipeline.series`).
 
 Every source returns a `Splits`; the rest of the pipeline does not know which one it got.
 """
@@ -91,6 +93,23 @@ def user_splits(data: Any, time: Any, seed: int, variables: Sequence[str] | None
     return Splits(ds.isel(trajectory=tr), ds.isel(trajectory=va), {"test": test})
 
 
+def series_splits(record: Any, plan: Any) -> Splits:
+    """Windows of one long record (a `series.SeriesRecord`) by block of the chronological
+    `series.WindowPlan`: each window lies wholly inside its block. ``extra`` keeps the record
+    and the plan (for the forecast beyond the record's end)."""
+    out = {}
+    order = {"train": "first (the past)", "val": "next", "test": "last"}
+    for name in ("train", "val", "test"):
+        lo, hi = plan.blocks[name]
+        ds = record.windows(plan.starts[name], plan.window)
+        ds.attrs["split"] = name
+        ds.attrs["split_description"] = (
+            f"windows of {plan.window} steps (stride {plan.stride}) wholly inside steps {lo}..{hi - 1} of the "
+            f"record: the {order[name]} block of a chronological split")
+        out[name] = ds
+    return Splits(out["train"], out["val"], {"test": out["test"]}, extra={"series": record, "plan": plan})
+
+
 def field_splits(system: Any, recipe: Any, seed: int, *, progress: bool = False,
                  device: Any = "cpu") -> Splits:
     """Runs of a field system (train, val, test; distinct seeds) cut into windows of
@@ -115,4 +134,4 @@ def field_splits(system: Any, recipe: Any, seed: int, *, progress: bool = False,
     return Splits(out["train"], out["val"], {"test": out["test"]}, basis_data=runs_train)
 
 
-__all__ = ["Splits", "derive_seed", "field_splits", "system_splits", "user_splits"]
+__all__ = ["Splits", "derive_seed", "field_splits", "series_splits", "system_splits", "user_splits"]

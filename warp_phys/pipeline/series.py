@@ -1,0 +1,374 @@
+"""One long measured series in, windows and an honest forecast out.
+
+A record ``(time,)`` or ``(time, variable)`` with a regular time axis (numbers, or dates:
+numpy datetime64 / a pandas DatetimeIndex) is read (`read_series`), cut into windows of
+``window`` steps and split in time order (`plan_windows`: train on the past, validate on the
+next block, test on the last; a window belongs to a block only if all its steps lie inside
+it). The windows are then the trajectories of the ordinary pipeline. After the run,
+`finish` adds ``rec.datasets["future"]``: the last ``context`` steps of the record and the
+forecast of ``horizon`` steps beyond its end, on a time axis that continues the record's.
+
+Coordinates of a window Dataset: ``time`` (time since the window's first step: the record's
+units, or seconds for dates; what the model sees, normalised), ``window_start`` and
+``window_start_index`` (trajectory), and ``record_time`` (trajectory, time): every step's
+time in the record, as dates when the record has dates.
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import xarray as xr
+
+from warp_phys.data import DEFAULT_FRACTIONS, chronological_blocks, normalised_time, window_starts
+from warp_phys.validation import InputError, check_float32_range, check_int, check_memory, check_time_grid
+
+#: How NaN inside the series is handled: None refuses it, "linear" interpolates between steps.
+FILLS = (None, "linear")
+_DATE_UNITS = ("s", "ms", "us", "ns")
+_RESAMPLE = ("resample or interpolate the record onto a regular grid first (pandas: "
+             "s.resample('1h').mean().interpolate(); xarray: ds.interp(time=...))")
+
+
+@dataclass(frozen=True)
+class RecordTime:
+    """The record's regular time axis. ``values`` (T,): float64, or datetime64/timedelta64 as
+    given; ``step``: float (numbers) or timedelta64 (dates); ``units``: of relative time
+    (the record's own units for numbers, "s" for dates)."""
+
+    values: np.ndarray
+    step: Any
+    units: str
+
+    @property
+    def is_date(self) -> bool:
+        return self.values.dtype.kind in "mM"
+
+    @property
+    def step_value(self) -> float:
+        """The step as a float in ``units`` (seconds for dates)."""
+        return float(self.step / np.timedelta64(1, "s")) if self.is_date else float(self.step)
+
+    def at(self, index: np.ndarray) -> np.ndarray:
+        """Record times of step indices (any shape); indices past the end continue the record
+        with its step (dates stay dates)."""
+        index = np.asarray(index, dtype=np.int64)
+        last = self.values.shape[0] - 1
+        beyond = self.values[-1] + (index - last) * self.step
+        return np.where(index <= last, self.values[np.minimum(index, last)], beyond)
+
+    def relative(self, n: int) -> np.ndarray:
+        """Time since a window's first step, (n,) float64 in ``units``."""
+        return np.arange(n, dtype=np.float64) * self.step_value
+
+
+def step_text(step: Any) -> str:
+    """A readable step: a timedelta64 in its largest whole unit ("10 minutes"), else a number."""
+    if not isinstance(step, np.timedelta64):
+        return f"{float(step):.6g}"
+    for unit in ("D", "h", "m", "s", "ms", "us", "ns"):
+        whole = step.astype(f"m8[{unit}]")
+        if whole == step:
+            return str(whole)
+    return str(step)
+
+
+def _irregular(i: int, t: np.ndarray, step: Any) -> InputError:
+    return InputError(f"time steps are not regular: the first irregular step is at index {i + 1} (t[{i}]={t[i]}, "
+                      f"t[{i + 1}]={t[i + 1]}, the record's step is {step}); {_RESAMPLE}")
+
+
+def check_record_time(time: Any, n_steps: int, units: str = "1") -> RecordTime:
+    """The record's time axis (T,): numbers or datetime64/timedelta64 (a pandas
+    DatetimeIndex works), strictly increasing with a regular step; InputError naming the first
+    bad index and the fix otherwise."""
+    if time is None:
+        raise InputError("time is required with an array series: pass time=<1-D array, numbers or datetime64>, "
+                         "one per step, or a pandas Series/DataFrame indexed by time")
+    if getattr(time, "tz", None) is not None:
+        raise InputError(f"time has the time zone {time.tz}; pass naive UTC dates: time.tz_convert(None)")
+    raw = np.asarray(time)
+    if raw.dtype.kind == "O" and raw.size and all(isinstance(v, (datetime.date, np.datetime64)) for v in raw.ravel()):
+        raw = raw.astype("datetime64[us]")  # Python datetimes / dates
+    if raw.ndim != 1 or raw.shape[0] != n_steps:
+        raise InputError(f"time has shape {raw.shape} but the series has {n_steps} steps; pass one time per step")
+    if n_steps < 2:
+        raise InputError(f"need at least 2 time steps, got {n_steps}")
+    if raw.dtype.kind not in "mM":
+        t = check_time_grid(raw, n_steps) if raw.dtype.kind not in "fiu" else raw.astype(np.float64)
+        if not np.isfinite(t).all():
+            raise InputError(f"time is NaN or inf at index {int(np.argmax(~np.isfinite(t)))}; fix the time axis")
+        dt = np.diff(t)
+        if (dt <= 0).any():
+            i = int(np.argmax(dt <= 0))
+            raise InputError(f"time must be strictly increasing; it is not at index {i + 1} (t[{i}]={t[i]}, "
+                             f"t[{i + 1}]={t[i + 1]}); sort the steps or drop duplicates")
+        med = float(np.median(dt))
+        off = np.abs(dt - med) > 1e-3 * med + 8 * np.finfo(np.float64).eps * float(np.abs(t).max())
+        if off.any():
+            raise _irregular(int(np.argmax(off)), t, step_text(med))
+        t = check_time_grid(raw, n_steps)
+        return RecordTime(t, (t[-1] - t[0]) / (n_steps - 1), units)
+    unit = np.datetime_data(raw.dtype)[0]
+    if unit not in _DATE_UNITS:
+        raw = raw.astype(raw.dtype.str[:3] + "[s]")
+        unit = "s"
+    if np.isnat(raw).any():
+        raise InputError(f"time is NaT (not a time) at index {int(np.argmax(np.isnat(raw)))}; fix the time axis")
+    d = np.diff(raw.view(np.int64))
+    if (d <= 0).any():
+        i = int(np.argmax(d <= 0))
+        raise InputError(f"time must be strictly increasing; it is not at index {i + 1} (t[{i}]={raw[i]}, "
+                         f"t[{i + 1}]={raw[i + 1]}); sort the steps or drop duplicates")
+    values, counts = np.unique(d, return_counts=True)
+    step = np.timedelta64(int(values[np.argmax(counts)]), unit)
+    if (d != step.astype(np.int64)).any():
+        raise _irregular(int(np.argmax(d != step.astype(np.int64))), raw, step_text(step))
+    return RecordTime(raw, step, "s")
+
+
+@dataclass(frozen=True)
+class SeriesRecord:
+    """One record: ``values`` (T, d) float64, its `RecordTime`, the variable ``names`` and the
+    number of NaN values ``n_filled`` that ``fill="linear"`` interpolated."""
+
+    values: np.ndarray
+    time: RecordTime
+    names: list[str]
+    n_filled: int = 0
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.values.shape[0])
+
+    def windows(self, starts: np.ndarray, length: int) -> xr.Dataset:
+        """Windows of ``length`` steps from each start: ``state(trajectory, time, variable)``;
+        steps past the record's end hold NaN."""
+        idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(length)
+        inside = idx < self.n_steps
+        state = np.where(inside[..., None], self.values[np.minimum(idx, self.n_steps - 1)], np.nan)
+        units = {} if self.time.is_date else {"units": self.time.units}
+        return xr.Dataset(
+            {"state": (("trajectory", "time", "variable"), state, {"long_name": "state", "units": "1"})},
+            coords={"trajectory": np.arange(idx.shape[0]),
+                    "time": ("time", self.time.relative(length),
+                             {"units": self.time.units, "long_name": "time since the window's first step"}),
+                    "variable": ("variable", np.array(self.names, dtype=str)),
+                    "window_start": ("trajectory", self.time.at(idx[:, 0]),
+                                     {"long_name": "time of the window's first step in the record", **units}),
+                    "window_start_index": ("trajectory", idx[:, 0], {
+                        "long_name": "index of the window's first step in the record", "units": "1"}),
+                    "record_time": (("trajectory", "time"), self.time.at(idx),
+                                    {"long_name": "time of each step in the record", **units})})
+
+
+def _fill(values: np.ndarray, fill: str | None, names: list[str]) -> tuple[np.ndarray, int]:
+    """NaN refused (fill=None) or linearly interpolated inside the record (fill="linear")."""
+    if np.isinf(values).any():
+        i, j = np.argwhere(np.isinf(values))[0]
+        raise InputError(f"data are inf at time step {i} (variable {names[j]!r}); fix or drop those values")
+    nan = np.isnan(values)
+    if not nan.any():
+        return values, 0
+    i, j = np.argwhere(nan)[0]
+    if fill is None:
+        raise InputError(f"data contain {int(nan.sum())} NaN values (first at time step {i}, variable {names[j]!r}); "
+                         "every window needs every step: interpolate first (pandas: s.interpolate(); xarray: "
+                         "ds.interpolate_na('time')) or pass fill='linear'")
+    out = values.copy()
+    steps = np.arange(values.shape[0])
+    for j in range(values.shape[1]):
+        ok = ~nan[:, j]
+        if not ok.any():
+            raise InputError(f"variable {names[j]!r} is NaN at every step; drop it (or pass real values)")
+        if not ok[0] or not ok[-1]:
+            where = f"the last {int(np.argmax(ok[::-1]))} steps" if ok[0] else f"the first {int(np.argmax(ok))} steps"
+            raise InputError(f"variable {names[j]!r} is NaN in {where} of the record, which fill='linear' cannot "
+                             "interpolate (no value on one side); trim the record to its first and last valid steps")
+        out[~ok, j] = np.interp(steps[~ok], steps[ok], values[ok, j])
+    return out, int(nan.sum())
+
+
+def _from_dataset(data: xr.Dataset | xr.DataArray, time: Any, variables: Any) -> tuple[Any, Any, Any, str]:
+    """(values, time, names, time units) of a Dataset ``state(time[, variable])`` or a DataArray."""
+    if isinstance(data, xr.DataArray):
+        data = data.to_dataset(name="state")
+    if "state" not in data.data_vars:
+        raise InputError(f"the Dataset has no 'state' variable; expected state(time) or state(time, variable) "
+                         f"(found: {sorted(map(str, data.data_vars))})")
+    st = data["state"]
+    if "trajectory" in st.dims or not set(st.dims) <= {"time", "variable"} or "time" not in st.dims:
+        raise InputError(f"window= cuts one series state(time) or state(time, variable); state has dims {st.dims}: "
+                         "select one trajectory (ds.isel(trajectory=0)) or drop window= to split trajectories")
+    if "time" in data.coords and time is not None:
+        raise InputError("time= was given but the Dataset has its own 'time' coordinate; drop time=")
+    values = st.transpose("time", ...).values
+    names = [str(v) for v in data["variable"].values] if "variable" in data.coords else None
+    if names is not None and variables is not None:
+        raise InputError(f"the Dataset already names its variables {names}; drop variables=")
+    t = data["time"].values if "time" in data.coords else time
+    units = str(data["time"].attrs.get("units", "1")) if "time" in data.coords else "1"
+    return values, t, variables if names is None else names, units
+
+
+def read_series(data: Any, time: Any = None, variables: Sequence[str] | None = None,
+                fill: str | None = None) -> SeriesRecord:
+    """One record from an array (time,) / (time, variable) plus ``time``, a pandas Series or
+    DataFrame (its index is the time unless ``time=`` is given), or an xarray Dataset
+    ``state(time[, variable])`` / DataArray. Values, time axis and ``fill`` are checked here."""
+    from warp_phys.data import _variable_names
+
+    if fill not in FILLS:
+        raise InputError(f"fill must be None (NaN refused) or 'linear' (interpolated between steps), got {fill!r}")
+    units = "1"
+    if isinstance(data, (xr.Dataset, xr.DataArray)):
+        data, time, variables, units = _from_dataset(data, time, variables)
+    elif hasattr(data, "to_numpy") and hasattr(data, "index"):  # pandas Series / DataFrame
+        if variables is None and hasattr(data, "columns"):
+            variables = [str(c) for c in data.columns]
+        elif variables is None and isinstance(getattr(data, "name", None), str):
+            variables = [data.name]
+        time = data.index if time is None else time
+        data = data.to_numpy()
+    if np.iscomplexobj(data):
+        raise InputError("data are complex; pass the real and imaginary parts as two variables")
+    try:
+        values = np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"data must be a numeric series (time,) or (time, variable): {err}") from None
+    if values.ndim == 3:
+        raise InputError(f"window= cuts one long series (time,) or (time, variable); data have shape {values.shape} "
+                         "(trajectory, time, variable): drop window= (trajectories are split as they are), or "
+                         "pass one trajectory, data[i]")
+    if values.ndim not in (1, 2) or values.size == 0:
+        raise InputError(f"data must be a non-empty series (time,) or (time, variable), got shape {values.shape}")
+    values = values.reshape(values.shape[0], -1)
+    names = _variable_names(variables, values.shape[1])
+    record_time = check_record_time(time, values.shape[0], units)
+    values, n_filled = _fill(values, fill, names)
+    check_float32_range(values[None], names)
+    return SeriesRecord(values, record_time, names, n_filled)
+
+
+@dataclass(frozen=True)
+class WindowPlan:
+    """The windows of one record: ``window`` = ``context`` + forecast steps (``horizon`` of
+    them scored), first steps every ``stride``; ``blocks`` [start, stop) and ``starts`` by
+    split name ("train", "val", "test"); ``gap`` steps before val and test are unused."""
+
+    window: int
+    context: int
+    horizon: int
+    stride: int
+    gap: int
+    split: tuple[float, float, float]
+    blocks: dict[str, tuple[int, int]]
+    starts: dict[str, np.ndarray]
+
+
+def _context_horizon(window: int, context: Any, horizon: Any) -> tuple[int, int]:
+    """(context, horizon) in a window: any two of the three; default context a quarter."""
+    if horizon is not None:
+        horizon = check_int(horizon, "horizon", minimum=1)
+    if context is None:
+        context = window - horizon if horizon is not None else max(1, window // 4)
+        if context < 1:
+            raise InputError(f"horizon ({horizon} steps) leaves no context in a window of {window} steps; use "
+                             f"horizon <= {window - 1} or window >= {horizon + 1}")
+    context = check_int(context, "context", minimum=1)
+    if context >= window:
+        raise InputError(f"context ({context} steps) must be shorter than the window ({window} steps) to leave "
+                         f"steps to forecast; use context <= {window - 1} or a longer window=")
+    horizon = window - context if horizon is None else horizon
+    if context + horizon > window:
+        raise InputError(f"context ({context}) + horizon ({horizon}) = {context + horizon} steps do not fit in a "
+                         f"window of {window} steps; use window={context + horizon} or horizon <= {window - context}")
+    return context, horizon
+
+
+def plan_windows(n_steps: int, n_variables: int, *, window: Any, context: Any = None, horizon: Any = None,
+                 stride: Any = None, gap: Any = None, split: Any = None) -> WindowPlan:
+    """Check the window settings against a record of ``n_steps`` steps and plan the
+    chronological split; InputError naming the setting and the fix, before anything is cut."""
+    window = check_int(window, "window", minimum=2)
+    if window > n_steps:
+        raise InputError(f"window ({window} steps) is longer than the record ({n_steps} steps); use a smaller window=")
+    stride = 1 if stride is None else check_int(stride, "stride", minimum=1)
+    gap = 0 if gap is None else check_int(gap, "gap", minimum=0)
+    split = DEFAULT_FRACTIONS if split is None else split
+    try:
+        fractions = tuple(float(f) for f in split)
+    except (TypeError, ValueError):
+        fractions = ()
+    if len(fractions) != 3 or not all(np.isfinite(f) and f > 0 for f in fractions):
+        raise InputError(f"split must be three positive fractions (train, val, test) of the record's time steps, "
+                         f"e.g. split=(0.7, 0.15, 0.15); got {split!r}")
+    context, horizon = _context_horizon(window, context, horizon)
+    blocks = chronological_blocks(n_steps, fractions, gap, window)
+    starts = {name: window_starts(b, window, stride) for name, b in blocks.items()}
+    check_memory(sum(s.size for s in starts.values()) * window * n_variables,
+                 f"the windows of the series ({window} steps, stride {stride}, {n_variables} variables)",
+                 "use a larger stride= or a smaller window=")
+    return WindowPlan(window, context, horizon, stride, gap, fractions, blocks, starts)
+
+
+def describe(record: SeriesRecord, plan: WindowPlan, fill: str | None) -> str:
+    """The series settings as JSON (a NetCDF-safe attribute)."""
+    return json.dumps({"n_steps": record.n_steps, "window": plan.window, "context": plan.context,
+                       "horizon": plan.horizon, "stride": plan.stride, "gap": plan.gap, "split": list(plan.split),
+                       "blocks": {k: [int(lo), int(hi)] for k, (lo, hi) in plan.blocks.items()},
+                       "n_windows": {k: int(s.size) for k, s in plan.starts.items()},
+                       "time_start": str(record.time.values[0]), "time_step": step_text(record.time.step),
+                       "fill": fill or "none", "n_filled": record.n_filled})
+
+
+def future_dataset(job: Any, rec: Any) -> xr.Dataset:
+    """The forecast beyond the record's end: its last ``context`` steps (truth) and ``horizon``
+    steps of forecast (truth NaN), (1, context + horizon, d), time continuing the record's."""
+    from .engine import _predict
+    from .plausibility import flag_dataset
+    from .results import result_dataset
+
+    record: SeriesRecord = job.splits.extra["series"]
+    plan: WindowPlan = job.splits.extra["plan"]
+    n = plan.context + plan.horizon
+    ds = record.windows(np.array([record.n_steps - plan.context]), plan.window)
+    observed = ds["state"].values.copy()
+    ds["state"].values[:, plan.context:] = observed[:, plan.context - 1:plan.context]  # never read: finite filler
+    mean, std = _predict(job, rec.model, ds, normalised_time(ds["time"].values))
+    ds["state"].values[:] = observed
+    drop = ("metrics", "split", "split_description", "Conventions", "featureType")
+    attrs = {k: v for k, v in rec.dataset.attrs.items() if k not in drop}
+    attrs.update(split="future", split_description=(
+        f"forecast of {plan.horizon} steps beyond the end of the record from its last {plan.context} steps; "
+        "state (truth) is NaN where nothing was observed"))
+    future = result_dataset(ds.isel(time=slice(0, n)), "state", mean[:, :n], std[:, :n], plan.context, attrs, {},
+                            str(rec.dataset["prediction_std"].attrs.get("long_name", "predictive standard deviation")))
+    if flag_dataset(future, "state", getattr(rec.encoder, "band", None))[0]:  # a runaway forecast is flagged
+        warnings.warn("the forecast beyond the end of the record leaves the plausible band of the training data "
+                      "(datasets['future'].implausible)", RuntimeWarning, stacklevel=3)
+    return future
+
+
+def _date_attrs(ds: xr.Dataset) -> None:
+    """Dates carry no units attribute (the NetCDF writer sets the CF time units itself)."""
+    for coord in ds.coords.values():
+        if coord.dtype.kind in "mM":
+            coord.attrs.pop("units", None)
+            coord.attrs.pop("calendar", None)
+
+
+def finish(job: Any, rec: Any) -> Any:
+    """Add ``rec.datasets["future"]`` and keep date coordinates writable; returns ``rec``."""
+    rec.datasets["future"] = future_dataset(job, rec)
+    for ds in rec.datasets.values():
+        _date_attrs(ds)
+    return rec
+
+
+__all__ = ["FILLS", "RecordTime", "SeriesRecord", "WindowPlan", "check_record_time", "describe", "finish",
+           "future_dataset", "plan_windows", "read_series"]

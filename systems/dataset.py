@@ -19,6 +19,15 @@ import torch
 import xarray as xr
 
 
+
+def time_attrs(units: str) -> dict[str, str]:
+    """CF attributes of a time coordinate in ``units``. CF's standard_name "time" needs a unit
+    of time, so a dimensionless time (units "1", the paper protocols' t in [0, 1]) has none."""
+    attrs = {"long_name": "time", "units": units, "axis": "T"}
+    if units not in ("1", ""):
+        attrs["standard_name"] = "time"
+    return attrs
+
 def build_dataset(system: Any, t: np.ndarray, states: np.ndarray, params: np.ndarray,
                   ic: np.ndarray, attrs: Mapping[str, Any]) -> xr.Dataset:
     """Assemble the CF-style Dataset.
@@ -32,9 +41,7 @@ def build_dataset(system: Any, t: np.ndarray, states: np.ndarray, params: np.nda
     coords: dict[str, Any] = {
         "trajectory": ("trajectory", np.arange(n, dtype=np.int64),
                        {"long_name": "trajectory index", "units": "1"}),
-        "time": ("time", np.asarray(t, dtype=np.float64),
-                 {"long_name": "time", "units": system.time_units, "standard_name": "time",
-                  "axis": "T"}),
+        "time": ("time", np.asarray(t, dtype=np.float64), time_attrs(system.time_units)),
         "variable": ("variable", np.array(system.variable_names, dtype=str),
                      {"long_name": "state variable name", "units": "1"}),
         "variable_units": ("variable", np.array(units, dtype=str),

@@ -80,3 +80,29 @@ def test_file_is_closed_after_loading(ds, tmp_path):
     back = open_trajectories(path)
     os.remove(path)  # data was loaded eagerly: still usable
     assert float(back["state"].sum()) == float(ds["state"].sum())
+
+
+def test_time_has_cf_standard_name_only_with_a_unit_of_time():
+    """CF: standard_name 'time' needs a unit of time; the paper protocols' t in [0, 1] is dimensionless."""
+    from warp_phys.systems.dataset import time_attrs
+
+    assert get("msd").simulate(2, n_steps=5, seed=0)["time"].attrs["standard_name"] == "time"  # units "s"
+    assert "standard_name" not in get("lorenz").simulate(2, n_steps=5, seed=0)["time"].attrs  # units "1"
+    assert time_attrs("s")["standard_name"] == "time" and time_attrs("s")["units"] == "s"
+    assert "standard_name" not in time_attrs("1") and time_attrs("1")["axis"] == "T"
+
+
+def test_constant_variables_are_compressed_and_come_back_identical(tmp_path):
+    """A point model's prediction_std is all zero: stored compressed (about no bytes), read back exactly."""
+    n, t = 64, 512
+    rng = np.random.default_rng(0)
+    ds = xr.Dataset({"state": (("trajectory", "time"), rng.normal(size=(n, t))),
+                     "prediction_std": (("trajectory", "time"), np.zeros((n, t)))},
+                    coords={"trajectory": np.arange(n), "time": np.arange(t, dtype=np.float64)})
+    to_netcdf(ds, tmp_path / "with.nc")
+    to_netcdf(ds.drop_vars("prediction_std"), tmp_path / "without.nc")
+    extra = os.path.getsize(tmp_path / "with.nc") - os.path.getsize(tmp_path / "without.nc")
+    assert extra < 0.05 * n * t * 8, extra  # uncompressed it would add n * t * 8 bytes
+    with netCDF4.Dataset(tmp_path / "with.nc") as nc:
+        assert nc["prediction_std"].filters()["zlib"] and not nc["state"].filters()["zlib"]
+    xr.testing.assert_identical(open_trajectories(tmp_path / "with.nc"), ds)

@@ -200,7 +200,16 @@ def _encoding(ds: xr.Dataset) -> dict[str, dict]:
             enc[name] = {"dtype": "S1"}
         elif kind == "f" and name in ds.coords:
             enc[name] = {"_FillValue": None}
+        elif kind in "fiu" and var.size > 1024 and _is_constant(var.values):
+            enc[name] = {"zlib": True, "complevel": 1}  # e.g. a point model's all-zero prediction_std: ~no bytes
     return enc
+
+
+def _is_constant(a: np.ndarray) -> bool:
+    """All values equal (NaN-aware: all NaN counts as constant)."""
+    flat = a.reshape(-1)
+    first = flat[0]
+    return bool(np.all(flat == first)) or (flat.dtype.kind == "f" and bool(np.all(np.isnan(flat))))
 
 
 def to_netcdf(ds: xr.Dataset, path: str | os.PathLike, *, engine: str = "netcdf4", overwrite: bool = True) -> Path:

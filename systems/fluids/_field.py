@@ -33,7 +33,7 @@ from warp_phys.validation import check_int, check_seed, is_integer
 
 from ..base import System
 from ..budget import check_output_size
-from ..dataset import parameter_ranges_json
+from ..dataset import parameter_ranges_json, time_attrs
 from ..simulate import SimulationError, resolve_params, time_grid
 from ..spec import check_n_steps
 from .spectral import check_grid
@@ -266,8 +266,7 @@ class FieldSystem(System):
         coords: dict[str, Any] = {
             "trajectory": ("trajectory", np.arange(n, dtype=np.int64),
                            {"long_name": "trajectory index", "units": "1"}),
-            "time": ("time", t.numpy(), {"long_name": "time", "units": self.time_units,
-                                         "standard_name": "time", "axis": "T"}),
+            "time": ("time", t.numpy(), time_attrs(self.time_units)),
             **self._spatial_coords(grid),
         }
         pn = p.numpy()

@@ -23,7 +23,7 @@ from warp_phys.validation import InputError, check_int, check_output_path, check
 #: Arguments of `reconstruct` that apply to system= only.
 _SYSTEM_ONLY = ("protocol", "splits", "system_options")
 #: Arguments of `reconstruct` that cut one long series (data= with window=).
-_SERIES = ("window", "stride", "gap", "split", "fill")
+_SERIES = ("window", "stride", "gap", "split", "fill", "detrend", "deseason", "difference")
 
 
 def _check_common(system: Any, data: Any, time: Any, variables: Any, model: Any, progress: Any,
@@ -63,7 +63,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
                 variables: Sequence[str] | None = None, splits: Splits | None = None,
                 system_options: Mapping | None = None, to_netcdf: str | os.PathLike | None = None,
                 window: int | None = None, stride: int | None = None, gap: int | None = None,
-                split: Sequence[float] | None = None, fill: str | None = None,
+                split: Sequence[float] | None = None, fill: str | None = None, detrend: int | str | None = None,
+                deseason: int | None = None, difference: bool = False,
                 **options: Any) -> Reconstruction:
     """Reconstruct and forecast a dynamical system with WARP (or a baseline).
 
@@ -112,6 +113,22 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
             step; "linear" interpolates NaN between steps (not at the record's ends). An
             irregular time axis (e.g. a missing date) is always refused, naming the first
             irregular index: resample or interpolate onto a regular grid first.
+        detrend: series only: None (default) or "linear" (= 1) or a polynomial degree 0..5: a
+            polynomial in time fitted per variable by least squares on the training block only
+            and subtracted from the whole record before the windows are cut.
+        deseason: series only: None (default) or a period P >= 2 in steps: the mean of the
+            (detrended) training steps per phase (record step index mod P) and variable,
+            subtracted likewise; P must not exceed the training block.
+        difference: series only: False (default) or True: the model sees first differences of
+            the (detrended, deseasoned) record; its forecasts are summed from the last observed
+            level of each window's context. With any of the three, everything in the result is
+            in the record's units again (the trend and season extrapolated past its end in
+            ``datasets["future"]``), the metrics are recomputed there (``mse_transform``: the
+            transform alone; with detrend/deseason only the errors equal those on the residual
+            windows, with differencing they are those of the summed forecast, and the classical
+            ``ar_``/``ets_``/``seasonal_naive_`` scores, made on differences, are left out), and
+            ``attrs["series_transform"]`` (JSON) holds the degree, coefficients, period and
+            profile; ``rec.forecast(new_data)`` is refused (the model reads residuals).
         **options: recipe fields (``warp_phys.recipes.recipe_fields()``: the protocol's
             n_train, n_val, n_test, t_span, n_steps; training and WARP settings; for fields
             the `FieldRecipe` fields), else keyword arguments of the model's constructor.
@@ -132,7 +149,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
     common = dict(model=MODELS.resolve(model), prior=prior, prior_options=prior_options, seed=check_seed(seed),
                   device=resolve_device(device))
     options = {**options, **{k: v for k, v in (("epochs", epochs), ("context", context)) if v is not None}}
-    series = {k: v for k, v in zip(_SERIES, (window, stride, gap, split, fill)) if v is not None}
+    series = {k: v for k, v in zip(_SERIES, (window, stride, gap, split, fill, detrend, deseason, difference))
+              if v is not None and v is not False}
     if system is not None:  # window= and stride= stay FieldRecipe options of field systems, as before
         options.update({k: series.pop(k) for k in ("window", "stride") if k in series})
     if series and "window" not in series:

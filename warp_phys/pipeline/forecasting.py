@@ -105,6 +105,11 @@ def forecast_new_data(rec: Any, new_data: Any, time: Any = None, context: int | 
         raise InputError(f"forecast() takes state trajectories (trajectory, time, variable); this reconstruction "
                          f"models the field {rec.variable!r} on a reduced basis: forecast new fields by "
                          "reconstructing with them as a test split")
+    if "series_transform" in rec.dataset.attrs:
+        raise InputError("this reconstruction's model forecasts the series minus its fitted trend and season (or its "
+                         "differences; see dataset.attrs['series_transform']), so rec.forecast(new_data) would read "
+                         "data in the record's units wrongly; use rec.datasets['future'], or reconstruct(...) again "
+                         "on the longer record")
     names = [str(v) for v in rec.dataset["variable"].values]
     is_array = not isinstance(new_data, xr.Dataset)
     ds = _as_new_data(new_data, time, names)

@@ -33,6 +33,9 @@ FIELD_METRICS_DESCRIPTION = (
     "time where the persistence error first reaches 0.5 (rel_l2_at_persistence_50: this model's "
     "error there); rel_l2_projection: the truth projected onto the basis (the floor)")
 
+_TRANSFORMED = ("; in the record's units, the fitted trend and season added back and differences summed "
+                "(series_transform); mse_transform: the transform alone (the model's residual forecast zero)")
+
 #: Options that describe simulated data: they do nothing for the user's own data.
 #: (``time_rescale`` is refused for user data by `StateEncoder`: they have no known symmetry.)
 SIMULATION_ONLY = tuple(sorted({*PROTOCOL_OPTIONS, "protocol", "parameters", "data"} - {"context"}))
@@ -238,31 +241,45 @@ def user_job(data: Any, time: Any, variables: Sequence[str] | None, *, model: st
 def series_job(data: Any, time: Any, variables: Sequence[str] | None, *, window: int, stride: int | None = None,
                gap: int | None = None, split: Sequence[float] | None = None, fill: str | None = None, model: str,
                prior: Any, prior_options: Mapping | None, seed: int, options: dict[str, Any],
-               horizon: int | None = None, **common: Any) -> Job:
+               horizon: int | None = None, detrend: Any = None, deseason: Any = None, difference: Any = False,
+               **common: Any) -> Job:
     """One long series (time,) or (time, variable) cut into windows of ``window`` steps (every
     ``stride``) and split in time order (``split`` fractions, ``gap`` unused steps between
     blocks; `warp_phys.pipeline.series`). The windows are the trajectories of the run.
+    ``detrend``/``deseason``/``difference``: the model sees the record minus a trend and a
+    season fitted on the training block (and/or its first differences;
+    `warp_phys.pipeline.series_transforms`); ``extra`` keeps the original record and the transform.
     Everything is checked before any window is cut or trained on."""
     from .series import describe, plan_windows, read_series
+    from .series_transforms import check_transform_options, transform_record
 
     seed = check_seed(seed)
     _refuse_simulation_options(options)
+    transform_opts = check_transform_options(detrend, deseason, difference)
     options = dict(options)
     context = options.pop("context", None)
     record = read_series(data, time, variables, fill)
-    plan = plan_windows(record.n_steps, len(record.names), window=window, context=context, horizon=horizon,
-                        stride=stride, gap=gap, split=split)
+    plan = plan_windows(record.n_steps - transform_opts.offset, len(record.names), window=window, context=context,
+                        horizon=horizon, stride=stride, gap=gap, split=split)
+    original, transform = record, None
+    if transform_opts.active:
+        record, transform = transform_record(record, plan, transform_opts)
     recipe, _, spec = _user_model(plan.window, model, prior, prior_options, seed, options)
     recipe = recipe.replace(data={"n_ctx": plan.context})  # the provenance names the context actually used
     encoder = StateEncoder(recipe.time_rescale, recipe.time_rescale_copies, None)  # no known symmetry: None only
     _check_model(spec, len(record.names), None)
     check_training(recipe, spec.output, plan.context)
-    return Job(splits=series_splits(record, plan), encoder=encoder, spec=spec, context=plan.context,
+    splits = series_splits(record, plan)
+    extra = {} if transform is None else {"series_transform": transform.to_json()}
+    if transform is not None:
+        splits.extra.update(original=original, transform=transform)
+    return Job(splits=splits, encoder=encoder, spec=spec, context=plan.context,
                horizon=plan.horizon, recipe=recipe, seed=seed,
                provenance={"title": "warp_phys reconstruction of a measured series", "system": "user series",
-                           "series": describe(record, plan, fill),
+                           "series": describe(original, plan, fill), **extra,
                            "metrics_description": METRICS_DESCRIPTION + "; over the test windows (the last block "
-                                                  "of the record, chronological split)"}, **common)
+                                                  "of the record, chronological split)" + _TRANSFORMED * bool(extra)},
+               **common)
 
 
 def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Mapping | None,

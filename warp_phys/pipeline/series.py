@@ -363,8 +363,13 @@ def _date_attrs(ds: xr.Dataset) -> None:
 
 
 def finish(job: Any, rec: Any) -> Any:
-    """Add ``rec.datasets["future"]`` and keep date coordinates writable; returns ``rec``."""
+    """Add ``rec.datasets["future"]``, put a transformed run (detrend/deseason/difference) back in
+    the record's units (`series_restore.restore_all`) and keep date coordinates writable; returns ``rec``."""
     rec.datasets["future"] = future_dataset(job, rec)
+    if "transform" in job.splits.extra:
+        from .series_restore import restore_all
+
+        restore_all(job, rec)
     for ds in rec.datasets.values():
         _date_attrs(ds)
     return rec

@@ -207,7 +207,7 @@ for name, v in sorted(scores.items(), key=lambda kv: kv[1]):
 assert m["ar_mse"] < 0.5 * m["mse_persistence"]  # the cycle is predictable: AR beats holding the last value
 
 # %%
-fig = rec_sun.plot(trajectory=rec_sun.dataset.sizes["trajectory"] - 1)  # the last test window
+rec_sun.plot(trajectory=rec_sun.dataset.sizes["trajectory"] - 1)  # the last test window: a matplotlib Figure
 
 # %% [markdown]
 # The result saves like any other (`rec.to_netcdf`, atomic; `split="future"` for the forecast
@@ -235,7 +235,7 @@ a.plot(years[ahead], mean[ahead], color="tab:red", label="WARP forecast past 200
 a.fill_between(years[ahead], (mean - 2 * std)[ahead], (mean + 2 * std)[ahead], color="tab:red", alpha=0.2,
                lw=0, label="±2 std")
 a.set(xlim=(1900, years[-1] + 1), xlabel="year", ylabel="sunspot number")
-a.legend(fontsize="small", loc="upper left")
+a.legend(fontsize="small", loc="upper left");
 
 # %% [markdown]
 # ## The gallery figure

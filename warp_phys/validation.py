@@ -70,15 +70,21 @@ def check_number(value: Any, name: str, *, minimum: float | None = None, positiv
     return v
 
 
-def check_trajectories(data: Any, name: str = "data") -> np.ndarray:
-    """Trajectories of shape (trajectory, time, variable): real, numeric, finite. Returns float64."""
+def as_real_array(data: Any, name: str, layout: str) -> np.ndarray:
+    """``data`` as a float64 array; InputError for complex or non-numeric data (``layout``: the
+    expected shape, for the message)."""
     if np.iscomplexobj(data):
         raise InputError(f"{name} is complex; pass its real and imaginary parts as separate variables "
                          "(np.concatenate([x.real, x.imag], axis=-1))")
     try:
-        a = np.asarray(data, dtype=np.float64)
+        return np.asarray(data, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise InputError(f"{name} must be a numeric array of shape (trajectory, time, variable): {err}") from None
+        raise InputError(f"{name} must be a numeric array of shape {layout}: {err}") from None
+
+
+def check_trajectories(data: Any, name: str = "data") -> np.ndarray:
+    """Trajectories of shape (trajectory, time, variable): real, numeric, finite. Returns float64."""
+    a = as_real_array(data, name, "(trajectory, time, variable)")
     if a.ndim == 2:
         raise InputError(f"{name} has shape {a.shape} (2-D); expected (trajectory, time, variable). "
                          f"For a single trajectory use {name}[None]; for one variable use {name}[..., None]")

@@ -25,7 +25,8 @@ import numpy as np
 import xarray as xr
 
 from warp_phys.data import DEFAULT_FRACTIONS, chronological_blocks, normalised_time, window_starts
-from warp_phys.validation import InputError, check_float32_range, check_int, check_memory, check_time_grid
+from warp_phys.validation import (InputError, as_real_array, check_float32_range, check_int, check_memory,
+                                  check_time_grid)
 
 #: How NaN inside the series is handled: None refuses it, "linear" interpolates between steps.
 FILLS = (None, "linear")
@@ -234,12 +235,7 @@ def read_series(data: Any, time: Any = None, variables: Sequence[str] | None = N
             variables = [data.name]
         time = data.index if time is None else time
         data = data.to_numpy()
-    if np.iscomplexobj(data):
-        raise InputError("data are complex; pass the real and imaginary parts as two variables")
-    try:
-        values = np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError) as err:
-        raise InputError(f"data must be a numeric series (time,) or (time, variable): {err}") from None
+    values = as_real_array(data, "data", "(time,) or (time, variable)")
     if values.ndim == 3:
         raise InputError(f"window= cuts one long series (time,) or (time, variable); data have shape {values.shape} "
                          "(trajectory, time, variable): drop window= (trajectories are split as they are), or "

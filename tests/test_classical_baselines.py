@@ -209,3 +209,21 @@ def test_systems_take_the_classical_models_and_get_no_extra_keys():
     for name in ("seasonal_naive", "ets"):
         other = warp_phys.reconstruct(system="msd", model=name, seed=0, **small)
         assert np.isfinite(other.metrics["mse"]) and other.model_name == name
+
+
+def test_user_data_results_carry_the_classical_forecasts_that_were_scored():
+    """``baseline_mean`` holds the forecasts behind ``<name>_mse``: rescoring them gives the metrics,
+    they survive NetCDF, and the plot draws them (one line per baseline per panel)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    x, t = _user_data()
+    rec = warp_phys.reconstruct(data=x, time=t, epochs=1, seed=2, progress=False, device="cpu")
+    ds = rec.dataset
+    assert list(ds["baseline"].values) == ["seasonal_naive", "ar", "ets"]
+    mask = forecast_window(ds.sizes["time"], rec.context, rec.horizon)
+    for name in ds["baseline"].values:
+        pred = ds["baseline_mean"].sel(baseline=name).transpose("trajectory", "time", "variable").values
+        assert forecast_mse(ds["state"].values, pred, mask) == pytest.approx(rec.metrics[f"{name}_mse"], rel=1e-9)
+    n_lines = len(rec.plot().axes[0].lines)
+    assert n_lines == len(rec.plot(baselines=False).axes[0].lines) + 3

@@ -237,3 +237,40 @@ def test_series_dataset_input():
     traj = xr.Dataset({"state": (("trajectory", "time", "variable"), X[None, :, None])}, coords={"time": T})
     with pytest.raises(InputError, match=r"isel\(trajectory=0\)"):
         read_series(traj)
+
+
+# ---- calendar steps: monthly and yearly records ----------------------------------------------
+MONTHS = np.arange("1990-01", "2015-01", dtype="M8[M]").astype("M8[ns]")  # 300 month starts (28-31 days apart)
+
+
+def test_calendar_steps_read_as_whole_months_and_years():
+    months = read_series(X, MONTHS).time
+    assert months.units == "months" and months.step == np.timedelta64(1, "M") and months.step_value == 1.0
+    # continuing the record adds calendar months: Dec 2014 + 1 is Jan 2015, + 14 is Feb 2016
+    np.testing.assert_array_equal(months.at(np.array([299, 300, 313])),
+                                  np.array(["2014-12-01", "2015-01-01", "2016-02-01"], dtype="M8[s]"))
+    years = read_series(X[:50], np.arange("1700", "1750", dtype="M8[Y]")).time
+    assert years.units == "years" and years.step == np.timedelta64(1, "Y")
+    np.testing.assert_array_equal(years.at(np.array([50])), np.array(["1750-01-01"], dtype="M8[s]"))
+    quarters = read_series(X[:40], MONTHS[::3][:40]).time
+    assert quarters.step == np.timedelta64(3, "M") and quarters.step_value == 3.0
+
+
+def test_month_end_dates_are_refused_with_the_fix():
+    month_ends = (MONTHS[1:31].astype("M8[D]") - np.timedelta64(1, "D"))  # 31, 28, 31, 30 days apart
+    with pytest.raises(InputError, match=r"not regular.*first of its month.*to_period\('M'\)"):
+        read_series(X[:30], month_ends)
+
+
+def test_monthly_record_end_to_end_keeps_calendar_dates(tmp_path):
+    rec = warp_phys.reconstruct(data=X, time=MONTHS, window=24, context=18, epochs=1, **FAST)
+    future = rec.datasets["future"]
+    last = future["record_time"].values[0]
+    # the forecast continues the record month by month: 18 observed months up to Dec 2014, then 6 ahead
+    np.testing.assert_array_equal(last[17:], np.array(["2014-12-01", "2015-01-01", "2015-02-01", "2015-03-01",
+                                                       "2015-04-01", "2015-05-01", "2015-06-01"], dtype="M8[ns]"))
+    assert rec.dataset["time"].attrs["units"] == "months"
+    path = tmp_path / "monthly.nc"
+    rec.to_netcdf(path)
+    back = open_trajectories(path)
+    np.testing.assert_array_equal(back["record_time"].values, rec.dataset["record_time"].values)

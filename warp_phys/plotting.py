@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 
 TRUTH_COLOR = "black"
 FORECAST_COLOR = "tab:red"
+BASELINE_COLORS = ("tab:green", "tab:purple", "tab:olive")  # the classical forecasts of the user's data
 CONTEXT_COLOR = "0.85"
 
 
@@ -41,7 +42,7 @@ def _date_ticks(ax) -> None:
 
 
 def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | None = None,
-                        phase: bool | None = None) -> Figure:
+                        phase: bool | None = None, baselines: bool = True) -> Figure:
     """Truth vs forecast for one trajectory of a reconstruction Dataset.
 
     One panel per variable (truth, forecast mean, a ±2 std band where ``prediction_std``
@@ -50,6 +51,8 @@ def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | Non
     ``ds`` needs ``state``, ``prediction_mean`` (trajectory, time, variable), ``context``
     (time); ``prediction_std`` is optional. Windows of a measured series (a ``record_time``
     coordinate) are drawn on the record's time axis, with date labels when it holds dates.
+    ``baselines``: draw the classical forecasts (``baseline_mean``, present for the user's data)
+    after the context as thin lines.
     """
     n_traj = ds.sizes["trajectory"]
     if not -n_traj <= trajectory < n_traj:
@@ -81,6 +84,11 @@ def plot_reconstruction(ds: xr.Dataset, trajectory: int = 0, *, title: str | Non
         fc = slice(max(n_ctx - 1, 0), None)  # draw the forecast from the last context step
         ax.plot(t[fc], mean[fc, i], color=FORECAST_COLOR, lw=1.2, ls="--",
                 label="forecast" if i == 0 else None)
+        if baselines and "baseline_mean" in one:
+            base_mean = one["baseline_mean"].transpose("baseline", "time", "variable").values
+            for k, base in enumerate(one["baseline"].values):
+                ax.plot(t[fc], base_mean[k, fc, i], lw=0.9, alpha=0.8,
+                        color=BASELINE_COLORS[k % len(BASELINE_COLORS)], label=str(base) if i == 0 else None)
         if np.any(std[fc, i] > 0):
             ax.fill_between(t[fc], mean[fc, i] - 2 * std[fc, i], mean[fc, i] + 2 * std[fc, i],
                             color=FORECAST_COLOR, alpha=0.2, lw=0, label="±2 std" if i == 0 else None)

@@ -116,29 +116,48 @@ def _predict(job: Job, net: Any, ds: xr.Dataset, tau: torch.Tensor) -> tuple[np.
     return mean, std
 
 
-def classical_metrics(job: Job, bind: Any, z_train: torch.Tensor, z_val: torch.Tensor, tau: torch.Tensor,
-                      context: int) -> dict[str, dict[str, Any]]:
-    """The classical forecasters (`models.CLASSICAL`: seasonal naive, AR, ETS) fitted on the
-    training windows, selected on the validation windows and scored on every test split like
-    the run's model: {split: {"<name>_mse", "<name>_mae", "ar_order", "seasonal_naive_period",
-    "ets_period" (0: no season), "ets_trend" (1: Holt's trend)}} in physical units, each model
-    with its default options. Closed form: seconds."""
-    from warp_phys.metrics import baseline_scores, forecast_window
-
+def classical_forecasts(job: Job, bind: Any, z_train: torch.Tensor, z_val: torch.Tensor, tau: torch.Tensor,
+                        context: int) -> dict[str, Any]:
+    """The classical forecasters (`models.CLASSICAL`: seasonal naive, AR, ETS), each with its
+    default options, fitted on the training windows and selected on the validation windows:
+    {"models": {name: fitted model}, "forecasts": {split: {name: mean (N, T, d) in physical units}}}
+    on every test split (the same windows and context as the run's model). Closed form: seconds."""
     enc = job.encoder
     nets = {}
     for name in CLASSICAL:
         net = build_model(ModelSpec(name=name, seed=job.seed), enc.n_features, bind)
         nets[name] = net.fit(z_train, x_val=z_val, context=context)
-    out: dict[str, dict[str, Any]] = {}
+    forecasts = {}
     for split, ds in job.splits.tests.items():
         z = enc.encode(ds)
-        preds = {name: enc.decode(*forecast(net, z, tau, context))[0] for name, net in nets.items()}
+        forecasts[split] = {name: enc.decode(*forecast(net, z, tau, context))[0] for name, net in nets.items()}
+    return {"models": nets, "forecasts": forecasts}
+
+
+def classical_metrics(job: Job, classical: dict[str, Any], context: int) -> dict[str, dict[str, Any]]:
+    """Scores of `classical_forecasts` on every test split, like the run's model: {split: {"<name>_mse",
+    "<name>_mae", "ar_order", "seasonal_naive_period", "ets_period" (0: no season), "ets_trend"
+    (1: Holt's trend)}} in physical units."""
+    from warp_phys.metrics import baseline_scores, forecast_window
+
+    nets, out = classical["models"], {}
+    for split, ds in job.splits.tests.items():
         window = forecast_window(int(ds.sizes["time"]), context, job.horizon)
-        out[split] = {**baseline_scores(enc.truth(ds), preds, window), "ar_order": int(nets["ar"].order),
-                      "seasonal_naive_period": int(nets["seasonal_naive"].period),
+        out[split] = {**baseline_scores(job.encoder.truth(ds), classical["forecasts"][split], window),
+                      "ar_order": int(nets["ar"].order), "seasonal_naive_period": int(nets["seasonal_naive"].period),
                       "ets_period": int(nets["ets"].period or 0), "ets_trend": int(nets["ets"].trend)}
     return out
+
+
+def add_baseline_forecasts(out: xr.Dataset, forecasts: dict[str, np.ndarray]) -> xr.Dataset:
+    """``out`` with ``baseline_mean(baseline, trajectory, time, variable)``: the classical
+    forecasts (physical units; steps before the context's end are one-step predictions)."""
+    names = list(forecasts)
+    dims = ("baseline", *out["prediction_mean"].dims)
+    return out.assign({"baseline_mean": (dims, np.stack([forecasts[n] for n in names]), {
+        "units": out["prediction_mean"].attrs.get("units", "1"),
+        "long_name": "forecast mean of the classical baselines, fitted on the training windows"})}).assign_coords(
+        baseline=("baseline", np.array(names, dtype=str), {"long_name": "classical forecaster"}))
 
 
 def run(job: Job) -> Reconstruction:
@@ -162,7 +181,8 @@ def run(job: Job) -> Reconstruction:
                     output=job.spec.output, seed=job.seed, device=job.device, progress=job.progress,
                     trainer=trainer)
     # the user's data (no system): the classical forecasts beside the result, on the same windows
-    classical = classical_metrics(job, bind, z_train, z_val, tau, context) if job.system is None else {}
+    baselines = classical_forecasts(job, bind, z_train, z_val, tau, context) if job.system is None else None
+    classical = classical_metrics(job, baselines, context) if baselines is not None else {}
     net = net.to(job.device)
 
     provenance = {**job.provenance, "model": job.spec.name, "prior": job.spec.prior or "none", "seed": job.seed,
@@ -179,6 +199,8 @@ def run(job: Job) -> Reconstruction:
         met.update(classical.get(name, {}))
         all_metrics[name] = met
         out = result_dataset(ds, enc.variable, mean, std, context, {**provenance, "split": name}, met, std_name)
+        if baselines is not None and enc.variable == "state":
+            out = add_baseline_forecasts(out, baselines["forecasts"][name])
         if "relative_l2_error" in extra:
             out["relative_l2_error"] = (("trajectory", "time"), extra["relative_l2_error"], {
                 "units": "1", "long_name": "relative L2 error ||prediction_mean - truth|| / ||truth|| over the grid"})
@@ -194,4 +216,4 @@ def run(job: Job) -> Reconstruction:
                           runtime_s=_time.perf_counter() - t_start, error_curve=curve)
 
 
-__all__ = ["FORECAST_BATCH", "Job", "classical_metrics", "forecast", "make_trainer", "run", "train"]
+__all__ = ["FORECAST_BATCH", "Job", "add_baseline_forecasts", "classical_forecasts", "classical_metrics", "forecast", "make_trainer", "run", "train"]

@@ -31,6 +31,8 @@ from warp_phys.validation import (InputError, as_real_array, check_float32_range
 #: How NaN inside the series is handled: None refuses it, "linear" interpolates between steps.
 FILLS = (None, "linear")
 _DATE_UNITS = ("s", "ms", "us", "ns")
+#: Calendar steps: numpy's month and year units, and the relative-time units they give.
+_CALENDAR = {"Y": "years", "M": "months"}
 _RESAMPLE = ("resample or interpolate the record onto a regular grid first (pandas: "
              "s.resample('1h').mean().interpolate(); xarray: ds.interp(time=...))")
 
@@ -50,17 +52,25 @@ class RecordTime:
         return self.values.dtype.kind in "mM"
 
     @property
+    def calendar(self) -> bool:
+        """True for a step of whole calendar months or years (dates on the same day of each)."""
+        return isinstance(self.step, np.timedelta64) and np.datetime_data(self.step)[0] in _CALENDAR
+
+    @property
     def step_value(self) -> float:
-        """The step as a float in ``units`` (seconds for dates)."""
+        """The step as a float in ``units`` (seconds for dates, months or years for a calendar step)."""
+        if self.calendar:
+            return float(self.step.astype(np.int64))
         return float(self.step / np.timedelta64(1, "s")) if self.is_date else float(self.step)
 
     def at(self, index: np.ndarray) -> np.ndarray:
         """Record times of step indices (any shape); indices past the end continue the record
-        with its step (dates stay dates)."""
+        with its step (dates stay dates; calendar steps add whole months or years)."""
         index = np.asarray(index, dtype=np.int64)
         last = self.values.shape[0] - 1
         beyond = self.values[-1] + (index - last) * self.step
-        return np.where(index <= last, self.values[np.minimum(index, last)], beyond)
+        out = np.where(index <= last, self.values[np.minimum(index, last)], beyond)
+        return out.astype("M8[s]") if self.calendar else out
 
     def relative(self, n: int) -> np.ndarray:
         """Time since a window's first step, (n,) float64 in ``units``."""
@@ -71,6 +81,8 @@ def step_text(step: Any) -> str:
     """A readable step: a timedelta64 in its largest whole unit ("10 minutes"), else a number."""
     if not isinstance(step, np.timedelta64):
         return f"{float(step):.6g}"
+    if np.datetime_data(step)[0] in _CALENDAR:
+        return str(step)
     for unit in ("D", "h", "m", "s", "ms", "us", "ns"):
         whole = step.astype(f"m8[{unit}]")
         if whole == step:
@@ -128,8 +140,29 @@ def check_record_time(time: Any, n_steps: int, units: str = "1") -> RecordTime:
     values, counts = np.unique(d, return_counts=True)
     step = np.timedelta64(int(values[np.argmax(counts)]), unit)
     if (d != step.astype(np.int64)).any():
-        raise _irregular(int(np.argmax(d != step.astype(np.int64))), raw, step_text(step))
+        calendar = _calendar_time(raw)
+        if calendar is not None:
+            return calendar
+        error = _irregular(int(np.argmax(d != step.astype(np.int64))), raw, step_text(step))
+        raise InputError(f"{error}; monthly or yearly data are read with calendar steps when every date is the first "
+                         "of its month (or year), e.g. pandas: s.index.to_period('M').to_timestamp()")
     return RecordTime(raw, step, "s")
+
+
+def _calendar_time(raw: np.ndarray) -> RecordTime | None:
+    """Dates a whole number of calendar months (or years) apart, each on the same day and time
+    of its month (yearly: its year) as ``raw`` (T,) datetime64 (e.g. monthly means stamped on the
+    1st); None when they are not."""
+    if raw.dtype.kind != "M":
+        return None
+    for unit, units in _CALENDAR.items():
+        coarse = raw.astype(f"M8[{unit}]")
+        offset = raw - coarse.astype(raw.dtype)
+        steps = np.diff(coarse.view(np.int64))
+        if (offset == offset[0]).all() and offset[0] == np.timedelta64(0, "s") and (steps == steps[0]).all() \
+                and steps[0] > 0:
+            return RecordTime(coarse, np.timedelta64(int(steps[0]), unit), units)
+    return None
 
 
 @dataclass(frozen=True)

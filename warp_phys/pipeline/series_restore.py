@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from warp_phys.metrics import forecast_mse, forecast_window
+from warp_phys.metrics import baseline_scores, forecast_mse, forecast_window
 
 from .series_transforms import SeriesTransform
 
@@ -65,6 +65,10 @@ def restore(ds: xr.Dataset, transform: SeriesTransform, original: np.ndarray, en
     out = ds.copy()
     for name, value in (("state", truth), ("prediction_mean", mean), ("prediction_std", std)):
         out[name] = (ds[name].dims, value, dict(ds[name].attrs))
+    if "baseline_mean" in ds:  # the classical forecasts, also made on the model series
+        zeros = np.zeros_like(mean)
+        restored = [levels(transform, original, steps, b, zeros, context)[0] for b in ds["baseline_mean"].values]
+        out["baseline_mean"] = (ds["baseline_mean"].dims, np.stack(restored), dict(ds["baseline_mean"].attrs))
     if transform.options.offset:
         out = out.assign_coords(window_start_index=("trajectory", steps[:, 0], dict(ds["window_start_index"].attrs)))
     old = json.loads(ds.attrs.get("metrics", "{}"))
@@ -73,7 +77,12 @@ def restore(ds: xr.Dataset, transform: SeriesTransform, original: np.ndarray, en
         metrics, _ = encoder.score(truth, mean, out, context, horizon, None)
         zero, _ = levels(transform, original, steps, np.zeros_like(mean), np.zeros_like(std), context)
         metrics["mse_transform"] = forecast_mse(truth, zero, forecast_window(truth.shape[1], context, horizon))
-        if keep_classical:
+        if "baseline_mean" in out:  # rescored in the record's units (with differencing too)
+            window = forecast_window(truth.shape[1], context, horizon)
+            rescored = baseline_scores(truth, dict(zip(out["baseline"].values.tolist(),
+                                                       out["baseline_mean"].values)), window)
+            metrics.update({k: rescored.get(k, v) for k, v in old.items() if k.startswith(CLASSICAL_PREFIXES)})
+        elif keep_classical:
             metrics.update({k: v for k, v in old.items() if k.startswith(CLASSICAL_PREFIXES)})
     out.attrs = {**ds.attrs, "series_transform": transform.to_json(), "metrics": json.dumps(metrics, sort_keys=True)}
     return out, metrics
@@ -81,8 +90,8 @@ def restore(ds: xr.Dataset, transform: SeriesTransform, original: np.ndarray, en
 
 def restore_all(job: Any, rec: Any) -> Any:
     """Every window Dataset of ``rec`` (scored splits and the future) and its metrics in the
-    record's units (`restore`); with differencing the classical scores, made on differences,
-    are dropped. Returns ``rec``."""
+    record's units (`restore`); the classical scores are rescored there from their forecasts
+    (``baseline_mean``, put back in the record's units like the model's). Returns ``rec``."""
     transform: SeriesTransform = job.splits.extra["transform"]
     original = job.splits.extra["original"].values
     keep = not transform.options.difference

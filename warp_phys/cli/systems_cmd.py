@@ -1,10 +1,11 @@
-"""`warp-phys systems` (the table of systems) and `warp-phys simulate` (data to NetCDF)."""
+"""`warp-phys systems` (the table of systems) and `warp-phys simulate` (data to NetCDF or a Zarr store)."""
 from __future__ import annotations
 
 import argparse
 import importlib.util
 import math
 import time
+from pathlib import Path
 
 #: NetCDF engines `warp-phys simulate` can write with, by the module each needs.
 ENGINES = {"netcdf4": "netCDF4", "h5netcdf": "h5netcdf"}
@@ -63,8 +64,20 @@ def _check_simulate(args: argparse.Namespace, system) -> tuple[float, float] | N
     from warp_phys.device import resolve_device
     from warp_phys.validation import InputError, check_int, check_output_path, check_seed
 
-    check_output_path(args.output, "--output")
     check_int(args.n, "-n", minimum=1)
+    if not _is_zarr(args):
+        check_output_path(args.output, "--output")
+        given = [flag for flag, on in (("--chunk", args.chunk is not None), ("--workers", args.workers != 1),
+                                       ("--scheduler", args.scheduler is not None)) if on]
+        if given:
+            raise InputError(f"{', '.join(given)} shard the simulation into a Zarr store: give an output path ending "
+                             f"in .zarr (e.g. --out {Path(args.output).with_suffix('.zarr')}), or drop them")
+    else:  # a store is a directory: the same command completes an interrupted one
+        parent = Path(args.output).expanduser().resolve().parent
+        if not parent.is_dir():
+            raise InputError(f"--output {args.output!r}: its folder {parent} does not exist; create it first")
+        check_int(args.chunk or 4096, "--chunk", minimum=1)
+        check_int(args.workers, "--workers", minimum=1)
     check_seed(args.seed, "--seed")
     resolve_device(args.device)
     if system.kind != "ode":
@@ -88,6 +101,11 @@ def _check_simulate(args: argparse.Namespace, system) -> tuple[float, float] | N
     return t_span
 
 
+def _is_zarr(args: argparse.Namespace) -> bool:
+    """A Zarr store is written for an output path ending in .zarr (sharded, `warp_phys.sharded`)."""
+    return str(args.output).rstrip("/").endswith(".zarr")
+
+
 def run_simulate(args: argparse.Namespace) -> int:
     from warp_phys.io import to_netcdf
     from warp_phys.systems import get
@@ -102,8 +120,17 @@ def run_simulate(args: argparse.Namespace) -> int:
     elif args.grid is not None:
         kwargs["grid"] = args.grid
     start = time.perf_counter()
-    ds = system.simulate(args.n, t_span, args.steps, **kwargs)
-    path = to_netcdf(ds, args.output, engine=args.engine)
+    if _is_zarr(args):
+        from warp_phys.sharded import simulate_to_zarr
+
+        kwargs.pop("progress")
+        ds = simulate_to_zarr(system, args.n, args.output, chunk=args.chunk or 4096, workers=args.workers,
+                              scheduler=args.scheduler, seed=kwargs.pop("seed"), progress=not args.quiet,
+                              t_span=t_span, n_steps=args.steps, **kwargs)
+        path = args.output
+    else:
+        ds = system.simulate(args.n, t_span, args.steps, **kwargs)
+        path = to_netcdf(ds, args.output, engine=args.engine)
     secs = time.perf_counter() - start
     dims = " x ".join(f"{ds.sizes[k]} {k}" for k in ds["state"].dims) if "state" in ds else str(dict(ds.sizes))
     t = ds["time"].values
@@ -118,14 +145,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               description="Table of systems: aliases, variables, parameters, time scale.")
     p.set_defaults(func=run_systems)
 
-    p = subparsers.add_parser("simulate", help="simulate trajectories of a system into a NetCDF file",
-                              description="Simulate trajectories and write them (atomically) to NetCDF.")
+    p = subparsers.add_parser("simulate", help="simulate trajectories of a system into NetCDF or a Zarr store",
+                              description="Simulate trajectories and write them (atomically) to NetCDF, or chunk "
+                                          "by chunk (in parallel with Dask) to a Zarr store.")
     p.add_argument("name", help="system name or alias (see `warp-phys systems`)")
     p.add_argument("-n", type=int, default=64, help="number of trajectories (default 64)")
     p.add_argument("--steps", type=int, default=None, help="time steps incl. both ends (default: protocol's)")
     p.add_argument("--t-start", type=float, default=None, help="start time (default: protocol's)")
     p.add_argument("--t-end", type=float, default=None, help="end time (default: protocol's)")
-    p.add_argument("-o", "--output", required=True, help="output NetCDF path (overwritten atomically)")
+    p.add_argument("-o", "--output", "--out", required=True,
+                   help="output path: NetCDF (overwritten atomically), or a Zarr store when it ends in .zarr "
+                        "(written chunk by chunk, in parallel with --workers; an interrupted store is completed "
+                        "by the same command)")
+    p.add_argument("--chunk", type=int, default=None, help="trajectories per chunk of a .zarr store (default 4096)")
+    p.add_argument("--workers", type=int, default=1, help="local Dask worker processes for a .zarr store (default 1)")
+    p.add_argument("--scheduler", default=None, help="address of a running Dask scheduler for a .zarr store "
+                                                     "(default: a local cluster of --workers processes)")
     p.add_argument("--backend", choices=("torch", "scipy"), default=None, help="ODE systems only (default torch)")
     p.add_argument("--method", default=None, help="solver method, ODE systems only (default dopri5 for torch, "
                                                   "DOP853 for scipy)")

@@ -1,12 +1,17 @@
-"""Training losses on one-step predictions. Shapes: predictions and targets (B, T, d);
-``mask`` broadcastable to (B, T, d) (bool or 0/1), selecting the entries that count."""
+"""Training losses. One-step predictions: predictions and targets (B, T, d); ``mask``
+broadcastable to (B, T, d) (bool or 0/1), selecting the entries that count. Classification:
+logits (B, K) and integer class labels (B,) in [0, K) (`classification_loss`, `accuracy`)."""
 from __future__ import annotations
 
 import torch
 
+from torch.nn import functional as F
+
 from warp_phys.sequence import Prediction
 
-LOSSES = ("mse", "nll")
+#: ``Trainer(loss=...)``: the one-step losses, and "cross_entropy" for class labels.
+SEQUENCE_LOSSES = ("mse", "nll")
+LOSSES = (*SEQUENCE_LOSSES, "cross_entropy")
 
 
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -37,8 +42,8 @@ def gaussian_nll(pred: Prediction, target: torch.Tensor, mask: torch.Tensor | No
 
 def sequence_loss(prediction: Prediction, x: torch.Tensor, kind: str = "mse", start: int = 1) -> torch.Tensor:
     """Loss of one-step predictions (B, T, d) against x (B, T, d) over steps t >= start."""
-    if kind not in LOSSES:
-        raise ValueError(f"unknown loss {kind!r}; choose one of {list(LOSSES)}")
+    if kind not in SEQUENCE_LOSSES:
+        raise ValueError(f"unknown loss {kind!r} of one-step predictions; choose one of {list(SEQUENCE_LOSSES)}")
     T = x.shape[1]
     if not 0 <= start < T:
         raise ValueError(f"start={start} leaves no steps of a length-{T} sequence to score")
@@ -46,3 +51,18 @@ def sequence_loss(prediction: Prediction, x: torch.Tensor, kind: str = "mse", st
     if kind == "mse":
         return mse_loss(prediction, x, mask)
     return gaussian_nll(prediction, x, mask)
+
+
+def classification_loss(logits: Prediction | torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy (nats per sequence) of class logits (B, K) (a tensor, or a Prediction
+    whose ``mean`` holds them) against integer labels (B,) in [0, K)."""
+    logits = _mean_of(logits)
+    if logits.dim() != 2 or labels.shape != logits.shape[:1]:
+        raise ValueError(f"cross_entropy needs logits (B, K) and labels (B,), got {tuple(logits.shape)} and "
+                         f"{tuple(labels.shape)}; a classifier's forward must return one row of logits per sequence")
+    return F.cross_entropy(logits, labels.long())
+
+
+def accuracy(logits: Prediction | torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Fraction (0..1) of rows of logits (B, K) whose argmax equals the label (B,)."""
+    return (_mean_of(logits).argmax(dim=-1) == labels).to(torch.float64).mean()

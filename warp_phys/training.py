@@ -7,7 +7,8 @@ scheduled sampling (``p_force_schedule``), a rollout curriculum on the forecast 
 (``forecast_horizon_schedule``) and noise / parallel feedback passes in the autoregressive
 forward (``feedback_noise``, ``feedback_passes``); the schedules are in `warp_phys.schedules`.
 Inputs are normalised tensors x (N, T, d) and tau (T,); the targets are x itself (one-step
-prediction) or, for a sequence-to-sequence task, separate targets y (N, T, d). Deterministic given ``seed`` (batch
+prediction), for a sequence-to-sequence task separate targets y (N, T, d), or with ``loss="cross_entropy"``
+class labels y (N,) of a classifier whose forward returns logits (B, K). Deterministic given ``seed`` (batch
 order, teacher-forcing and noise draws come from one CPU generator whose state is checkpointed).
 A run cannot fail silently: non-finite training or validation losses are recovered from (or warned
 about), and a run with no finite epoch raises `TrainingFailedError`; settings, input copies and the
@@ -24,14 +25,13 @@ from typing import Any
 
 import torch
 
-from warp_phys.checkpoint import atomic_save, load_verified
 from warp_phys.device import resolve_device
-from warp_phys.losses import sequence_loss
+from warp_phys.losses import accuracy, classification_loss, sequence_loss
 from warp_phys.progress import progress_bar
 from warp_phys.schedules import FEEDBACK_KEYWORDS, check_schedule_options, feedback_kwargs, horizon_at, p_force_at
-from warp_phys.training_guard import (TrainingFailedError, as_data, as_times, check_targets,
+from warp_phys.training_guard import (TrainingFailedError, check_fit_inputs, check_label_settings,
                                       check_trainer_settings, failure_message)
-from warp_phys.training_resume import check_resume, data_fingerprint, trainer_settings
+from warp_phys.training_resume import data_fingerprint, load_checkpoint, save_checkpoint, trainer_settings
 from warp_phys.validation import InputError
 
 __all__ = ["FEEDBACK_KEYWORDS", "TrainHistory", "Trainer", "TrainingFailedError"]
@@ -60,6 +60,7 @@ class TrainHistory:
     forecast_horizon: list[int | None] = field(default_factory=list)  # forecast-loss steps (None: no such loss)
     status: str = "running"
     non_finite: list[dict[str, Any]] = field(default_factory=list)  # {"epoch", "loss", "lr", "action"}
+    val_accuracy: list[float] = field(default_factory=list)  # loss="cross_entropy" with validation data, 0..1
 
 
 class Trainer:
@@ -67,7 +68,10 @@ class Trainer:
 
     Args:
         epochs, batch_size, lr, weight_decay: AdamW schedule; ``grad_clip`` max grad norm (None: off).
-        loss: "mse" or "nll" (Gaussian, needs a model with a std output).
+        loss: "mse" or "nll" (Gaussian, needs a model with a std output), or "cross_entropy" for
+            classification: y_train/y_val are then integer class labels (N,) in [0, K), the model's
+            forward returns logits (B, K), the selection score is the validation cross-entropy
+            (nats) and ``history.val_accuracy`` records the validation accuracy of each epoch.
         p_force: teacher-forcing probability (1: parallel teacher-forced training).
         patience: epochs without improvement of the selection score before stopping.
         lr_patience, lr_factor: ReduceLROnPlateau on the selection score.
@@ -160,6 +164,8 @@ class Trainer:
         self.lr_patience, self.lr_factor, self.val_n_ctx, self.seed = lr_patience, lr_factor, val_n_ctx, seed
         self.device, self.progress, self.max_time = device, progress, max_time
         self.checkpoint_path = Path(checkpoint_path) if checkpoint_path is not None else None
+        if loss == "cross_entropy":
+            check_label_settings(self._needs_inputs())
 
     # ------------------------------------------------------------------ schedules
     def schedule_at(self, epoch: int, n_steps: int | None = None) -> dict[str, Any]:
@@ -183,13 +189,18 @@ class Trainer:
         return feedback_kwargs(model, feedback_noise=self.feedback_noise, feedback_passes=self.feedback_passes,
                                detach_feedback=self.detach_feedback)
 
-    def _check_targets(self, x_train: torch.Tensor, x_val: torch.Tensor | None, y_train: Any,
-                       y_val: Any) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-        """The sequence-to-sequence targets as tensor copies (None: none); see `training_guard.check_targets`."""
-        needs_inputs = [name for name, on in (("p_force < 1", self.p_force < 1 or self.p_force_schedule),
-                                              ("forecast_weight > 0", self.forecast_weight > 0),
-                                              ("val_n_ctx", self.val_n_ctx is not None)) if on]
-        return check_targets(x_train, x_val, y_train, y_val, needs_inputs=needs_inputs)
+    def _needs_inputs(self) -> list[str]:
+        """The settings that feed the model its own predictions (refused with separate targets)."""
+        return [name for name, on in (("p_force < 1", self.p_force < 1 or self.p_force_schedule),
+                                      ("forecast_weight > 0", self.forecast_weight > 0),
+                                      ("val_n_ctx", self.val_n_ctx is not None)) if on]
+
+    def _loss(self, pred: Any, target: torch.Tensor) -> torch.Tensor:
+        """The training loss of one batch: cross-entropy of logits (B, K) against labels (B,), or
+        the one-step loss of predictions (B, T, d) against targets (B, T, d)."""
+        if self.loss == "cross_entropy":
+            return classification_loss(pred, target)
+        return sequence_loss(pred, target, kind=self.loss)
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -197,7 +208,8 @@ class Trainer:
                  y: torch.Tensor | None = None) -> float:
         """Validation score of ``model`` on x (N, T, d): forecast MSE after ``val_n_ctx``
         steps if set, else the one-step loss (steps >= 1) against x, or against the targets
-        ``y`` (N, T, d) of a sequence-to-sequence task when given."""
+        ``y`` (N, T, d) of a sequence-to-sequence task when given; with ``loss="cross_entropy"``
+        the mean cross-entropy (nats) of the logits against the labels ``y`` (N,)."""
         was_training = model.training
         model.eval()
         total, n = 0.0, 0
@@ -208,11 +220,20 @@ class Trainer:
                 pred = model.forecast(xb[:, : self.val_n_ctx], tau)
                 score = ((pred.mean[:, self.val_n_ctx :] - xb[:, self.val_n_ctx :]) ** 2).mean()
             else:
-                score = sequence_loss(model(xb, tau), yb, kind=self.loss)
+                score = self._loss(model(xb, tau), yb)
             total += float(score) * xb.shape[0]
             n += xb.shape[0]
         model.train(was_training)
         return total / n
+
+    @torch.no_grad()
+    def evaluate_accuracy(self, model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor, y: torch.Tensor) -> float:
+        """Fraction (0..1) of the sequences x (N, T, d) whose logits' argmax equals the label y (N,)."""
+        was_training, n = model.training, 4 * self.batch_size
+        model.eval()
+        hits = sum(float(accuracy(model(x[i:i + n], tau), y[i:i + n])) * len(y[i:i + n]) for i in range(0, len(y), n))
+        model.train(was_training)
+        return hits / len(y)
 
     def forecast_loss(self, model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor,
                       horizon: int | None = None) -> torch.Tensor:
@@ -234,32 +255,19 @@ class Trainer:
         task (e.g. `warp_phys.systems.segment_repeat`): the model reads x and its prediction at
         step t (from x[:, :t]) is scored against y[:, t]. They need teacher forcing (p_force=1,
         no schedule), no forecast loss and no ``val_n_ctx``. None (default): the targets are x.
+        With ``loss="cross_entropy"`` they are class labels (N,) and (N_val,), required.
         The arrays are copied first: the caller's are never written to, and changing them during
         the run does not change it. Raises `TrainingFailedError` if no epoch gave a finite
         selection score, `ResumeMismatchError` if ``checkpoint_path`` holds another run."""
         t_start = time.perf_counter()
         device = resolve_device(self.device)
-        d = getattr(model, "n_variables", None)
-        x_train = as_data(x_train, "x_train", d)
-        T = x_train.shape[1]
-        tau = as_times(tau, T)
-        if x_val is not None:
-            x_val = as_data(x_val, "x_val", x_train.shape[-1])
-            if x_val.shape[1] != T:
-                raise InputError(f"x_val has {x_val.shape[1]} time steps but x_train has {T}; they must agree")
-        for name in ("val_n_ctx", "forecast_context"):
-            n = getattr(self, name)
-            if n is not None and not 1 <= n < T:
-                raise InputError(f"{name}={n} must be in [1, {T - 1}] for trajectories of {T} steps")
-        if self.forecast_weight > 0 and not callable(getattr(model, "context_forecast", None)):
-            raise InputError(f"forecast_weight > 0 needs a model with a differentiable context_forecast "
-                             f"(WARP); {type(model).__name__} has none: set forecast_weight=0")
-        y_train, y_val = self._check_targets(x_train, x_val, y_train, y_val)
-        feedback = self._feedback_kwargs(model)
+        x_train, tau, x_val, y_train, y_val = check_fit_inputs(self, model, x_train, tau, x_val, y_train, y_val)
+        T, feedback = x_train.shape[1], self._feedback_kwargs(model)
         model.to(device)
         first = next(iter(model.parameters()), None)
         dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
-        data = {k: None if v is None else v.to(dtype=dtype) for k, v in
+        labels = self.loss == "cross_entropy"  # class labels keep their integer dtype
+        data = {k: None if v is None else v if labels and k[0] == "y" else v.to(dtype=dtype) for k, v in
                 (("x_train", x_train), ("tau", tau), ("x_val", x_val), ("y_train", y_train), ("y_val", y_val))}
         fingerprint = data_fingerprint(**data) if self.checkpoint_path is not None else None
         x_train, tau, x_val, y_train, y_val = (None if v is None else v.to(device) for v in data.values())
@@ -283,15 +291,10 @@ class Trainer:
         bad_epochs, start_epoch, done = 0, 0, False
 
         if self.checkpoint_path is not None and self.checkpoint_path.exists():
-            ck = load_verified(self.checkpoint_path)
-            check_resume(ck, trainer_settings(self), fingerprint, mode=self.resume_mismatch,
-                         path=self.checkpoint_path, model=model)
-            model.load_state_dict(ck["model"])
-            opt.load_state_dict(ck["optimizer"])
-            sched.load_state_dict(ck["scheduler"])
-            gen.set_state(ck["rng"])
-            history = TrainHistory(**ck["history"])
-            best_state = {k: v.to(device) for k, v in ck["best_state"].items()}
+            ck = load_checkpoint(self.checkpoint_path, model=model, optimizer=opt, scheduler=sched, generator=gen,
+                                 settings=trainer_settings(self), fingerprint=fingerprint,
+                                 mode=self.resume_mismatch, device=device)
+            history, best_state = TrainHistory(**ck["history"]), ck["best_state"]
             bad_epochs, start_epoch, done = ck["bad_epochs"], ck["epoch"], ck["done"]
 
         N = x_train.shape[0]
@@ -308,7 +311,7 @@ class Trainer:
                 idx = perm[i : i + self.batch_size]
                 xb = x_train[idx]
                 pred = model(xb, tau, p_force=p_force, generator=gen, **feedback)
-                loss = sequence_loss(pred, y_train[idx], kind=self.loss) + model.penalty(xb, tau)
+                loss = self._loss(pred, y_train[idx]) + model.penalty(xb, tau)
                 if self.forecast_weight > 0:
                     loss = loss + self.forecast_weight * self.forecast_loss(model, xb, tau, horizon)
                 if not torch.isfinite(loss):
@@ -362,6 +365,8 @@ class Trainer:
             history.forecast_horizon.append(horizon)
             if val is not None:
                 history.val_loss.append(val)
+                if self.loss == "cross_entropy":
+                    history.val_accuracy.append(self.evaluate_accuracy(model, x_val, tau, y_val))
             history.lr.append(opt.param_groups[0]["lr"])
             sched.step(score)
             if score < history.best_score:
@@ -378,12 +383,9 @@ class Trainer:
             bar.update(1)
             bar.set_postfix(loss=f"{train_loss:.3g}", **({"val": f"{val:.3g}"} if val is not None else {}))
             if self.checkpoint_path is not None:
-                atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                             "scheduler": sched.state_dict(), "rng": gen.get_state(), "epoch": epoch,
-                             "history": asdict(history), "bad_epochs": bad_epochs, "done": done,
-                             "best_state": {k: v.cpu() for k, v in best_state.items()},
-                             "settings": trainer_settings(self), "data": fingerprint},
-                            self.checkpoint_path)
+                save_checkpoint(self.checkpoint_path, model=model, optimizer=opt, scheduler=sched, generator=gen,
+                                epoch=epoch, history=asdict(history), bad_epochs=bad_epochs, done=done,
+                                best_state=best_state, settings=trainer_settings(self), fingerprint=fingerprint)
         bar.close()
         model.load_state_dict(best_state)
         model.eval()

@@ -131,12 +131,82 @@ def check_targets(x_train: torch.Tensor, x_val: torch.Tensor | None, y_train: An
                          "forecast_weight=0, val_n_ctx=None")
     out = []
     for name, y, x in (("y_train", y_train, x_train), ("y_val", y_val, x_val)):
+        if y is not None and np.ndim(y) == 1:
+            raise InputError(f"{name} has shape {tuple(np.shape(y))}: one value per sequence, like class labels, "
+                             "but loss='mse'/'nll' needs targets (N, T, d) of the inputs' shape; for class "
+                             "labels use Trainer(loss='cross_entropy')")
         y = None if y is None else as_data(y, name, x.shape[-1])
         if y is not None and y.shape != x.shape:
             raise InputError(f"{name} has shape {tuple(y.shape)} but its inputs have {tuple(x.shape)}; "
                              "they must agree")
         out.append(y)
     return out[0], out[1]
+
+
+def check_label_settings(needs_inputs: list[str]) -> None:
+    """InputError when ``loss='cross_entropy'`` is combined with settings that feed the model its
+    own predictions (``needs_inputs``, e.g. ["p_force < 1"]): a classifier reads each whole
+    sequence teacher-forced and makes one decision per sequence."""
+    if needs_inputs:
+        raise InputError(f"loss='cross_entropy' (class labels, one decision per sequence) reads every sequence "
+                         f"teacher-forced, but {needs_inputs} feed the model its own predictions as inputs: set "
+                         "p_force=1 (no p_force_schedule, feedback_noise or feedback_passes), forecast_weight=0, "
+                         "val_n_ctx=None")
+
+
+def check_labels(x_train: torch.Tensor, x_val: torch.Tensor | None, y_train: Any, y_val: Any, *,
+                 n_classes: int | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Class labels of ``loss='cross_entropy'`` as int64 CPU copies: y_train (N,) and y_val (N_val,)
+    (None without x_val), integers in [0, n_classes) (n_classes None: only >= 0 is checked).
+    InputError for missing labels, another shape, a non-integer dtype or a label out of range."""
+    if y_train is None or (y_val is None) != (x_val is None):
+        raise InputError("loss='cross_entropy' needs class labels: y_train (N,) with one integer in [0, K) per "
+                         "sequence of x_train, and y_val exactly when x_val is given")
+    out = []
+    for name, y, x, xname in (("y_train", y_train, x_train, "x_train"), ("y_val", y_val, x_val, "x_val")):
+        if y is None:
+            out.append(None)
+            continue
+        y = y.detach().to("cpu", copy=True) if isinstance(y, torch.Tensor) else torch.as_tensor(np.array(y, copy=True))
+        if y.dim() != 1 or y.shape[0] != x.shape[0]:
+            raise InputError(f"{name} has shape {tuple(y.shape)}; with loss='cross_entropy' it must be "
+                             f"({x.shape[0]},): one integer class label per sequence of {xname}")
+        if y.dtype == torch.bool or y.is_floating_point() or y.is_complex():
+            raise InputError(f"{name} has dtype {str(y.dtype).replace('torch.', '')}; class labels must be "
+                             "integers in [0, K) (map labels to indices first, e.g. np.unique(y, return_inverse=True))")
+        if y.numel() and (int(y.min()) < 0 or (n_classes is not None and int(y.max()) >= n_classes)):
+            top = "" if n_classes is None else f" < {n_classes} (the model's number of classes)"
+            raise InputError(f"{name} holds labels from {int(y.min())} to {int(y.max())}; they must be >= 0{top}")
+        out.append(y.to(torch.int64))
+    return out[0], out[1]
+
+
+def check_fit_inputs(trainer: Any, model: torch.nn.Module, x_train: Any, tau: Any, x_val: Any, y_train: Any,
+                     y_val: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None,
+                                          torch.Tensor | None]:
+    """The inputs of ``trainer.fit(model, ...)`` checked and copied: x_train (N, T, d) (d =
+    ``model.n_variables`` when the model has it), tau (T,), x_val (N_val, T, d) or None, and the
+    targets (`check_targets`) or, with ``loss="cross_entropy"``, the class labels (`check_labels`,
+    K = ``model.n_classes`` when the model has it). InputError otherwise."""
+    x_train = as_data(x_train, "x_train", getattr(model, "n_variables", None))
+    T = x_train.shape[1]
+    tau = as_times(tau, T)
+    if x_val is not None:
+        x_val = as_data(x_val, "x_val", x_train.shape[-1])
+        if x_val.shape[1] != T:
+            raise InputError(f"x_val has {x_val.shape[1]} time steps but x_train has {T}; they must agree")
+    for name in ("val_n_ctx", "forecast_context"):
+        n = getattr(trainer, name)
+        if n is not None and not 1 <= n < T:
+            raise InputError(f"{name}={n} must be in [1, {T - 1}] for trajectories of {T} steps")
+    if trainer.forecast_weight > 0 and not callable(getattr(model, "context_forecast", None)):
+        raise InputError(f"forecast_weight > 0 needs a model with a differentiable context_forecast "
+                         f"(WARP); {type(model).__name__} has none: set forecast_weight=0")
+    if trainer.loss == "cross_entropy":
+        y_train, y_val = check_labels(x_train, x_val, y_train, y_val, n_classes=getattr(model, "n_classes", None))
+    else:
+        y_train, y_val = check_targets(x_train, x_val, y_train, y_val, needs_inputs=trainer._needs_inputs())
+    return x_train, tau, x_val, y_train, y_val
 
 
 def failure_message(history: Any, *, lr: float, last_lr: float, epochs: int, grad_clip: float | None,
@@ -151,5 +221,5 @@ def failure_message(history: Any, *, lr: float, last_lr: float, epochs: int, gra
             f"Fix: lower the learning rate (e.g. lr={lr / 10:g}), use {clip}, or bound the model's outputs "
             "(WARP(output_clip=...))")
 
-__all__ = ["NAN_VALIDATION", "RESUME_MISMATCH", "TrainingFailedError", "as_data", "as_times", "check_targets",
-           "check_trainer_settings", "failure_message"]
+__all__ = ["NAN_VALIDATION", "RESUME_MISMATCH", "TrainingFailedError", "as_data", "as_times", "check_fit_inputs",
+           "check_label_settings", "check_labels", "check_targets", "check_trainer_settings", "failure_message"]

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from warp_phys.checkpoint import atomic_save, load_verified
 from warp_phys.validation import InputError
 
 #: The `Trainer` attributes a checkpoint records and a resumed run must match.
@@ -124,5 +125,35 @@ def check_resume(ck: dict[str, Any], settings: dict[str, Any], fingerprint: dict
         "it anyway")
 
 
+def save_checkpoint(path: Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                    generator: torch.Generator, epoch: int, history: dict[str, Any], bad_epochs: int, done: bool,
+                    best_state: dict[str, torch.Tensor], settings: dict[str, Any],
+                    fingerprint: dict[str, Any] | None) -> None:
+    """Write a `Trainer` checkpoint atomically: the model, optimiser, lr scheduler and random
+    state after ``epoch`` epochs, the history (a dict), the early-stopping counter, the best
+    parameters so far (on the CPU), the settings and the data fingerprint."""
+    atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "rng": generator.get_state(), "epoch": epoch,
+                 "history": history, "bad_epochs": bad_epochs, "done": done,
+                 "best_state": {k: v.cpu() for k, v in best_state.items()},
+                 "settings": settings, "data": fingerprint}, path)
+
+
+def load_checkpoint(path: Path, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any,
+                    generator: torch.Generator, settings: dict[str, Any], fingerprint: dict[str, Any] | None,
+                    mode: str, device: torch.device) -> dict[str, Any]:
+    """Resume a checkpoint written by `save_checkpoint`: check it against this run (`check_resume`),
+    load the model, optimiser, scheduler and random state in place, and return
+    {"history" (dict), "best_state" (on ``device``), "bad_epochs", "epoch", "done"}."""
+    ck = load_verified(path)
+    check_resume(ck, settings, fingerprint, mode=mode, path=path, model=model)
+    model.load_state_dict(ck["model"])
+    optimizer.load_state_dict(ck["optimizer"])
+    scheduler.load_state_dict(ck["scheduler"])
+    generator.set_state(ck["rng"])
+    return {"history": ck["history"], "best_state": {k: v.to(device) for k, v in ck["best_state"].items()},
+            "bad_epochs": ck["bad_epochs"], "epoch": ck["epoch"], "done": ck["done"]}
+
+
 __all__ = ["RESUME_SETTINGS", "ResumeMismatchError", "check_resume", "data_fingerprint", "differences",
-           "model_differences", "trainer_settings"]
+           "load_checkpoint", "model_differences", "save_checkpoint", "trainer_settings"]

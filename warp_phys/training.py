@@ -12,25 +12,25 @@ class labels y (N,) of a classifier whose forward returns logits (B, K). Determi
 order, teacher-forcing and noise draws come from one CPU generator whose state is checkpointed).
 A run cannot fail silently: non-finite training or validation losses are recovered from (or warned
 about), and a run with no finite epoch raises `TrainingFailedError`; settings, input copies and the
-failure message are in `warp_phys.training_guard`, the resume checks in `warp_phys.training_resume`.
+failure message are in `warp_phys.training_guard`, the resume checks in `warp_phys.training_resume`,
+data-parallel training under torchrun (``distributed``) in `warp_phys.distributed`.
 """
 from __future__ import annotations
 
 import math
 import time
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from warp_phys.device import resolve_device
+from warp_phys.distributed import Parallel
 from warp_phys.losses import accuracy, classification_loss, sequence_loss
 from warp_phys.progress import progress_bar
 from warp_phys.schedules import FEEDBACK_KEYWORDS, check_schedule_options, feedback_kwargs, horizon_at, p_force_at
 from warp_phys.training_guard import (TrainingFailedError, check_fit_inputs, check_label_settings,
-                                      check_trainer_settings, failure_message)
+                                      check_trainer_settings, failure_message, handle_non_finite)
 from warp_phys.training_resume import data_fingerprint, load_checkpoint, save_checkpoint, trainer_settings
 from warp_phys.validation import InputError
 
@@ -102,6 +102,10 @@ class Trainer:
             from like a non-finite training loss (above). "skip" is the default because a
             free-running validation forecast diverges now and then while training is healthy
             (the subspace memory's does, from epoch 0), and recovering then costs accuracy.
+        distributed: "auto" (default): data-parallel (DistributedDataParallel) when run under torchrun
+            with WORLD_SIZE > 1 (or in an initialised process group of > 1 ranks), else one process;
+            "on": needs an initialised process group; "off": one process. Each rank trains on its
+            shard of every global batch of ``batch_size``; the rules are in `warp_phys.distributed`.
         Bad settings raise `warp_phys.validation.InputError` here, before any work.
 
     Objectives for free-running forecasts (the defaults leave training exactly as without them;
@@ -140,17 +144,17 @@ class Trainer:
                  schedule_epochs: int | None = None, forecast_horizon_schedule: tuple[int, int] | None = None,
                  feedback_noise: float = 0.0, feedback_passes: int | None = None,
                  detach_feedback: bool = True, resume_mismatch: str = "error",
-                 nan_validation: str = "skip") -> None:
+                 nan_validation: str = "skip", distributed: str = "auto") -> None:
         check_trainer_settings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                grad_clip=grad_clip, loss=loss, p_force=p_force, patience=patience,
                                lr_patience=lr_patience, lr_factor=lr_factor, val_n_ctx=val_n_ctx,
                                forecast_weight=forecast_weight, forecast_context=forecast_context,
                                forecast_horizon=forecast_horizon, seed=seed, max_time=max_time,
                                nan_retries=nan_retries, resume_mismatch=resume_mismatch,
-                               nan_validation=nan_validation)
+                               nan_validation=nan_validation, distributed=distributed)
         self.forecast_weight, self.forecast_context = float(forecast_weight), forecast_context
         self.forecast_horizon, self.nan_retries, self.resume_mismatch = forecast_horizon, nan_retries, resume_mismatch
-        self.nan_validation = nan_validation
+        self.nan_validation, self.distributed = nan_validation, distributed
         self.schedule_epochs, self.forecast_horizon_schedule = check_schedule_options(
             epochs=epochs, p_force=p_force, p_force_schedule=p_force_schedule, p_force_floor=p_force_floor,
             schedule_epochs=schedule_epochs, forecast_weight=self.forecast_weight, forecast_horizon=forecast_horizon,
@@ -201,6 +205,15 @@ class Trainer:
         if self.loss == "cross_entropy":
             return classification_loss(pred, target)
         return sequence_loss(pred, target, kind=self.loss)
+
+    def _batch_loss(self, model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor, tau: torch.Tensor,
+                    p_force: float, generator: torch.Generator, horizon: int | None,
+                    feedback: dict[str, Any]) -> torch.Tensor:
+        """The training loss of one batch: the loss of the forward, the model's penalty, the forecast loss."""
+        loss = self._loss(model(xb, tau, p_force=p_force, generator=generator, **feedback), yb) + model.penalty(xb, tau)
+        if self.forecast_weight > 0:
+            loss = loss + self.forecast_weight * self.forecast_loss(model, xb, tau, horizon)
+        return loss
 
     # ------------------------------------------------------------------ evaluation
     @torch.no_grad()
@@ -260,7 +273,8 @@ class Trainer:
         the run does not change it. Raises `TrainingFailedError` if no epoch gave a finite
         selection score, `ResumeMismatchError` if ``checkpoint_path`` holds another run."""
         t_start = time.perf_counter()
-        device = resolve_device(self.device)
+        par = Parallel.setup(self.distributed, self.device)  # one process: every hook is the identity
+        device = par.device
         x_train, tau, x_val, y_train, y_val = check_fit_inputs(self, model, x_train, tau, x_val, y_train, y_val)
         T, feedback = x_train.shape[1], self._feedback_kwargs(model)
         model.to(device)
@@ -272,13 +286,14 @@ class Trainer:
         fingerprint = data_fingerprint(**data) if self.checkpoint_path is not None else None
         x_train, tau, x_val, y_train, y_val = (None if v is None else v.to(device) for v in data.values())
         y_train = x_train if y_train is None else y_train
+        par.same_data(x_train=x_train, x_val=x_val)  # every rank indexes the same global batches
 
         history = TrainHistory()
         params = [p for p in model.parameters() if p.requires_grad]
         if not params:
             history.stop_reason, history.status = "no_parameters", "nothing_to_train"
             if x_val is not None:
-                history.val_loss.append(self.evaluate(model, x_val, tau, y_val))
+                history.val_loss.append(par.evaluate(lambda a, b: self.evaluate(model, a, tau, b), x_val, y_val))
                 history.best_score = history.val_loss[-1]
             history.time_s = time.perf_counter() - t_start
             return history
@@ -290,16 +305,18 @@ class Trainer:
         best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         bad_epochs, start_epoch, done = 0, 0, False
 
-        if self.checkpoint_path is not None and self.checkpoint_path.exists():
+        if self.checkpoint_path is not None and par.same(self.checkpoint_path.exists(), "checkpoint_path's existence"):
             ck = load_checkpoint(self.checkpoint_path, model=model, optimizer=opt, scheduler=sched, generator=gen,
                                  settings=trainer_settings(self), fingerprint=fingerprint,
                                  mode=self.resume_mismatch, device=device)
             history, best_state = TrainHistory(**ck["history"]), ck["best_state"]
             bad_epochs, start_epoch, done = ck["bad_epochs"], ck["epoch"], ck["done"]
 
-        N = x_train.shape[0]
-        bar = progress_bar(total=self.epochs, initial=start_epoch, desc="training", disable=not self.progress,
-                   leave=False, dynamic_ncols=True)
+        N, batch_loss = x_train.shape[0], par.wrap(model, self._batch_loss)  # DDP under torchrun
+        def out_of_time() -> bool:  # the time budget is spent (on any rank)
+            return self.max_time is not None and par.any_true(time.perf_counter() - t_start > self.max_time)
+        bar = progress_bar(total=self.epochs, initial=start_epoch, desc="training",
+                           disable=not (self.progress and par.main), leave=False, dynamic_ncols=True)
         model.train()
         epoch = start_epoch
         while not done and epoch < self.epochs:
@@ -307,58 +324,39 @@ class Trainer:
             p_force, horizon = setting["p_force"], setting["forecast_horizon"]
             perm = torch.randperm(N, generator=gen).to(device)
             total, count, timed_out, bad = 0.0, 0, False, None
+            fgen = par.forward_generator(gen, self.seed, epoch)  # gen itself in one process
             for i in range(0, N, self.batch_size):
-                idx = perm[i : i + self.batch_size]
+                idx, weight, n = par.shard(perm[i : i + self.batch_size])  # this rank's part of the batch
                 xb = x_train[idx]
-                pred = model(xb, tau, p_force=p_force, generator=gen, **feedback)
-                loss = self._loss(pred, y_train[idx]) + model.penalty(xb, tau)
-                if self.forecast_weight > 0:
-                    loss = loss + self.forecast_weight * self.forecast_loss(model, xb, tau, horizon)
-                if not torch.isfinite(loss):
+                loss = batch_loss(xb, y_train[idx], tau, p_force, fgen, horizon, feedback)
+                if not par.all_true(torch.isfinite(loss)):
                     bad = "training"
                     break
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss if weight == 1.0 else loss * weight).backward()
                 if self.grad_clip is not None:
                     torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
                 opt.step()
-                total += float(loss.detach()) * xb.shape[0]
-                count += xb.shape[0]
-                if self.max_time is not None and time.perf_counter() - t_start > self.max_time:
+                total += float(loss.detach()) * n
+                count += n
+                if out_of_time():
                     timed_out = True
                     break
-            train_loss, val = total / max(count, 1), None
+            train_loss, val = par.mean(total, count), None
             if bad is None:
-                val = self.evaluate(model, x_val, tau, y_val) if x_val is not None else None
+                val = par.evaluate(lambda a, b: self.evaluate(model, a, tau, b), x_val, y_val) \
+                    if x_val is not None else None
                 score = val if val is not None else train_loss
                 if not math.isfinite(score):
                     bad = "validation" if val is not None else "training"
             if bad is not None:
-                skip = bad == "validation" and self.nan_validation == "skip"
-                action = "skipped" if skip else "recovered" if history.recoveries < self.nan_retries else "stopped"
-                history.non_finite.append({"epoch": epoch, "loss": bad, "lr": opt.param_groups[0]["lr"],
-                                           "action": action})
-                if skip:
-                    warnings.warn(f"non-finite validation loss in epoch {epoch}; it counts as an epoch without "
-                                  "improvement (nan_validation='skip')", RuntimeWarning)
-                elif history.recoveries < self.nan_retries:
-                    history.recoveries += 1
-                    model.load_state_dict(best_state)
-                    opt.state.clear()
-                    for group in opt.param_groups:
-                        group["lr"] *= self.lr_factor
-                    warnings.warn(f"non-finite {bad} loss in epoch {epoch}; restarting the epoch from the best "
-                                  f"parameters so far with lr {opt.param_groups[0]['lr']:.3g} (recovery "
-                                  f"{history.recoveries} of {self.nan_retries})", RuntimeWarning)
-                    if timed_out or (self.max_time is not None and time.perf_counter() - t_start > self.max_time):
-                        history.stop_reason, history.stopped_early = "max_time", True
-                        break
+                outcome = handle_non_finite(self, history, epoch=epoch, bad=bad, model=model, opt=opt,
+                                            best_state=best_state, out_of_time=lambda: timed_out or out_of_time())
+                if outcome == "retry":
                     continue
-                else:
-                    if history.best_epoch >= 0:
-                        warnings.warn(f"non-finite {bad} loss in epoch {epoch}; stopping and keeping the best "
-                                      f"parameters so far (try a lower lr or a larger std_floor)", RuntimeWarning)
-                    history.stop_reason, history.stopped_early = "non_finite_loss", True
+                if outcome != "skip":
+                    history.stop_reason = "max_time" if outcome == "max_time" else "non_finite_loss"
+                    history.stopped_early = True
                     break
             history.train_loss.append(train_loss)
             history.p_force.append(p_force)
@@ -366,7 +364,8 @@ class Trainer:
             if val is not None:
                 history.val_loss.append(val)
                 if self.loss == "cross_entropy":
-                    history.val_accuracy.append(self.evaluate_accuracy(model, x_val, tau, y_val))
+                    history.val_accuracy.append(par.evaluate(lambda a, b: self.evaluate_accuracy(model, a, tau, b),
+                                                             x_val, y_val))
             history.lr.append(opt.param_groups[0]["lr"])
             sched.step(score)
             if score < history.best_score:
@@ -382,7 +381,7 @@ class Trainer:
                 history.stop_reason, history.stopped_early, done = "max_time", True, True
             bar.update(1)
             bar.set_postfix(loss=f"{train_loss:.3g}", **({"val": f"{val:.3g}"} if val is not None else {}))
-            if self.checkpoint_path is not None:
+            if self.checkpoint_path is not None and par.main:  # the unwrapped model: no DDP "module." keys
                 save_checkpoint(self.checkpoint_path, model=model, optimizer=opt, scheduler=sched, generator=gen,
                                 epoch=epoch, history=asdict(history), bad_epochs=bad_epochs, done=done,
                                 best_state=best_state, settings=trainer_settings(self), fingerprint=fingerprint)

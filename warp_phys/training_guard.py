@@ -9,11 +9,13 @@ argument, its value and the fix.
 from __future__ import annotations
 
 import math
-from typing import Any
+import warnings
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
+from warp_phys.distributed import check_distributed
 from warp_phys.losses import LOSSES
 from warp_phys.validation import InputError, check_seed, is_integer
 
@@ -46,10 +48,11 @@ def check_trainer_settings(*, epochs: Any, batch_size: Any, lr: Any, weight_deca
                            loss: Any, p_force: Any, patience: Any, lr_patience: Any, lr_factor: Any,
                            val_n_ctx: Any, forecast_weight: Any, forecast_context: Any, forecast_horizon: Any,
                            seed: Any, max_time: Any, nan_retries: Any, resume_mismatch: Any,
-                           nan_validation: Any = "skip") -> None:
+                           nan_validation: Any = "skip", distributed: Any = "auto") -> None:
     """InputError for a bad `Trainer` setting (the schedule options are checked by
     `warp_phys.schedules.check_schedule_options`). Ranges: epochs, batch_size, patience >= 1;
-    lr >= 0 finite (0: no update, the loss is only measured); lr_factor in (0, 1); max_time > 0 s."""
+    lr >= 0 finite (0: no update, the loss is only measured); lr_factor in (0, 1); max_time > 0 s;
+    distributed in `warp_phys.distributed.DISTRIBUTED`."""
     if loss not in LOSSES:
         raise InputError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
     _int_at_least(epochs, "epochs", 1, "train for at least one epoch")
@@ -89,6 +92,7 @@ def check_trainer_settings(*, epochs: Any, batch_size: Any, lr: Any, weight_deca
     if nan_validation not in NAN_VALIDATION:
         raise InputError(f"nan_validation={nan_validation!r} must be one of {list(NAN_VALIDATION)} ('recover': "
                          "restore the best parameters and lower the lr; 'skip': count the epoch as no improvement)")
+    check_distributed(distributed)
 
 
 def as_data(x: Any, name: str, d: int | None = None) -> torch.Tensor:
@@ -221,5 +225,37 @@ def failure_message(history: Any, *, lr: float, last_lr: float, epochs: int, gra
             f"Fix: lower the learning rate (e.g. lr={lr / 10:g}), use {clip}, or bound the model's outputs "
             "(WARP(output_clip=...))")
 
+def handle_non_finite(trainer: Any, history: Any, *, epoch: int, bad: str, model: torch.nn.Module,
+                      opt: torch.optim.Optimizer, best_state: dict[str, torch.Tensor],
+                      out_of_time: Callable[[], bool]) -> str:
+    """What a non-finite ``bad`` ("training" | "validation") loss in ``epoch`` of `Trainer.fit` does
+    (recorded in ``history.non_finite`` and warned about). Returns "skip" (nan_validation="skip":
+    the epoch counts as one without improvement), "retry" (recovered: the best parameters restored,
+    the optimiser's moments cleared, the lr times ``lr_factor``; the epoch restarts), "max_time"
+    (recovered, but ``out_of_time()``: the time budget is spent) or "stop" (nan_retries ran out)."""
+    skip = bad == "validation" and trainer.nan_validation == "skip"
+    action = "skipped" if skip else "recovered" if history.recoveries < trainer.nan_retries else "stopped"
+    history.non_finite.append({"epoch": epoch, "loss": bad, "lr": opt.param_groups[0]["lr"], "action": action})
+    if skip:
+        warnings.warn(f"non-finite validation loss in epoch {epoch}; it counts as an epoch without "
+                      "improvement (nan_validation='skip')", RuntimeWarning)
+        return "skip"
+    if action == "recovered":
+        history.recoveries += 1
+        model.load_state_dict(best_state)
+        opt.state.clear()
+        for group in opt.param_groups:
+            group["lr"] *= trainer.lr_factor
+        warnings.warn(f"non-finite {bad} loss in epoch {epoch}; restarting the epoch from the best "
+                      f"parameters so far with lr {opt.param_groups[0]['lr']:.3g} (recovery "
+                      f"{history.recoveries} of {trainer.nan_retries})", RuntimeWarning)
+        return "max_time" if out_of_time() else "retry"
+    if history.best_epoch >= 0:
+        warnings.warn(f"non-finite {bad} loss in epoch {epoch}; stopping and keeping the best "
+                      f"parameters so far (try a lower lr or a larger std_floor)", RuntimeWarning)
+    return "stop"
+
+
 __all__ = ["NAN_VALIDATION", "RESUME_MISMATCH", "TrainingFailedError", "as_data", "as_times", "check_fit_inputs",
-           "check_label_settings", "check_labels", "check_targets", "check_trainer_settings", "failure_message"]
+           "check_label_settings", "check_labels", "check_targets", "check_trainer_settings", "failure_message",
+           "handle_non_finite"]

@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 
 from warp_phys.device import resolve_device
+from warp_phys.distributed import is_main_process
 from warp_phys.pipeline import Reconstruction, Splits, available_models, field_job, run, system_job, user_job
 from warp_phys.pipeline.jobs import SIMULATION_ONLY, series_job
 from warp_phys.pipeline.models import MODELS
@@ -97,7 +98,9 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
             (``warp_phys.pipeline.simulate_system`` for ODE systems, ``field_splits`` for fields).
         system_options: a named field system's options, replacing its recipe's.
         to_netcdf: a path to write the result to (``Reconstruction.to_netcdf``); checked (an
-            existing, writable directory) before anything is simulated or trained.
+            existing, writable directory) before anything is simulated or trained. Under torchrun
+            (data-parallel training, `warp_phys.distributed`) only rank 0 writes it; every rank
+            returns the same `Reconstruction`.
         window: series only: steps per window (context + forecast). The record is split in
             time order into train / val / test blocks (``split``) and cut into windows that lie
             wholly inside one block, so no test (or validation) step is ever in a training
@@ -189,7 +192,7 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
     if "series" in job.splits.extra:
         finish_series(job, rec)
     rec.runtime_s = _time.perf_counter() - t_start
-    if out_path is not None:
+    if out_path is not None and is_main_process():  # under torchrun only rank 0 writes
         rec.to_netcdf(out_path)
     return rec
 

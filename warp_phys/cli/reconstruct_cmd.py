@@ -1,6 +1,8 @@
 """``warp-phys reconstruct SYSTEM -o out.nc [--plot out.png] ...``: the one-call workflow
 from the command line; prints the metrics table at the end. ``warp-phys reconstruct --data
-FILE -o out.nc`` does the same on the user's trajectories (file formats: `warp_phys.cli.data_file`)."""
+FILE -o out.nc`` does the same on the user's trajectories (file formats: `warp_phys.cli.data_file`).
+Under ``torchrun --nproc_per_node N warp-phys reconstruct ...`` training is data-parallel
+(`warp_phys.distributed`) and only rank 0 writes the files and prints the metrics."""
 from __future__ import annotations
 
 import argparse
@@ -87,6 +89,10 @@ def run(args: argparse.Namespace) -> int:
         rec = reconstruct(**_data_arguments(data_path, args.window), **common)
     else:
         rec = reconstruct(system=args.system, protocol=args.protocol, **common)
+    from warp_phys.distributed import is_main_process
+
+    if not is_main_process():  # under torchrun: every rank trains, rank 0 writes and prints
+        return 0
     rec.to_netcdf(out)
     written = [str(out)]
     if args.plot:

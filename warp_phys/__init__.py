@@ -19,6 +19,9 @@ _LAZY = {
     "to_netcdf": ("warp_phys.io", "to_netcdf"),
     "open_trajectories": ("warp_phys.io", "open_trajectories"),
     "lyapunov_exponents": ("warp_phys.lyapunov", "lyapunov_exponents"),
+    "SequenceClassifier": ("warp_phys.classification", "SequenceClassifier"),
+    "complete": ("warp_phys.completion", "complete"),
+    "simulate_to_zarr": ("warp_phys.sharded", "simulate_to_zarr"),
     # the errors and warnings a user may catch (what each means: README "Errors and guarantees")
     "InputError": ("warp_phys.validation", "InputError"),
     "TrainingFailedError": ("warp_phys.training_guard", "TrainingFailedError"),
@@ -28,7 +31,7 @@ _LAZY = {
     "SolverBudgetError": ("warp_phys.systems", "SolverBudgetError"),
     "SimulationError": ("warp_phys.systems", "SimulationError"),
 }
-_SUBMODULES = {"systems", "priors", "baselines", "io", "metrics", "plotting"}
+_SUBMODULES = {"systems", "priors", "baselines", "classification", "io", "metrics", "plotting"}
 
 __all__ = ["__version__", *_LAZY, *sorted(_SUBMODULES)]
 

@@ -5,6 +5,8 @@ autoregressive / forecast loops. A baseline only implements ``_advance``.
 ``tau_in`` (L,) to predictions (B, L, d) of the state at ``tau_out`` (L,), carrying a
 model-specific ``state`` (None at the start of a sequence). Teacher forcing is one call
 with L = T - 1; autoregressive training and forecasting call it with L = 1 per step.
+``rollout(x, tau, force)`` is the autoregressive loop with the fed steps given (``force``, as
+`WARP.rollout`); forward(p_force < 1) runs it with random ones, `warp_phys.completion` with a mask.
 """
 from __future__ import annotations
 
@@ -105,24 +107,45 @@ class Baseline(SequenceModel):
         if not 0.0 <= p_force <= 1.0:
             raise ValueError(f"p_force must be in [0, 1]; got {p_force}")
         B, T, d = x.shape
-        means = [x[:, :1]]
-        stds = [self._std(self.std0).to(x).expand(B, 1, d)] if self.gaussian else None
         if T > 1 and p_force >= 1.0:
+            means = [x[:, :1]]
+            stds = [self._std(self.std0).to(x).expand(B, 1, d)] if self.gaussian else None
             m, s, _ = self._advance(x[:, :-1], tau[:-1], tau[1:], None)
             means.append(m)
             if stds is not None:
                 stds.append(s)
-        elif T > 1:
+            return Prediction(torch.cat(means, 1), torch.cat(stds, 1) if stds is not None else None)
+        keep = torch.ones(B, T, dtype=torch.bool, device=x.device)
+        if T > 1:
             gen = generator if generator is not None else self._gen
             keep = (torch.rand(B, T, generator=gen, device=gen.device) < p_force).to(x.device)
-            inp, state = x[:, :1], None
-            for t in range(T - 1):
-                m, s, state = self._advance(inp, tau[t:t + 1], tau[t + 1:t + 2], state)
-                means.append(m)
-                if stds is not None:
-                    stds.append(s)
-                inp = torch.where(keep[:, t + 1, None, None], x[:, t + 1:t + 2], m)
+        return self._mixed_rollout(x, tau, keep)
+
+    def _mixed_rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor) -> Prediction:
+        """The step-by-step loop of `rollout` (inputs already checked)."""
+        B, T, d = x.shape
+        means = [x[:, :1]]
+        stds = [self._std(self.std0).to(x).expand(B, 1, d)] if self.gaussian else None
+        inp, state = x[:, :1], None
+        for t in range(T - 1):
+            m, s, state = self._advance(inp, tau[t:t + 1], tau[t + 1:t + 2], state)
+            means.append(m)
+            if stds is not None:
+                stds.append(s)
+            inp = torch.where(force[:, t + 1, None, None], x[:, t + 1:t + 2], m)
         return Prediction(torch.cat(means, 1), torch.cat(stds, 1) if stds is not None else None)
+
+    def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor) -> Prediction:
+        """Sequential run (differentiable), as `WARP.rollout`: the input at step t is x[:, t] where
+        force[:, t], else the model's own mean prediction of step t (step 0 always reads x[:, 0]).
+        x (B, T, d), tau (T,), force (B, T) bool -> Prediction (B, T, d); mean[:, t] reads the
+        inputs of steps 0 .. t-1 only. O(T) steps of one token each; the p_force < 1 mode of
+        `forward` is this loop with random ``force``."""
+        check_inputs(x, tau, self.n_variables)
+        if not isinstance(force, torch.Tensor) or force.dtype != torch.bool or tuple(force.shape) != tuple(x.shape[:2]):
+            shape = tuple(force.shape) if isinstance(force, torch.Tensor) else type(force).__name__
+            raise ValueError(f"force must be a bool tensor of shape {tuple(x.shape[:2])} (batch, time); got {shape}")
+        return self._mixed_rollout(x, tau, force.to(x.device))
 
     def _rollout(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """Context (B, n_ctx, d) -> full sequence (B, T, d): the context, then own predictions.

@@ -49,6 +49,15 @@ def test_one_and_two_workers_write_bit_identical_stores(tmp_path):
     assert one.attrs == two.attrs
 
 
+def test_a_dask_cluster_by_its_scheduler_address_writes_the_same_store(tmp_path):
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        simulate_to_zarr("lorenz63", 6, tmp_path / "c.zarr", chunk=2, scheduler=cluster.scheduler_address, **SMALL)
+    local = simulate_to_zarr("lorenz63", 6, tmp_path / "l.zarr", chunk=2, **SMALL)
+    np.testing.assert_array_equal(xr.open_zarr(tmp_path / "c.zarr")["state"].values, local["state"].values)
+
+
 def test_interrupted_store_is_completed_without_recomputing_finished_chunks(tmp_path, monkeypatch):
     path = tmp_path / "part.zarr"
     real = sharded._simulate_chunk

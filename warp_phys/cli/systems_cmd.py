@@ -160,7 +160,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--chunk", type=int, default=None, help="trajectories per chunk of a .zarr store (default 4096)")
     p.add_argument("--workers", type=int, default=1, help="local Dask worker processes for a .zarr store (default 1)")
     p.add_argument("--scheduler", default=None, help="address of a running Dask scheduler for a .zarr store "
-                                                     "(default: a local cluster of --workers processes)")
+                                                     "(default: --workers local processes)")
     p.add_argument("--backend", choices=("torch", "scipy"), default=None, help="ODE systems only (default torch)")
     p.add_argument("--method", default=None, help="solver method, ODE systems only (default dopri5 for torch, "
                                                   "DOP853 for scipy)")

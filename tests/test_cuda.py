@@ -71,3 +71,29 @@ def test_model_file_written_on_cuda_loads_bit_identically(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded.forecast(x[:, :4], tau).mean, model.eval().forecast(x[:, :4], tau).mean,
                                    rtol=0, atol=0)
+
+
+def test_classifier_and_completion_on_cuda_match_cpu(tmp_path):
+    """A SequenceClassifier trained on CPU predicts the same on CUDA (loaded there), and
+    `complete` with a CUDA model fills the same values as on CPU."""
+    from warp_phys.classification import SequenceClassifier, load_classifier, save_classifier
+    from warp_phys.completion import complete
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16)[None]
+    w = np.where(np.arange(32) % 2 == 1, 0.3, -0.3)[:, None]
+    x = np.stack([np.cos(w * t), np.sin(w * t)], -1) + 0.05 * rng.standard_normal((32, 16, 2))
+    y = np.arange(32) % 2
+    clf = SequenceClassifier("warp", width=12, depth=1, epochs=2, device="cpu").fit(x, y)
+    save_classifier(clf, tmp_path / "c.pt")
+    gpu = load_classifier(tmp_path / "c.pt", device="cuda")
+    # float32 on both; the reductions differ in order only
+    np.testing.assert_allclose(gpu.predict_proba(x), clf.predict_proba(x), rtol=1e-4, atol=1e-5)
+
+    model = warp_phys.WARP(2, width=16, depth=2, transition="lowrank", rank=2, seed=0).double()
+    obs = torch.as_tensor(x, dtype=torch.float64)
+    mask = torch.ones(32, 16, dtype=torch.bool)
+    mask[:, 6:11] = False
+    ref = complete(model, obs, mask)
+    out = complete(model.to("cuda"), obs.cuda(), mask.cuda()).cpu()
+    torch.testing.assert_close(out, ref, rtol=1e-9, atol=1e-9)

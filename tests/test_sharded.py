@@ -90,6 +90,8 @@ def test_other_settings_are_refused_and_overwrite_restarts(tmp_path):
         simulate_to_zarr("lorenz63", 6, path, chunk=3, n_steps=41)
     with pytest.raises(InputError, match=r"seed: store 0, now 1"):
         simulate_to_zarr("lorenz63", 6, path, chunk=3, seed=1, **SMALL)
+    with pytest.raises(InputError, match=r"system_options"):  # another configuration of the system
+        simulate_to_zarr(get("navier_stokes_2d", forcing="decaying"), 6, path, chunk=3, **SMALL)
     ds = simulate_to_zarr("lorenz63", 6, path, chunk=3, seed=1, overwrite=True, **SMALL)
     assert ds.attrs["seed"] == 1
     (tmp_path / "plain.zarr").mkdir()
@@ -117,6 +119,16 @@ def test_cli_writes_and_completes_a_store(tmp_path, capsys):
     assert main(["simulate", "lorenz63", "-n", "5", "--steps", "40", "--out", str(out), "--chunk", "2", "-q"]) == 0
     assert main(["simulate", "lorenz63", "-n", "5", "--out", str(tmp_path / "x.nc"), "--workers", "2"]) == 2
     assert "--workers shard the simulation into a Zarr store" in capsys.readouterr().err
+
+
+def test_field_systems_are_sharded_too(tmp_path):
+    """A 2-D flow (navier_stokes_2d, Kolmogorov forcing) sharded: each chunk is its own simulate call."""
+    kw = dict(grid=64, n_steps=3, t_span=(0.0, 2.0))
+    ds = simulate_to_zarr("navier_stokes_2d", 3, tmp_path / "ns.zarr", chunk=2, **kw)
+    assert ds["vorticity"].dims == ("trajectory", "time", "y", "x") and ds["vorticity"].shape == (3, 3, 64, 64)
+    torch.set_num_threads(1)
+    ref = get("navier_stokes_2d").simulate(1, seed=chunk_seed(0, 1), **kw)
+    np.testing.assert_array_equal(ds["vorticity"].values[2:], ref["vorticity"].values.astype(np.float32))
 
 
 def test_missing_extra_names_the_install_command(monkeypatch):

@@ -217,7 +217,7 @@ def simulate_to_zarr(system: Any, n_trajectories: int, path: str | os.PathLike, 
     if "seed" in options or "n_trajectories" in options:
         raise InputError("pass seed= and n_trajectories to simulate_to_zarr itself, not in the simulate options")
     overrides = dict(getattr(system, "overrides", {}) or {})
-    plan = {"system": system.name, "overrides": overrides, "n": n, "chunk": min(chunk, n), "seed": seed,
+    plan = {"system": system.name, "system_options": system.options(), "overrides": overrides, "n": n, "chunk": min(chunk, n), "seed": seed,
             "dtype": np.dtype(dtype).name, "options": options}
     plan["options"] = {k: v for k, v in options.items() if v is not None}
     try:

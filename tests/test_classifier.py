@@ -203,3 +203,23 @@ def test_checkpoint_resume_gives_the_uninterrupted_result(tmp_path):
     assert resumed.history_.epochs_run == 6
     np.testing.assert_array_equal(resumed.predict_proba(X_TEST), whole.predict_proba(X_TEST))
     assert resumed.history_.val_loss == whole.history_.val_loss
+
+
+def test_warp_energy_features_are_causal_running_means():
+    """WARP reads the values and, per channel, the running means of x^2 and of the squared
+    increments (``energy=True``, the default); ``energy=False`` reads the values only."""
+    module = WARPClassifierModule(2, 3, width=8, depth=1)
+    x = torch.randn(4, 10, 2)
+    f = module.features(x)
+    assert f.shape == (4, 10, 6) and module.transition.d == 6
+    torch.testing.assert_close(f[..., :2], x)
+    torch.testing.assert_close(f[:, 5, 2:4], (x[:, :6] ** 2).mean(dim=1))
+    torch.testing.assert_close(f[:, 5, 4:], ((x[:, 1:6] - x[:, :5]) ** 2).mean(dim=1))
+    assert (f[:, 0, 4:] == 0).all()
+    y = x.clone()
+    y[:, 7:] = 100.0  # later steps change nothing before them
+    torch.testing.assert_close(module.features(y)[:, :7], f[:, :7])
+    plain = WARPClassifierModule(2, 3, width=8, depth=1, energy=False)
+    assert plain.transition.d == 2 and plain.features(x) is x
+    clf = SequenceClassifier("warp", energy=False, **{**FAST, **SIZES["warp"], "epochs": 1}).fit(X_TRAIN, Y_TRAIN)
+    assert clf.model_.config["energy"] is False

@@ -20,7 +20,7 @@ import warp_phys
 from warp_phys import data as D
 from warp_phys.cli import main
 from warp_phys.device import resolve_device
-from warp_phys.pipeline import jobs, sources
+from warp_phys.pipeline import sources
 from warp_phys.validation import InputError, check_time_grid
 
 FAST_S = 5.0  # every bad input is caught within this many seconds
@@ -32,23 +32,7 @@ KW = dict(epochs=1, progress=False, device="cpu", context=8, width=8, depth=1)
 SYS = dict(epochs=1, progress=False, device="cpu")
 
 
-def _fail(*args, **kwargs):
-    raise AssertionError("expensive work (simulation or training) started before the bad input was caught")
-
-
-@pytest.fixture
-def guarded(monkeypatch):
-    """Any simulation or training fails the test: the checks must fire before them."""
-    from warp_phys import workflow
-    from warp_phys.systems.base import System
-    from warp_phys.systems.fluids._field import FieldSystem
-
-    monkeypatch.setattr(jobs, "system_splits", _fail)
-    monkeypatch.setattr(jobs, "field_splits", _fail)
-    monkeypatch.setattr(workflow, "run", _fail)
-    monkeypatch.setattr(System, "simulate", _fail)
-    monkeypatch.setattr(FieldSystem, "simulate", _fail)
-
+# `guarded` (tests/conftest.py): any simulation, windowing or training fails the test.
 
 def rec(**kw):
     return lambda tmp: warp_phys.reconstruct(**kw)

@@ -18,7 +18,7 @@ import xarray as xr
 
 import warp_phys
 from warp_phys.io import open_trajectories
-from warp_phys.pipeline import jobs, sources
+from warp_phys.pipeline import sources
 from warp_phys.pipeline.series import plan_windows, read_series
 from warp_phys.validation import InputError
 
@@ -30,17 +30,7 @@ DATES = np.datetime64("2021-03-01T00:00") + np.arange(N_STEPS) * np.timedelta64(
 FAST = dict(progress=False, device="cpu")
 
 
-def _fail(*args, **kwargs):
-    raise AssertionError("windows were cut or a model trained before the bad input was caught")
-
-
-@pytest.fixture
-def guarded(monkeypatch):
-    from warp_phys import workflow
-
-    monkeypatch.setattr(jobs, "series_splits", _fail)
-    monkeypatch.setattr(workflow, "run", _fail)
-
+# `guarded` (tests/conftest.py): any simulation, windowing or training fails the test.
 
 # ---- the chronological split -------------------------------------------------------------
 @pytest.mark.parametrize("n_steps, window, stride, gap, split", [

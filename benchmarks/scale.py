@@ -17,6 +17,20 @@ differs); in float32 they agree to rounding, which grows slowly over the epochs.
 
     python benchmarks/scale.py --ddp                 # 2 processes, 10 epochs, float32
     python benchmarks/scale.py --ddp --nproc 2 --epochs 20 --double --out benchmarks/results/scale_ddp.md
+
+``--stream``: training from a Zarr store larger than memory (`warp_phys.pipeline.streamed`). A
+store of ``--store-mib`` MiB (default 4 x ``--limit-mib``) of damped oscillators (``--vars``
+variables, ``--steps-stream`` steps, one trajectory per Zarr chunk) is written, then
+``reconstruct(data=<store path>, epochs=1)`` runs in a child process whose memory is capped at
+``--limit-mib`` MiB with ``resource.setrlimit``: ``--limit-kind data`` (default) caps RLIMIT_DATA,
+the process's private writable memory (heap, anonymous mappings, thread stacks: every array numpy
+or torch allocates), so an allocation beyond it raises MemoryError; ``as`` caps the whole address
+space (RLIMIT_AS), which also counts the ~0.65 GiB of shared libraries torch maps and the zarr
+threads' reserved stacks, so it needs a larger cap. For contrast the same child tries the in-memory
+path (``xr.open_zarr(path).load()``) under the same cap. Printed: seconds, peak RSS, peak address
+space, store size.
+
+    python benchmarks/scale.py --stream --limit-mib 640 --out benchmarks/results/scale_stream.md
 """
 from __future__ import annotations
 
@@ -118,6 +132,118 @@ def run_ddp(args: argparse.Namespace) -> None:
         Path(args.out).write_text(text)
 
 
+STREAM_RUN = """
+import json, resource, sys, time
+cfg = json.loads(sys.argv[1])
+lim, kind = cfg["limit_mib"] * 2**20, getattr(resource, "RLIMIT_" + cfg["limit_kind"].upper())
+resource.setrlimit(kind, (lim, lim))
+import torch
+torch.set_num_threads(1)
+import xarray as xr
+import warp_phys as wp
+start, out = time.perf_counter(), {}
+try:
+    data = cfg["path"] if cfg["mode"] == "stream" else xr.open_zarr(cfg["path"]).load()
+    rec = wp.reconstruct(data=data, model="warp", epochs=1, seed=0, device="cpu", progress=False, width=8, depth=1,
+                         prev_obs_input=False, lr=1e-3, output_clip=10.0,
+                         batch_size=cfg["batch_size"],
+                         **({"max_test_trajectories": cfg["max_test"]} if cfg["mode"] == "stream" else {}))
+    h = rec.history
+    from warp_phys.data import split_indices
+    n_train = len(split_indices(int(xr.open_zarr(cfg["path"]).sizes["trajectory"]), seed=0)[0])
+    out = dict(ok=True, n_train=n_train, epochs=h.epochs_run, train_loss=h.train_loss[-1], val_loss=h.val_loss[-1],
+               mse=rec.metrics["mse"], mse_zero=rec.metrics["mse_zero"], scored=rec.dataset.attrs.get(
+                   "test_trajectories_scored", ""), fit_s=h.time_s)
+except MemoryError:
+    out = dict(ok=False, error="MemoryError")
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+out.update(seconds=time.perf_counter() - start, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           peak_vm_mib=int(status["VmPeak"].split()[0]) / 1024)
+print("RESULT " + json.dumps(out), flush=True)
+"""
+
+
+def write_oscillator_store(path: Path, n: int, steps: int, d: int, block: int = 512) -> None:
+    """A Zarr store (format 2, consolidated) of n trajectories (n, steps, d) float32 of damped
+    oscillators (random frequency, damping and phase per trajectory and variable pair), one
+    trajectory per Zarr chunk, written ``block`` trajectories at a time (bounded memory)."""
+    import dask.array as dsa
+    import numpy as np
+    import xarray as xr
+
+    t = np.linspace(0.0, 4.0, steps)
+
+    def make(block_info: dict | None = None) -> np.ndarray:
+        (lo, hi), _, _ = block_info[None]["array-location"]
+        rng = np.random.default_rng([7, lo])
+        w = rng.uniform(1.0, 6.0, (hi - lo, 1, d // 2))
+        c = rng.uniform(0.05, 0.5, (hi - lo, 1, d // 2))
+        ph = rng.uniform(0.0, 6.3, (hi - lo, 1, d // 2))
+        arg, decay = w * t[None, :, None] + ph, np.exp(-c * t[None, :, None])
+        return np.concatenate([decay * np.cos(arg), decay * np.sin(arg)], axis=-1).astype(np.float32)
+
+    state = dsa.map_blocks(make, chunks=((block,) * (n // block) + ((n % block,) if n % block else ()),
+                                         (steps,), (d,)), dtype=np.float32)
+    ds = xr.Dataset({"state": (("trajectory", "time", "variable"), state)},
+                    coords={"trajectory": np.arange(n), "time": t, "variable": [f"x{i}" for i in range(d)]})
+    import dask
+
+    with dask.config.set(scheduler="synchronous"):
+        ds.to_zarr(path, mode="w", zarr_format=2, consolidated=True,
+                   encoding={"state": {"chunks": (1, steps, d)}})
+
+
+def run_stream(args: argparse.Namespace) -> None:
+    """Write a store ~4x the memory cap, then train one epoch from it in a capped child process."""
+    folder = Path(args.folder or tempfile.mkdtemp(prefix="warp_stream_"))
+    per_traj = args.steps_stream * args.vars * 4
+    store_mib = args.store_mib or 4 * args.limit_mib
+    n = int(store_mib * 2**20 // per_traj)
+    path = folder / "oscillators.zarr"
+    start = time.perf_counter()
+    write_oscillator_store(path, n, args.steps_stream, args.vars)
+    write_s = time.perf_counter() - start
+    disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    print(f"wrote {n} trajectories ({n * per_traj / 2**20:.0f} MiB float32, {disk / 2**20:.0f} MiB on disk) "
+          f"in {write_s:.0f} s", flush=True)
+    rows = []
+    for mode in ("memory", "stream"):
+        cfg = dict(path=str(path), mode=mode, limit_mib=args.limit_mib, limit_kind=args.limit_kind,
+                   batch_size=args.batch_size_stream,
+                   max_test=args.max_test)
+        proc = subprocess.run([sys.executable, "-c", STREAM_RUN, json.dumps(cfg)], capture_output=True, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "1"})
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+        if not lines:
+            raise SystemExit(f"the {mode} run failed (status {proc.returncode}):\n{proc.stderr[-3000:]}")
+        r = json.loads(lines[-1][7:])
+        what = ("reconstruct(data=xr.open_zarr(path).load())" if mode == "memory"
+                else "reconstruct(data=path) (streamed)")
+        outcome = (f"1 epoch over {r['n_train']} training trajectories (fit with validation {r['fit_s']:.0f} s); "
+                   f"train loss {r['train_loss']:.4g}, val loss {r['val_loss']:.4g}; test mse {r['mse']:.4g} "
+                   f"(zero forecast {r['mse_zero']:.4g}) on {r['scored']} test trajectories" if r["ok"]
+                   else r["error"])
+        rows.append([what, outcome, f"{r['seconds']:.0f}", f"{r['peak_rss_mib']:.0f}", f"{r['peak_vm_mib']:.0f}"])
+        print(rows[-1], flush=True)
+        if not r["ok"] and mode == "stream":
+            raise SystemExit("the streamed run did not complete under the cap")
+    table = markdown_table([f"run (child process, RLIMIT_{args.limit_kind.upper()} cap)", "outcome", "seconds",
+                            "peak RSS MiB",
+                            "peak address space MiB"], rows)
+    text = (f"# Training from a Zarr store larger than memory: {n} trajectories x {args.steps_stream} steps x "
+            f"{args.vars} variables, float32 = {n * per_traj / 2**20:.0f} MiB ({disk / 2**20:.0f} MiB on disk, "
+            f"one trajectory per chunk); memory cap {args.limit_mib} MiB (RLIMIT_{args.limit_kind.upper()}) = "
+            f"store / {n * per_traj / 2**20 / args.limit_mib:.1f}\n\n"
+            f"WARP width 8, depth 1 (prev_obs_input=False, output_clip=10), lr 1e-3, batch "
+            f"{args.batch_size_stream}, 1 epoch, seed 0, one torch thread; store "
+            f"written in {write_s:.0f} s.\n\n{format_machine(machine_info())}\n\n{table}\n")
+    print("\n" + text)
+    if args.out:
+        Path(args.out).write_text(text)
+    if not args.folder:
+        shutil.rmtree(folder)
+
+
 def main() -> None:
     if len(sys.argv) == 3 and sys.argv[1] == "--ddp-worker":
         return ddp_worker(json.loads(sys.argv[2]))
@@ -137,7 +263,18 @@ def main() -> None:
     ap.add_argument("--n-val", type=int, default=64, help="--ddp: validation trajectories (default 64)")
     ap.add_argument("--steps-ddp", type=int, default=50, help="--ddp: steps per trajectory (default 50)")
     ap.add_argument("--double", action="store_true", help="--ddp: train in float64")
+    ap.add_argument("--stream", action="store_true", help="train one epoch from a store 4x a memory cap instead")
+    ap.add_argument("--limit-mib", type=int, default=640, help="--stream: memory cap of the child (MiB)")
+    ap.add_argument("--limit-kind", choices=["data", "as"], default="data",
+                    help="--stream: RLIMIT_DATA (private writable memory, default) or RLIMIT_AS (address space)")
+    ap.add_argument("--store-mib", type=int, default=None, help="--stream: store size (default 4 x --limit-mib)")
+    ap.add_argument("--vars", type=int, default=32, help="--stream: variables per trajectory (default 32)")
+    ap.add_argument("--steps-stream", type=int, default=200, help="--stream: steps per trajectory (default 200)")
+    ap.add_argument("--batch-size-stream", type=int, default=64, help="--stream: batch size (default 64)")
+    ap.add_argument("--max-test", type=int, default=256, help="--stream: test trajectories scored (default 256)")
     args = ap.parse_args()
+    if args.stream:
+        return run_stream(args)
     if args.ddp:
         return run_ddp(args)
     folder = Path(args.folder or tempfile.mkdtemp(prefix="warp_scale_"))

@@ -81,7 +81,7 @@ API = {
     "system_not_a_system": (rec(system=123), InputError, ["system", "123"]),
     "system_with_time": (lorenz(time=T), InputError, ["time=", "t_span"]),
     "system_with_variables": (lorenz(variables=["a", "b", "c"]), ValueError, ["variables=", "names its own"]),
-    "data_is_a_path": (rec(data="traj.nc"), InputError, ["traj.nc", "open_trajectories"]),
+    "data_path_missing": (rec(data="traj.nc"), InputError, ["traj.nc", "no such file", "open_trajectories"]),
     "progress_not_bool": (user(progress="yes"), InputError, ["progress", "yes"]),
     # options that do nothing for user data
     "user_n_steps": (user(n_steps=10), InputError, ["n_steps", "own data"]),

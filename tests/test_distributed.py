@@ -57,6 +57,25 @@ def train(name: str, checkpoint: Path | None = None, **changes) -> tuple[torch.n
     return model, trainer.fit(model, x[:n], tau, x_val)
 
 
+def train_streamed(tensors: bool = False) -> tuple[torch.nn.Module, object, object]:
+    """warp_even on a `TrajectorySource` over a dask array (read batch by batch); with ``tensors``
+    the same values in memory (float32-rounded, as a source reads them)."""
+    import dask.array as dsa
+    import xarray as xr
+
+    from warp_phys.streaming import TrajectorySource
+
+    x, tau, x_val = data()
+    both = torch.cat([x, x_val]).numpy()
+    state = xr.DataArray(dsa.from_array(both, chunks=(1, 12, 2)), dims=("trajectory", "time", "variable"))
+    src = TrajectorySource(state)
+    train_x, val_x = (src.subset(slice(0, 8)), src.subset(slice(8, 13))) if not tensors else (
+        x.float().double(), x_val.float().double())
+    model = build("warp")
+    h = Trainer(**CONFIGS["warp_even"][2], progress=False, device="cpu").fit(model, train_x, tau, val_x)
+    return model, h, src
+
+
 def worker(folder: str) -> None:
     """One rank (run by `_launch` in a subprocess): every configuration, results to rank<r>.pt."""
     import torch.distributed as dist
@@ -67,6 +86,8 @@ def worker(folder: str) -> None:
         model, h = train(name, ck)
         out[name] = {"state": model.state_dict(), "val": h.val_loss, "train": h.train_loss,
                      "best": h.best_epoch, "stop": h.stop_reason, "epochs": h.epochs_run}
+    model, h, src = train_streamed()
+    out["stream"] = {"state": model.state_dict(), "val": h.val_loss, "reads": src.reads}
     x, tau, _ = data()
     try:  # other data on rank 1: both ranks refuse, before any step
         Trainer(epochs=1, progress=False, device="cpu").fit(build("gru"), x + rank, tau)
@@ -138,6 +159,16 @@ def test_ddp_equals_one_process_on_the_same_global_batches(ddp_run, name):
     # the test can fail: a run on half of each batch (no gradient all-reduce) is far from it
     half, _ = train(name, batch_size=CONFIGS[name][2]["batch_size"] // 2 or 1)
     assert max(float((half.state_dict()[k] - model.state_dict()[k]).abs().max()) for k in half.state_dict()) > 1e-4
+
+
+def test_streamed_source_reads_only_the_rank_s_shard(ddp_run):
+    ranks = _ranks(ddp_run)
+    model, h, _ = train_streamed(tensors=True)
+    for r in ranks:
+        _close(r["stream"]["state"], model.state_dict())
+        torch.testing.assert_close(torch.tensor(r["stream"]["val"]), torch.tensor(h.val_loss), rtol=1e-9, atol=0)
+    # 3 epochs: rank r reads its half of every training batch (4 of 8) and its validation shard (3 and 2 of 5)
+    assert [r["stream"]["reads"] for r in ranks] == [3 * (4 + 3), 3 * (4 + 2)]
 
 
 def test_ranks_with_other_data_are_refused(ddp_run):

@@ -18,7 +18,9 @@ The rules (`Parallel`, the Trainer's view of the ranks; one process: every metho
   batch loss and the ``max_time`` budget are all-reduced flags: best epoch, lr schedule,
   recovery and stopping are the same on every rank.
 * **Same data, every rank.** Every rank calls fit with the same data (checked: each tensor's shape
-  and sums are all-reduced, InputError otherwise); the loss goes through one DDP forward
+  and sums are all-reduced, InputError otherwise; a streamed `warp_phys.streaming.TrajectorySource`
+  by its shape and trajectory positions: each rank then reads only its shard of every batch from
+  disk, and its shard of the validation set); the loss goes through one DDP forward
   (`BatchLoss`: model forward, penalty, forecast loss) with ``find_unused_parameters=True`` (torch
   then warns once per rank when every parameter was used). Devices: device "auto"/"cuda" becomes
   cuda:LOCAL_RANK and the group's backend NCCL; on CPU gloo. The process group, once initialised
@@ -205,7 +207,8 @@ class Parallel:
         if not self.active:
             return
         for name, t in tensors.items():
-            v = [-1.0] if t is None else [*map(float, t.shape), float(t.double().sum()), float(t.double().abs().sum())]
+            v = [-1.0] if t is None else t.signature() if callable(getattr(t, "signature", None)) else [
+                *map(float, t.shape), float(t.double().sum()), float(t.double().abs().sum())]
             v = v + [0.0] * (8 - len(v))
             if self._reduce(v, "min") != self._reduce(v, "max"):
                 raise InputError(f"{name} differs between the ranks of a distributed run; every rank must call "

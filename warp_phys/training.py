@@ -28,7 +28,9 @@ import torch
 from warp_phys.distributed import Parallel
 from warp_phys.losses import accuracy, classification_loss, sequence_loss
 from warp_phys.progress import progress_bar
+from warp_phys.streaming import take
 from warp_phys.schedules import FEEDBACK_KEYWORDS, check_schedule_options, feedback_kwargs, horizon_at, p_force_at
+from warp_phys.training_epoch import train_epoch
 from warp_phys.training_guard import (TrainingFailedError, check_fit_inputs, check_label_settings,
                                       check_trainer_settings, failure_message, handle_non_finite)
 from warp_phys.training_resume import data_fingerprint, load_checkpoint, save_checkpoint, trainer_settings
@@ -227,7 +229,7 @@ class Trainer:
         model.eval()
         total, n = 0.0, 0
         for i in range(0, x.shape[0], 4 * self.batch_size):
-            xb = x[i : i + 4 * self.batch_size]
+            xb = take(x, slice(i, i + 4 * self.batch_size))
             yb = xb if y is None else y[i : i + 4 * self.batch_size]
             if self.val_n_ctx is not None:
                 pred = model.forecast(xb[:, : self.val_n_ctx], tau)
@@ -271,7 +273,10 @@ class Trainer:
         With ``loss="cross_entropy"`` they are class labels (N,) and (N_val,), required.
         The arrays are copied first: the caller's are never written to, and changing them during
         the run does not change it. Raises `TrainingFailedError` if no epoch gave a finite
-        selection score, `ResumeMismatchError` if ``checkpoint_path`` holds another run."""
+        selection score, `ResumeMismatchError` if ``checkpoint_path`` holds another run.
+        x_train / x_val may be `warp_phys.streaming.TrajectorySource`s instead (data larger than
+        memory): each batch is read from disk when it is trained on or scored (the same batches as
+        the same data in memory); targets, class labels and ``checkpoint_path`` are refused then."""
         t_start = time.perf_counter()
         par = Parallel.setup(self.distributed, self.device)  # one process: every hook is the identity
         device = par.device
@@ -323,25 +328,11 @@ class Trainer:
             setting = self.schedule_at(epoch, n_steps=T)
             p_force, horizon = setting["p_force"], setting["forecast_horizon"]
             perm = torch.randperm(N, generator=gen).to(device)
-            total, count, timed_out, bad = 0.0, 0, False, None
             fgen = par.forward_generator(gen, self.seed, epoch)  # gen itself in one process
-            for i in range(0, N, self.batch_size):
-                idx, weight, n = par.shard(perm[i : i + self.batch_size])  # this rank's part of the batch
-                xb = x_train[idx]
-                loss = batch_loss(xb, y_train[idx], tau, p_force, fgen, horizon, feedback)
-                if not par.all_true(torch.isfinite(loss)):
-                    bad = "training"
-                    break
-                opt.zero_grad(set_to_none=True)
-                (loss if weight == 1.0 else loss * weight).backward()
-                if self.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(params, self.grad_clip)
-                opt.step()
-                total += float(loss.detach()) * n
-                count += n
-                if out_of_time():
-                    timed_out = True
-                    break
+            total, count, timed_out, bad = train_epoch(
+                batch_size=self.batch_size, grad_clip=self.grad_clip, batch_loss=batch_loss, opt=opt, params=params,
+                par=par, x_train=x_train, y_train=y_train, tau=tau, perm=perm, p_force=p_force, fgen=fgen,
+                horizon=horizon, feedback=feedback, out_of_time=out_of_time)
             train_loss, val = par.mean(total, count), None
             if bad is None:
                 val = par.evaluate(lambda a, b: self.evaluate(model, a, tau, b), x_val, y_val) \

@@ -17,6 +17,7 @@ import torch
 
 from warp_phys.distributed import check_distributed
 from warp_phys.losses import LOSSES
+from warp_phys.streaming import is_source
 from warp_phys.validation import InputError, check_seed, is_integer
 
 #: ``Trainer(resume_mismatch=...)``: what resuming a checkpoint written with other settings/data does.
@@ -97,7 +98,12 @@ def check_trainer_settings(*, epochs: Any, batch_size: Any, lr: Any, weight_deca
 
 def as_data(x: Any, name: str, d: int | None = None) -> torch.Tensor:
     """x as a CPU tensor (N, T, d) that the caller does not share (a copy); InputError for another
-    shape, ``d`` variables expected, or NaN/inf values."""
+    shape, ``d`` variables expected, or NaN/inf values. A `warp_phys.streaming.TrajectorySource`
+    is returned as it is (its values are checked as its batches are read)."""
+    if is_source(x):
+        if d is not None and x.shape[-1] != d:
+            raise InputError(f"{name} has {x.shape[-1]} variables but the model expects {d}")
+        return x
     if isinstance(x, torch.Tensor):
         x = x.detach().to("cpu", copy=True)
     else:
@@ -192,6 +198,8 @@ def check_fit_inputs(trainer: Any, model: torch.nn.Module, x_train: Any, tau: An
     ``model.n_variables`` when the model has it), tau (T,), x_val (N_val, T, d) or None, and the
     targets (`check_targets`) or, with ``loss="cross_entropy"``, the class labels (`check_labels`,
     K = ``model.n_classes`` when the model has it). InputError otherwise."""
+    if is_source(x_train) or is_source(x_val):
+        check_streamed(trainer, x_train, y_train, y_val)
     x_train = as_data(x_train, "x_train", getattr(model, "n_variables", None))
     T = x_train.shape[1]
     tau = as_times(tau, T)
@@ -211,6 +219,19 @@ def check_fit_inputs(trainer: Any, model: torch.nn.Module, x_train: Any, tau: An
     else:
         y_train, y_val = check_targets(x_train, x_val, y_train, y_val, needs_inputs=trainer._needs_inputs())
     return x_train, tau, x_val, y_train, y_val
+
+
+def check_streamed(trainer: Any, x_train: Any, y_train: Any, y_val: Any) -> None:
+    """What streamed data (`warp_phys.streaming.TrajectorySource`) support: one-step or forecast
+    training on the inputs themselves. InputError for targets, class labels or a checkpoint."""
+    given = [name for name, on in (("y_train/y_val", y_train is not None or y_val is not None),
+                                   ("loss='cross_entropy'", trainer.loss == "cross_entropy"),
+                                   ("checkpoint_path", trainer.checkpoint_path is not None)) if on]
+    if given:
+        raise InputError(f"{given} are not supported with streamed data (a TrajectorySource): train on tensors "
+                         "held in memory, or drop them")
+    if not is_source(x_train):
+        raise InputError("x_val is streamed (a TrajectorySource) but x_train is not; stream both or neither")
 
 
 def failure_message(history: Any, *, lr: float, last_lr: float, epochs: int, grad_clip: float | None,

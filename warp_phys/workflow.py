@@ -19,6 +19,7 @@ from warp_phys.pipeline import Reconstruction, Splits, available_models, field_j
 from warp_phys.pipeline.jobs import SIMULATION_ONLY, series_job
 from warp_phys.pipeline.models import MODELS
 from warp_phys.pipeline.series import finish as finish_series
+from warp_phys.pipeline.streamed import _is_paths, open_lazy, stream_job
 from warp_phys.validation import InputError, check_int, check_output_path, check_seed
 
 #: Arguments of `reconstruct` that apply to system= only.
@@ -42,9 +43,6 @@ def _check_common(system: Any, data: Any, time: Any, variables: Any, model: Any,
         if time is not None:
             raise InputError("time= is the time axis of your own data=; a system's time grid comes from its "
                              "protocol (change it with t_span= and n_steps=)")
-    if isinstance(data, (str, os.PathLike)):
-        raise InputError(f"data={str(data)!r} is a path; open the file first with "
-                         "warp_phys.open_trajectories(path) and pass the Dataset")
     if not isinstance(model, str):
         raise InputError(f"model must be a model name (str), got {model!r}; choose one of {available_models()}")
     if not isinstance(progress, bool):
@@ -57,8 +55,8 @@ def _check_common(system: Any, data: Any, time: Any, variables: Any, model: Any,
         check_int(horizon, "horizon", minimum=1)
 
 
-def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None, *, time: Any = None,
-                context: int | None = None, horizon: int | None = None, prior: str | None = "auto",
+def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.PathLike | None = None, *,
+                time: Any = None, context: int | None = None, horizon: int | None = None, prior: str | None = "auto",
                 model: str = "warp", epochs: int | None = None, seed: int = 0, device: str = "auto",
                 progress: bool = True, protocol: str | None = None, prior_options: Mapping | None = None,
                 variables: Sequence[str] | None = None, splits: Splits | None = None,
@@ -81,6 +79,13 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
             with ``time`` (numbers or numpy datetime64), a pandas Series/DataFrame (its index is
             the time unless ``time=`` is given; a DatetimeIndex works), or a Dataset
             ``state(time[, variable])``. A 1-D or 2-D array without ``window=`` is refused.
+            Data larger than memory: a path to a Zarr store (``"x.zarr"``, e.g. from
+            `warp_phys.sharded.simulate_to_zarr`), to NetCDF file(s) (a path, a glob such as
+            ``"runs/*.nc"`` or a list, joined along ``trajectory``), or an open dask-backed
+            Dataset (``xr.open_zarr(...)``) is streamed from disk (`warp_phys.pipeline.streamed`):
+            scaler fit in one pass, training and validation batches read as needed, at most
+            ``max_test_trajectories=`` (default 1024) test trajectories read and scored; the
+            classical baselines are left out and closed-form models refused.
         context: observed steps before the forecast (default: the recipe's; for a series a
             quarter of the window, or ``window - horizon`` when ``horizon`` is given).
         horizon: forecast steps to score after the context (default: to the end; for a series
@@ -166,8 +171,13 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | None = None,
             raise InputError(f"{given} apply to simulated systems (system=) and do nothing for your own data=: "
                              "drop them (your data set the time grid and the number of trajectories)")
         if series:
+            if isinstance(data, (str, os.PathLike, list, tuple)) and _is_paths(data):
+                raise InputError("window= reads one series into memory: open the file (warp_phys.open_trajectories"
+                                 " or xarray) and pass the Dataset or array")
             job = series_job(data, time, variables, options=options, progress=progress, horizon=horizon,
                              **series, **common)
+        elif (lazy := open_lazy(data, time, variables)) is not None:  # a path or a dask-backed Dataset: streamed
+            job = stream_job(lazy, options=options, progress=progress, horizon=horizon, **common)
         else:
             job = user_job(data, time, variables, options=options, progress=progress, horizon=horizon, **common)
     else:

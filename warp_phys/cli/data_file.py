@@ -1,12 +1,15 @@
 """Reading the user's data file for ``warp-phys reconstruct --data FILE``.
 
-Two formats, told apart by the file's suffix:
+Three formats, told apart by the file's suffix:
 
 * NetCDF (``.nc``, ``.nc4``, ``.cdf``, ``.netcdf``): a file written by `warp_phys.to_netcdf`
   (checksums verified) or by xarray / another NetCDF writer, with a variable
   ``state(trajectory, time, variable)`` and a numeric ``time`` coordinate; or
   ``state(time[, variable])``: one series (cut into windows with ``--window``). Only
   ``state`` and its coordinates are read.
+* Zarr (a ``.zarr`` directory, e.g. from ``warp-phys simulate NAME --out x.zarr``) with
+  ``state(trajectory, time, variable)``: not read here; `warp_phys.reconstruct` streams it from
+  disk in batches (data larger than memory; `warp_phys.pipeline.streamed`).
 * CSV (``.csv``): a header row, then one row per time step, comma separated; ``#`` lines are
   comments. Columns ``time,<var1>,<var2>,...``: one series (needs ``--window``); columns
   ``trajectory,time,<var1>,...``: several trajectories, each on the same times, rows grouped
@@ -26,6 +29,7 @@ from warp_phys.validation import InputError
 
 NETCDF_SUFFIXES = (".nc", ".nc4", ".cdf", ".netcdf")
 CSV_SUFFIXES = (".csv",)
+ZARR_SUFFIXES = (".zarr",)
 
 
 @dataclass
@@ -45,8 +49,11 @@ def check_data_path(path: Any, name: str = "--data") -> Path:
     if not p.exists():
         raise InputError(f"{name}: no such file {str(path)!r}; check the path (relative paths are read from "
                          f"{os.getcwd()})")
+    if p.suffix.lower() in ZARR_SUFFIXES and p.is_dir():
+        return p
     if not p.is_file():
-        raise InputError(f"{name}: {str(path)!r} is not a file; pass a NetCDF (.nc) or CSV (.csv) file")
+        raise InputError(f"{name}: {str(path)!r} is not a file; pass a NetCDF (.nc) or CSV (.csv) file or a "
+                         ".zarr store")
     if not os.access(p, os.R_OK):
         raise InputError(f"{name}: {str(path)!r} is not readable; change its permissions (chmod u+r)")
     if p.suffix.lower() not in NETCDF_SUFFIXES + CSV_SUFFIXES:
@@ -114,7 +121,9 @@ def read_data_file(path: Path) -> DataFile:
     """Read a file checked by `check_data_path`; InputError naming the file and the fix."""
     if path.suffix.lower() in CSV_SUFFIXES:
         return _read_csv(path)
+    if path.suffix.lower() in ZARR_SUFFIXES:  # streamed from disk by reconstruct (warp_phys.pipeline.streamed)
+        return DataFile(str(path), None, None, series=False)
     return _read_netcdf(path)
 
 
-__all__ = ["CSV_SUFFIXES", "DataFile", "NETCDF_SUFFIXES", "check_data_path", "read_data_file"]
+__all__ = ["CSV_SUFFIXES", "DataFile", "NETCDF_SUFFIXES", "ZARR_SUFFIXES", "check_data_path", "read_data_file"]

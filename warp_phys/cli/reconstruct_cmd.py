@@ -28,12 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog="--data formats: NetCDF (.nc) with state(trajectory, time, variable) and a time coordinate "
                "(written by warp_phys.to_netcdf or xarray); or CSV (.csv) with a header row: "
                "'time,<var1>,<var2>,...' (one series; needs --window) or 'trajectory,time,<var1>,...' "
-               "(several trajectories on the same times). '#' lines are comments.",
+               "(several trajectories on the same times). '#' lines are comments. Or a Zarr store (.zarr, e.g. from "
+               "`warp-phys simulate NAME --out x.zarr`) with state(trajectory, time, variable): streamed from disk "
+               "in batches (data larger than memory; no classical baselines, at most 1024 test trajectories scored).",
     )
     p.add_argument("system", nargs="?", default=None,
                    help="system name (see `warp-phys systems`), e.g. lorenz, msd, lv; omit it with --data")
     p.add_argument("--data", default=None, metavar="FILE",
-                   help="your trajectories instead of a system: a NetCDF or CSV file (formats below)")
+                   help="your trajectories instead of a system: a NetCDF or CSV file, or a .zarr store (formats below)")
     p.add_argument("--window", type=int, default=None,
                    help="with --data holding ONE series: steps per window it is cut into (split in time order)")
     p.add_argument("-o", "--output", required=True, help="NetCDF file to write (written atomically)")
@@ -140,7 +142,8 @@ def _data_arguments(path: Path, window: int | None) -> dict[str, Any]:
                          "windows (split in time order), or give several trajectories (CSV: a leading "
                          "'trajectory' column; NetCDF: state(trajectory, time, variable))")
     if not f.series and window is not None:
-        n = f.data.sizes["trajectory"] if hasattr(f.data, "sizes") else f.data.shape[0]
+        n = f.data.sizes["trajectory"] if hasattr(f.data, "sizes") else "its" if isinstance(f.data, str) \
+            else f.data.shape[0]
         raise InputError(f"{path} already holds {n} trajectories; --window cuts one series into windows: drop it")
     out = {"data": f.data, "time": f.time, "variables": f.variables}
     if window is not None:

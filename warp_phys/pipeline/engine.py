@@ -180,8 +180,11 @@ def run(job: Job) -> Reconstruction:
     history = train(net, z_train, tau, z_val, job.recipe, context=context,
                     output=job.spec.output, seed=job.seed, device=job.device, progress=job.progress,
                     trainer=trainer)
-    # the user's data (no system): the classical forecasts beside the result, on the same windows
-    baselines = classical_forecasts(job, bind, z_train, z_val, tau, context) if job.system is None else None
+    # the user's data (no system): the classical forecasts beside the result, on the same windows (not when
+    # streamed from disk: their closed-form fit reads the whole training split)
+    streamed = getattr(enc, "streams", False)
+    baselines = classical_forecasts(job, bind, z_train, z_val, tau, context) \
+        if job.system is None and not streamed else None
     classical = classical_metrics(job, baselines, context) if baselines is not None else {}
     net = net.to(job.device)
 

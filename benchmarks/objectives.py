@@ -2,6 +2,7 @@
 
     python benchmarks/objectives.py                      # MSD paper protocol, 2 seeds
     python benchmarks/objectives.py --budget 60 --seeds 0
+    python benchmarks/objectives.py --black-box lowrank  # the black box before 2026-12-04
 
 Black-box WARP on the MSD paper protocol (parameters sampled per trajectory, OOD test set,
 context 100 of 256 steps), trained with each objective for the same wall-clock budget and
@@ -22,14 +23,17 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import format_machine, machine_info, markdown_table, mean_std  # noqa: E402
+from paper_table import BLACK_BOX_WARP, SEGMENT_WARP  # noqa: E402
 
 import warp_phys  # noqa: E402
 from warp_phys import systems  # noqa: E402
 from warp_phys.pipeline import plan_system, simulate_system  # noqa: E402
 
-#: The black-box WARP of the paper table's small scale.
-WARP = dict(width=32, depth=2, transition="lowrank", rank=8, output_clip=5.0, lr=1e-3, batch_size=16,
-            epochs=100_000, patience=100_000)
+#: The black-box WARP's training settings (the paper table's small scale).
+WARP = dict(width=32, depth=2, output_clip=5.0, lr=1e-3, batch_size=16, epochs=100_000, patience=100_000)
+#: Its structure: "memory" is the paper table's black box since 2026-12-04 (subspace memory and
+#: increment decoding, no physics); "lowrank" the one before.
+BLACK_BOXES: dict[str, dict] = {"memory": BLACK_BOX_WARP, "lowrank": dict(SEGMENT_WARP, prior=None)}
 OBJECTIVES: dict[str, dict] = {
     "teacher forcing": dict(p_force=1.0),
     "p_force 0.25 (sequential)": dict(p_force=0.25),
@@ -47,10 +51,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     p.add_argument("--n-train", type=int, default=256)
     p.add_argument("--objectives", nargs="+", default=list(OBJECTIVES), choices=list(OBJECTIVES))
+    p.add_argument("--black-box", choices=list(BLACK_BOXES), default="memory",
+                   help="the black box's structure (default: the paper table's)")
     args = p.parse_args(argv)
+    structure = dict(BLACK_BOXES[args.black_box])
+    prior = structure.pop("prior")
     print("# Training objectives at equal wall time (benchmarks/objectives.py)\n")
     print(format_machine(machine_info("cpu")))
-    print(f"- MSD paper protocol, black-box WARP {WARP}, {args.n_train} training trajectories, 32 validation, "
+    print(f"- MSD paper protocol, black-box WARP {args.black_box!r} {structure} prior {prior!r}, {WARP}, {args.n_train} training trajectories, 32 validation, "
           f"64 OOD test; {args.budget:.0f} s of training per objective and seed; seeds {args.seeds}\n")
     system = systems.get("msd")
     sizes = dict(n_train=args.n_train, n_val=32, n_test=64, context=100)
@@ -63,9 +71,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                rec = warp_phys.reconstruct(system=system, protocol="paper", prior=None, seed=seed, progress=False,
+                rec = warp_phys.reconstruct(system=system, protocol="paper", prior=prior, seed=seed, progress=False,
                                             device="cpu", splits=splits, max_time=args.budget,
-                                            **sizes, **WARP, **OBJECTIVES[name])
+                                            **sizes, **WARP, **structure, **OBJECTIVES[name])
             h = rec.history
             row = dict(objective=name, seed=seed, mse=rec.metrics["mse"], zero=rec.metrics["mse_zero"],
                        epochs=h.epochs_run, best=h.best_epoch, val=h.best_score, wall=time.perf_counter() - t0)

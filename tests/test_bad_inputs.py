@@ -75,7 +75,7 @@ API = {
     "model_not_str": (user(model=3), InputError, ["model", "3"]),
     "prior_unknown_before_simulation": (lorenz(prior="nonsense"), InputError, ["nonsense", "grey_box"]),
     "prior_not_str": (lorenz(prior=5), InputError, ["prior", "5"]),
-    "prior_options_without_prior": (user(prior_options={"gain": 1.0}), InputError, ["prior_options", "prior="]),
+    "prior_options_without_prior": (user(prior=None, prior_options={"gain": 1.0}), InputError, ["prior_options", "prior="]),
     "both_system_and_data": (rec(system="lorenz", data=X, time=T), InputError, ["exactly one"]),
     "neither_system_nor_data": (rec(), InputError, ["exactly one"]),
     "system_not_a_system": (rec(system=123), InputError, ["system", "123"]),

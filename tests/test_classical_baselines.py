@@ -16,6 +16,7 @@ from warp_phys.baselines.classical import AR, SELECT_RTOL, SeasonalNaive
 from warp_phys.baselines.ets import ETS
 from warp_phys.metrics import forecast_mse, forecast_window, persistence_forecast
 from warp_phys.validation import InputError
+from test_pipeline_pins import USER_WARP_BEFORE  # noqa: E402  (the pinned user-data settings)
 
 PHI = (0.6, -0.3)
 
@@ -180,10 +181,11 @@ def test_user_data_results_carry_the_classical_baselines_and_keep_their_values(m
     from warp_phys.pipeline import engine
 
     x, t = _user_data()
-    rec = warp_phys.reconstruct(data=x, time=t, epochs=2, seed=2, progress=False, device="cpu")
+    kw = dict(epochs=2, seed=2, progress=False, device="cpu", **USER_WARP_BEFORE)
+    rec = warp_phys.reconstruct(data=x, time=t, **kw)
     m = rec.metrics
     monkeypatch.setattr(engine, "classical_metrics", lambda *args, **kwargs: {})  # the run without them
-    before = warp_phys.reconstruct(data=x, time=t, epochs=2, seed=2, progress=False, device="cpu").metrics
+    before = warp_phys.reconstruct(data=x, time=t, **kw).metrics
     assert {k: m[k] for k in before} == before  # every existing key, bit for bit
     # the values pinned in tests/test_pipeline_pins.py ("user_warp"): the existing keys are unchanged
     assert m["mse"] == pytest.approx(0.46539957629950945, rel=1e-5)

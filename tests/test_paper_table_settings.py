@@ -26,10 +26,9 @@ CASES = [(scale, ds, m) for scale in PT.SETTINGS for ds in PT.DATASETS for m in 
 def test_setting_builds_its_model(scale, dataset, model):
     spec = PT.DATASETS[dataset]
     system = systems.get(spec["system"])
-    opts = dict(PT.settings(scale, dataset, model), context=spec["context"])
+    name, prior, opts = PT.model_call(scale, dataset, model)
+    opts["context"] = spec["context"]
     prior_options = opts.pop("prior_options", {})
-    name = "warp" if model in ("warp", "warp_prior") else model
-    prior = spec["prior"] if model == "warp_prior" else None
     recipe, proto, model_spec = plan_system(system, model=name, prior=prior, prior_options=prior_options,
                                             protocol=spec["protocol"], options=opts)
     assert proto.n_train == PT.SIZES[scale][dataset]["n_train"] and proto.n_ctx == spec["context"]
@@ -37,6 +36,9 @@ def test_setting_builds_its_model(scale, dataset, model):
     built = build_model(model_spec, d, BindContext(n_variables=d, dt=1.0 / 255, duration=1.0,
                                                    scaler=Scaler.identity(d), system=system))
     assert built.n_variables == d
+    if model == "warp" and spec.get("task") != "segment_repeat" and dataset != "sine":
+        # the black box: subspace memory and increment decoding, no physics
+        assert built.prior.name == "increment" and built.config["transition"] == "subspace"
     if model == "warp_prior":
         assert built.prior.name == spec["prior"]
         if spec["prior"] == "grey_box":
@@ -54,3 +56,21 @@ def test_budget_option_sets_one_equal_budget_for_every_learned_model(monkeypatch
         PT.main(["--scale", "small", "--budget", "10", "--datasets", "msd", "--models", "gru"])
     with pytest.raises(SystemExit):
         PT.main(["--scale", "medium", "--budget", "-1", "--datasets", "msd", "--models", "gru"])
+
+
+@pytest.mark.parametrize("scale", ["small", "medium"])
+def test_resume_reuses_only_runs_made_with_the_current_settings(scale):
+    """A finished run is reused by --resume only if its settings (and the black box's prior)
+    are this scale's current ones: a change of recipe reruns it instead of reprinting it."""
+    import json
+
+    for dataset, model in (("msd", "warp"), ("msd", "gru"), ("lv_segment", "warp"), ("sine:20", "warp_prior")):
+        _, prior, opts = PT.model_call(scale, dataset, model)
+        if ":" in dataset:
+            opts["n_train"] = int(dataset.split(":")[1])
+        row = {"dataset": dataset, "model": model, "seed": 0, "prior": prior, "settings": json.loads(json.dumps(opts))}
+        assert PT.same_settings(row, scale)
+        assert not PT.same_settings(dict(row, settings={**row["settings"], "batch_size": 256 + 1}), scale)
+        if dataset == "msd" and model == "warp":  # the black box's decoding prior counts too
+            assert not PT.same_settings(dict(row, prior=None), scale)
+    assert not PT.same_settings({"dataset": "msd", "model": "nonsense", "settings": {}}, scale)

@@ -19,6 +19,10 @@ FIELD = dict(grid=32, dt=0.2, run_duration=12.0, spinup=4.0, n_runs_train=2, n_r
              batch_size=16, progress=False, device="cpu")
 
 
+#: The user-data WARP before the memory and increment defaults (2026-12-04).
+USER_WARP_BEFORE = dict(prior=None, transition="identity")
+
+
 def _user_data():
     rng = np.random.default_rng(0)
     t = np.linspace(0, 4, 48)
@@ -31,8 +35,9 @@ CASES = {
                           {"mse": 0.902041175993966, "mse_persistence": 185.3984143259054}),
     "msd_gru": (lambda: warp_phys.reconstruct(system="msd", model="gru", seed=1, **SMALL),
                 {"mse": 129.76918847136074, "mse_zero": 47.390327576251956}),
+    # the user-data recipe before its memory and increment defaults (2026-12-04), pinned as it was
     "user_warp": (lambda: warp_phys.reconstruct(data=_user_data()[0], time=_user_data()[1], epochs=2, seed=2,
-                                                progress=False, device="cpu"),
+                                                progress=False, device="cpu", **USER_WARP_BEFORE),
                   {"mse": 0.46539957629950945, "mse_persistence": 1.1215817630580112}),
     "kolmogorov_warp": (lambda: warp_phys.reconstruct(system="kolmogorov", seed=0, **FIELD),
                         {"mse": 2.134361037878722, "rel_l2": 0.589317322945535}),

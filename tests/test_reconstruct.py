@@ -99,11 +99,16 @@ def test_user_data_path_and_errors():
     x = np.stack([amp[:, None] * np.sin(t + phase[:, None]), amp[:, None] * np.cos(t + phase[:, None])], -1)
     kw = dict(context=16, epochs=3, batch_size=8, progress=False, device="cpu", width=16, depth=1)
     rec = warp_phys.reconstruct(data=x, time=t, **kw)
-    assert rec.system is None and rec.prior_name is None
+    assert rec.system is None and rec.prior_name == "increment"  # the user-data default: increment decoding
     assert rec.dataset.sizes["trajectory"] == 2  # 15% of 12, held out
     np.testing.assert_array_equal(rec.dataset["time"].values, t)
     assert np.isfinite(rec.metrics["mse"])
-    assert rec.model.config["prev_obs_input"] is True  # the user-data recipe's WARP setting
+    # the user-data recipe's WARP settings: the subspace memory, the previous observation as input
+    assert rec.model.config["prev_obs_input"] is True and rec.model.config["transition"] == "subspace"
+    assert rec.model.config["transition_options"] == {"input_scale": 10.0}
+    other = warp_phys.reconstruct(data=x, time=t, prior=None, transition="lowrank", **kw)  # the memory's defaults go
+    assert other.prior_name is None and other.model.config["transition"] == "lowrank"
+    assert other.model.config["transition_options"] in ({}, None)
     gru = warp_phys.reconstruct(data=x, time=t, model="gru", **{**kw, "width": 32})  # recipe's WARP options not passed
     assert gru.dataset["prediction_mean"].shape == rec.dataset["prediction_mean"].shape
     with pytest.raises(ValueError, match=r"different lengths \[40, 64\].*trim them to 40"):

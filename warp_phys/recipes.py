@@ -154,11 +154,21 @@ def generic_recipe(system: Any, protocol: str | None = None) -> Recipe:
                   data=dict(_SIZES, t_span=(t0, t1), n_steps=n_steps, n_ctx=context), **_CPU)
 
 
+#: WARP's prior for the user's own data under ``prior="auto"``: increment decoding (x_t =
+#: x_{t-1} + 0.1 raw; no physics), as the RNN baselines' residual heads. benchmarks/README.md
+#: ("Real series") has the measurements behind it.
+USER_DATA_PRIOR = "increment"
+#: The subspace memory's settings of the user-data recipe (used when the transition is "subspace").
+USER_DATA_MEMORY = {"rank": 8, "transition_options": {"input_scale": 10.0}}
+
+
 def user_data_recipe(n_steps: int) -> Recipe:
-    """Defaults for the user's own trajectories: context a quarter of the steps; the root
-    network reads the previous observation (``prev_obs_input``; tutorial 05 compares)."""
+    """Defaults for the user's own trajectories: context a quarter of the steps; the weights
+    read the history through the ``subspace`` memory (`USER_DATA_MEMORY`), and the root network
+    reads the previous observation (``prev_obs_input``) and emits the change of the state
+    (`USER_DATA_PRIOR`)."""
     return Recipe(data={"n_ctx": max(1, n_steps // 4)}, epochs=100, batch_size=32, lr=3e-3, p_force=1.0,
-                  width=32, depth=2, model_options={"prev_obs_input": True})
+                  width=32, depth=2, transition="subspace", model_options={"prev_obs_input": True, **USER_DATA_MEMORY})
 
 
 def get_recipe(system: Any, protocol: str | None = None) -> Recipe:
@@ -180,4 +190,5 @@ def resolve_protocol(system: Any, recipe: Recipe, overrides: Mapping[str, Any]) 
 
 
 __all__ = ["PROTOCOL_OPTIONS", "RECIPES", "Recipe", "RecipeBase", "TrainingRecipe", "generic_recipe",
-           "get_recipe", "recipe_fields", "resolve_protocol", "user_data_recipe"]
+           "get_recipe", "recipe_fields", "resolve_protocol", "USER_DATA_MEMORY", "USER_DATA_PRIOR",
+           "user_data_recipe"]

@@ -90,8 +90,9 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
             quarter of the window, or ``window - horizon`` when ``horizon`` is given).
         horizon: forecast steps to score after the context (default: to the end; for a series
             ``window - context``, also the length of the forecast beyond the record).
-        prior: "auto" (the system's recommended prior for WARP; none for user data or
-            baselines), a name from ``warp_phys.priors.available()``, or None.
+        prior: "auto" (WARP: the system's recommended prior; for user data "increment", the
+            root network emits the change of the state; baselines: none), a name from
+            ``warp_phys.priors.available()``, or None (WARP decodes the state directly).
         model: "warp" or another name of ``warp_phys.pipeline.available_models()``.
         epochs: training epochs (default: the recipe's).
         seed: seeds data generation, splits, initialisation and training.

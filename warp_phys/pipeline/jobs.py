@@ -12,7 +12,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from warp_phys.recipes import PROTOCOL_OPTIONS, Recipe, get_recipe, resolve_protocol, user_data_recipe
+from warp_phys.recipes import (PROTOCOL_OPTIONS, USER_DATA_MEMORY, USER_DATA_PRIOR, Recipe, get_recipe,
+                              resolve_protocol, user_data_recipe)
 from warp_phys.validation import InputError, check_context, check_int, check_memory, check_number, check_seed
 
 from .encoders import FieldEncoder, StateEncoder
@@ -202,8 +203,11 @@ def _user_model(n_steps: int, model: str, prior: Any, prior_options: Mapping | N
                 options: dict[str, Any]) -> tuple[Recipe, dict, ModelSpec]:
     """(recipe, protocol-like overrides, `ModelSpec`) of a run on the user's data of ``n_steps``
     steps per trajectory (`user_data_recipe` with the user's options)."""
+    user_set = set(options)
     recipe, overrides, model_opts = split_options(user_data_recipe(n_steps), options, model)
-    prior_name = resolve_prior(prior, model, None)
+    if recipe.transition != "subspace":  # the memory's defaults do not apply to another transition
+        model_opts = {k: v for k, v in model_opts.items() if k in user_set or k not in USER_DATA_MEMORY}
+    prior_name = resolve_prior(prior, model, USER_DATA_PRIOR)
     _check_prior_options(prior_name, prior_options)
     return recipe, overrides, _spec(model, recipe, prior_name, prior_options, seed, model_opts)
 

@@ -142,7 +142,8 @@ SMALL: dict[str, dict[str, dict[str, Any]]] = {
     "msd": _small_traj(dict(warp=40, warp_prior=150, gru=20, lstm=20, transformer=30, node=15)),
     "_default": _small_traj(dict(warp=25, warp_prior=60, gru=15, lstm=15, transformer=20, node=10)),
     "sine": {m: dict(epochs=1000, batch_size=10, lr=1e-3, p_force=0.25, patience=300, max_time=20.0,
-                     **({"width": 32, "depth": 2} if m.startswith("warp") else {})) for m in MODELS},
+                     **({"width": 32, "depth": 2} if m.startswith("warp") else {}),
+                     **(BLACK_BOX_WARP if m == "warp" else {})) for m in MODELS},
 }
 
 #: The wall-clock training budget (seconds) of every learned model, per dataset and seed, at
@@ -156,13 +157,13 @@ def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hid
     """Settings where every learned model trains for the same wall-clock ``budget`` (the epoch
     cap is never reached first) and is selected on validation. ``trajectories``: the MSD/LV
     settings (black box with memory and increment decoding, grey box on the subspace memory);
-    else Sine's (plain WARP, the sinusoid prior with its defaults). ``baselines``: settings of
+    else Sine's (the same black box, the sinusoid prior with its defaults). ``baselines``: settings of
     the GRU, LSTM, Transformer and neural ODE that differ from WARP's (e.g. their batch size)."""
     run = dict(epochs=100_000, batch_size=batch_size, p_force=p_force, patience=100, max_time=budget)
     warp = dict(run, width=width, depth=depth, lr=lr)
     base = dict(run, lr=lr, hidden=hidden, layers=2) | (baselines or {})
     if not trajectories:
-        return {"warp": dict(warp), "warp_prior": dict(warp), "gru": dict(base), "lstm": dict(base),
+        return {"warp": dict(warp, **BLACK_BOX_WARP), "warp_prior": dict(warp), "gru": dict(base), "lstm": dict(base),
                 "transformer": dict(base), "node": dict(base), "ode_fit": dict(margin=0.0)}
     return {"warp": dict(warp, output_clip=5.0, **BLACK_BOX_WARP),
             "warp_prior": dict(warp, transition="subspace", rank=8, transition_options=MEMORY_OPTIONS,

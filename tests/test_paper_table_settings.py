@@ -36,7 +36,7 @@ def test_setting_builds_its_model(scale, dataset, model):
     built = build_model(model_spec, d, BindContext(n_variables=d, dt=1.0 / 255, duration=1.0,
                                                    scaler=Scaler.identity(d), system=system))
     assert built.n_variables == d
-    if model == "warp" and spec.get("task") != "segment_repeat" and dataset != "sine":
+    if model == "warp" and spec.get("task") != "segment_repeat":
         # the black box: subspace memory and increment decoding, no physics
         assert built.prior.name == "increment" and built.config["transition"] == "subspace"
     if model == "warp_prior":

@@ -19,7 +19,7 @@ from warp_phys.pipeline import Reconstruction, Splits, available_models, field_j
 from warp_phys.pipeline.jobs import SIMULATION_ONLY, series_job
 from warp_phys.pipeline.models import MODELS
 from warp_phys.pipeline.series import finish as finish_series
-from warp_phys.pipeline.streamed import _is_paths, open_lazy, stream_job
+from warp_phys.pipeline.streamed import is_paths, open_lazy, stream_job
 from warp_phys.validation import InputError, check_int, check_output_path, check_seed
 
 #: Arguments of `reconstruct` that apply to system= only.
@@ -172,7 +172,7 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
             raise InputError(f"{given} apply to simulated systems (system=) and do nothing for your own data=: "
                              "drop them (your data set the time grid and the number of trajectories)")
         if series:
-            if isinstance(data, (str, os.PathLike, list, tuple)) and _is_paths(data):
+            if isinstance(data, (str, os.PathLike, list, tuple)) and is_paths(data):
                 raise InputError("window= reads one series into memory: open the file (warp_phys.open_trajectories"
                                  " or xarray) and pass the Dataset or array")
             job = series_job(data, time, variables, options=options, progress=progress, horizon=horizon,

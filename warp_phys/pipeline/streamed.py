@@ -49,7 +49,8 @@ STREAMABLE = ("warp", "gru", "lstm", "transformer", "node", "persistence")
 _DIMS = ("trajectory", "time", "variable")
 
 
-def _is_paths(data: Any) -> bool:
+def is_paths(data: Any) -> bool:
+    """Whether ``data`` is a path (str / PathLike) or a non-empty list or tuple of paths."""
     return isinstance(data, (str, os.PathLike)) or (
         isinstance(data, (list, tuple)) and len(data) > 0 and all(isinstance(p, (str, os.PathLike)) for p in data))
 
@@ -93,7 +94,7 @@ def open_lazy(data: Any, time: Any = None, variables: Sequence[str] | None = Non
     """``data`` opened for streaming: ``state(trajectory, time, variable)`` with its ``time``
     and ``variable`` coordinates, values not read; None for data held in memory (an array, or a
     Dataset not backed by dask: the in-memory path). InputError for a missing path or no ``state``."""
-    if _is_paths(data):
+    if is_paths(data):
         ds, name = _open_paths(data)
     elif isinstance(data, xr.Dataset) and "state" in data and data["state"].chunks is not None:
         ds, name = data, "the Dataset"
@@ -182,4 +183,5 @@ def stream_job(ds: xr.Dataset, *, model: str, prior: Any, prior_options: Mapping
                                           "test_trajectories_scored"]}, **common)
 
 
-__all__ = ["MAX_TEST_TRAJECTORIES", "STREAMABLE", "StreamEncoder", "open_lazy", "stream_job", "stream_splits"]
+__all__ = ["MAX_TEST_TRAJECTORIES", "STREAMABLE", "StreamEncoder", "is_paths", "open_lazy", "stream_job",
+           "stream_splits"]

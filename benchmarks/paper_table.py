@@ -47,6 +47,7 @@ from _common import format_machine, machine_info, markdown_table, mean_std  # no
 import warp_phys  # noqa: E402
 from warp_phys import metrics  # noqa: E402
 from warp_phys.device import resolve_device  # noqa: E402
+from warp_phys.recipes import USER_DATA_MEMORY, USER_DATA_PRIOR  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # what to run
@@ -120,8 +121,8 @@ MEMORY_OPTIONS = {"input_scale": 10.0}
 #: increment decoding (x_t = x_{t-1} + 0.1 raw, the root network reading x_{t-1}), which the
 #: RNN baselines have too (their residual heads). No physics: the prior "increment" knows no
 #: equation. benchmarks/README.md, "Paper-table settings", has the measurements behind it.
-BLACK_BOX_WARP = dict(transition="subspace", rank=8, transition_options=MEMORY_OPTIONS, prior="increment",
-                      prev_obs_input=True)
+#: The same structure as the package's default for the user's own data (warp_phys.recipes).
+BLACK_BOX_WARP = dict(transition="subspace", **USER_DATA_MEMORY, prior=USER_DATA_PRIOR, prev_obs_input=True)
 #: The segment-repeat task's black box (its inputs after the segment are zeros, not states).
 SEGMENT_WARP = dict(transition="lowrank", rank=8)
 

@@ -14,6 +14,7 @@ from warp_phys import baselines
 from warp_phys.model import WARP
 from warp_phys.sequence import Prediction, SequenceModel
 from warp_phys.training import Trainer
+from warp_phys.training_epoch import epoch_order
 
 WARP_FEEDBACK = all(k in inspect.signature(WARP.forward).parameters
                     for k in ("feedback_passes", "detach_feedback", "noise_std"))
@@ -194,9 +195,64 @@ def test_resume_with_schedules_equals_uninterrupted(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref_model.state_dict().values()))
 
 
+# ---------------------------------------------------------------- epochs of k batches
+def test_epoch_order_draws_whole_passes_then_cuts():
+    g = torch.Generator().manual_seed(7)
+    one = epoch_order(10, g, batch_size=4)
+    assert sorted(one.tolist()) == list(range(10))
+    g = torch.Generator().manual_seed(7)
+    short = epoch_order(10, g, batch_size=4, batches_per_epoch=2)  # 8 of one permutation: no repeat
+    assert short.tolist() == one[:8].tolist()
+    g = torch.Generator().manual_seed(7)
+    long = epoch_order(10, g, batch_size=4, batches_per_epoch=6)  # 24: two whole passes and 4 more
+    assert long.shape == (24,) and long[:10].tolist() == one.tolist()
+    assert sorted(long[10:20].tolist()) == list(range(10)) and len(set(long[20:].tolist())) == 4
+
+
+def test_batches_per_epoch_sets_the_steps_between_validations_and_the_schedule():
+    x, tau = waves(16)
+    model = Stub()
+    h = Trainer(epochs=5, batch_size=4, batches_per_epoch=3, p_force_schedule="linear", p_force_floor=0.0,
+                schedule_epochs=4, **QUIET).fit(model, x, tau, x[:4])
+    assert len(model.calls) == 5 * 3  # 3 steps an epoch, not 16 / 4 = 4
+    assert h.p_force == [1.0, 0.75, 0.5, 0.25, 0.0] and len(h.val_loss) == 5
+    assert [c["p_force"] for c in model.calls] == [p for p in h.p_force for _ in range(3)]
+
+
+def test_batches_per_epoch_of_one_pass_is_the_default_bit_for_bit():
+    x, tau = waves(16)
+
+    def run(**options):
+        model = WARP(2, width=8, depth=1, seed=0)
+        return Trainer(epochs=3, batch_size=8, seed=2, **QUIET, **options).fit(model, x, tau, x[:4]), model
+
+    (ref, m_ref), (same, m_same) = run(), run(batches_per_epoch=2)  # 2 * 8 = 16: one permutation
+    assert same.train_loss == ref.train_loss and same.val_loss == ref.val_loss
+    assert all(torch.equal(a, b) for a, b in zip(m_ref.state_dict().values(), m_same.state_dict().values()))
+    other, _ = run(batches_per_epoch=3)
+    assert other.train_loss[0] != ref.train_loss[0]
+
+
+def test_resume_with_batches_per_epoch_equals_uninterrupted_and_checks_it(tmp_path):
+    x, tau = waves(16)
+
+    def run(epochs, ck=None, k=3):
+        model = WARP(2, width=8, depth=1, seed=0)
+        return Trainer(epochs=epochs, batch_size=4, batches_per_epoch=k, seed=1, checkpoint_path=ck,
+                       **QUIET).fit(model, x, tau, x[:4]), model
+
+    ref, ref_model = run(4)
+    run(2, tmp_path / "ck.pt")
+    h, model = run(4, tmp_path / "ck.pt")
+    assert h.train_loss == ref.train_loss and h.val_loss == ref.val_loss
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref_model.state_dict().values()))
+    with pytest.raises(ValueError, match="batches_per_epoch: checkpoint 3, now 5"):
+        run(6, tmp_path / "ck.pt", k=5)
+
+
 # ---------------------------------------------------------------- the defaults change nothing
 DEFAULTS = dict(p_force_schedule=None, p_force_floor=0.0, schedule_epochs=None, forecast_horizon_schedule=None,
-                feedback_noise=0.0, feedback_passes=None, detach_feedback=True)
+                feedback_noise=0.0, feedback_passes=None, detach_feedback=True, batches_per_epoch=None)
 
 
 def _pinned_run(**options):
@@ -249,6 +305,9 @@ def test_defaults_leave_training_bit_identical():
     (dict(p_force=0.5, detach_feedback=False), "detach_feedback=False.*feedback_passes"),
     (dict(feedback_noise=0.1), "feedback_noise=0.1.*p_force=1"),
     (dict(p_force_schedule="linear", p_force_floor=1.0, feedback_passes=2), "feedback_passes=2.*p_force=1"),
+    (dict(batches_per_epoch=0), "batches_per_epoch=0"),
+    (dict(batches_per_epoch=2.5), "batches_per_epoch=2.5"),
+    (dict(batches_per_epoch=True), "batches_per_epoch=True"),
 ])
 def test_bad_values_name_the_argument(options, match):
     with pytest.raises(ValueError, match=match):
@@ -274,3 +333,15 @@ def test_reconstruct_passes_the_options_to_the_trainer():
         warp_phys.reconstruct(system="msd", model="gru", p_force=0.5, feedback_noise=0.2, **SMALL)
     with pytest.raises(ValueError, match="p_force_schedule='cosine'"):
         warp_phys.reconstruct(system="msd", p_force_schedule="cosine", **SMALL)
+
+
+def test_reconstruct_passes_batches_per_epoch():
+    options = dict(SMALL, batch_size=4, epochs=2)  # 8 training trajectories: 2 batches a pass
+    ref = warp_phys.reconstruct(system="msd", **options)
+    one_pass = warp_phys.reconstruct(system="msd", batches_per_epoch=2, **options)
+    one_step = warp_phys.reconstruct(system="msd", batches_per_epoch=1, **options)
+    assert one_pass.recipe.batches_per_epoch == 2 and one_step.recipe.batches_per_epoch == 1
+    assert one_pass.history.train_loss == ref.history.train_loss
+    assert one_step.history.train_loss != ref.history.train_loss and len(one_step.history.train_loss) == 2
+    with pytest.raises(ValueError, match="batches_per_epoch=0"):
+        warp_phys.reconstruct(system="msd", batches_per_epoch=0, **SMALL)

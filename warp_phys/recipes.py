@@ -44,6 +44,8 @@ class TrainingRecipe(RecipeBase):
     """How to build and train the model (`warp_phys.Trainer`).
 
     ``epochs``, ``batch_size``, ``lr``, ``p_force`` (teacher-forcing probability),
+    ``batches_per_epoch`` (None: an epoch is one pass over the training set; k: k batches, so
+    validation, selection and the schedules count units of k steps),
     ``patience`` (early stopping, epochs; None: the Trainer's default), ``max_time`` (seconds,
     a wall-clock cap; None = none: a run cut by the clock depends on the machine's speed,
     breaking "same seed, same numbers"), ``forecast_weight`` (> 0 adds the MSE of the model's
@@ -62,6 +64,7 @@ class TrainingRecipe(RecipeBase):
 
     epochs: int = 100
     batch_size: int = 64
+    batches_per_epoch: int | None = None
     lr: float = 1e-3
     p_force: float = 0.25
     patience: int | None = None

@@ -30,7 +30,7 @@ from warp_phys.losses import accuracy, classification_loss, sequence_loss
 from warp_phys.progress import progress_bar
 from warp_phys.streaming import take
 from warp_phys.schedules import FEEDBACK_KEYWORDS, check_schedule_options, feedback_kwargs, horizon_at, p_force_at
-from warp_phys.training_epoch import train_epoch
+from warp_phys.training_epoch import epoch_order, train_epoch
 from warp_phys.training_guard import (TrainingFailedError, check_fit_inputs, check_label_settings,
                                       check_trainer_settings, failure_message, handle_non_finite)
 from warp_phys.training_resume import data_fingerprint, load_checkpoint, save_checkpoint, trainer_settings
@@ -70,6 +70,11 @@ class Trainer:
 
     Args:
         epochs, batch_size, lr, weight_decay: AdamW schedule; ``grad_clip`` max grad norm (None: off).
+        batches_per_epoch: None (default): an epoch is one pass over the training set. An integer
+            k: an epoch is k batches (drawn from consecutive permutations), so validation, model
+            selection, ``patience``, ``lr_patience``, checkpoints and the schedules below count
+            units of k optimiser steps: on a large training set this validates often enough to
+            select a model and lets a schedule run its course within a time budget.
         loss: "mse" or "nll" (Gaussian, needs a model with a std output), or "cross_entropy" for
             classification: y_train/y_val are then integer class labels (N,) in [0, K), the model's
             forward returns logits (B, K), the selection score is the validation cross-entropy
@@ -146,14 +151,17 @@ class Trainer:
                  schedule_epochs: int | None = None, forecast_horizon_schedule: tuple[int, int] | None = None,
                  feedback_noise: float = 0.0, feedback_passes: int | None = None,
                  detach_feedback: bool = True, resume_mismatch: str = "error",
-                 nan_validation: str = "skip", distributed: str = "auto") -> None:
+                 nan_validation: str = "skip", distributed: str = "auto",
+                 batches_per_epoch: int | None = None) -> None:
         check_trainer_settings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                grad_clip=grad_clip, loss=loss, p_force=p_force, patience=patience,
                                lr_patience=lr_patience, lr_factor=lr_factor, val_n_ctx=val_n_ctx,
                                forecast_weight=forecast_weight, forecast_context=forecast_context,
                                forecast_horizon=forecast_horizon, seed=seed, max_time=max_time,
                                nan_retries=nan_retries, resume_mismatch=resume_mismatch,
-                               nan_validation=nan_validation, distributed=distributed)
+                               nan_validation=nan_validation, distributed=distributed,
+                               batches_per_epoch=batches_per_epoch)
+        self.batches_per_epoch = batches_per_epoch
         self.forecast_weight, self.forecast_context = float(forecast_weight), forecast_context
         self.forecast_horizon, self.nan_retries, self.resume_mismatch = forecast_horizon, nan_retries, resume_mismatch
         self.nan_validation, self.distributed = nan_validation, distributed
@@ -327,7 +335,8 @@ class Trainer:
         while not done and epoch < self.epochs:
             setting = self.schedule_at(epoch, n_steps=T)
             p_force, horizon = setting["p_force"], setting["forecast_horizon"]
-            perm = torch.randperm(N, generator=gen).to(device)
+            perm = epoch_order(N, gen, batch_size=self.batch_size,
+                               batches_per_epoch=self.batches_per_epoch).to(device)
             fgen = par.forward_generator(gen, self.seed, epoch)  # gen itself in one process
             total, count, timed_out, bad = train_epoch(
                 batch_size=self.batch_size, grad_clip=self.grad_clip, batch_loss=batch_loss, opt=opt, params=params,

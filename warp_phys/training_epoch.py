@@ -1,6 +1,8 @@
 """One training epoch of `warp_phys.Trainer.fit`: the minibatches of a permutation, each a
-gradient step. The data are tensors (N, T, d) in memory, or a
-`warp_phys.streaming.TrajectorySource` whose batches are read from disk as they are needed.
+gradient step. An epoch is one pass over the training set, or, with the Trainer's
+``batches_per_epoch``, that many batches (`epoch_order`). The data are tensors (N, T, d) in
+memory, or a `warp_phys.streaming.TrajectorySource` whose batches are read from disk as they
+are needed.
 """
 from __future__ import annotations
 
@@ -9,6 +11,19 @@ from typing import Any, Callable
 import torch
 
 from warp_phys.streaming import take
+
+
+def epoch_order(n: int, generator: torch.Generator, *, batch_size: int,
+                batches_per_epoch: int | None = None) -> torch.Tensor:
+    """The trajectory indices (int64) of one epoch, drawn from ``generator``: a permutation of
+    range(n) (one pass), or with ``batches_per_epoch`` the first batches_per_epoch * batch_size
+    entries of consecutive permutations (no repeat within an epoch shorter than one pass;
+    each trajectory once per full pass in a longer one)."""
+    if batches_per_epoch is None:
+        return torch.randperm(n, generator=generator)
+    want = int(batches_per_epoch) * int(batch_size)
+    parts = [torch.randperm(n, generator=generator) for _ in range(-(-want // n))]
+    return torch.cat(parts)[:want]
 
 
 def train_epoch(*, batch_size: int, grad_clip: float | None, batch_loss: Callable[..., torch.Tensor],
@@ -43,4 +58,4 @@ def train_epoch(*, batch_size: int, grad_clip: float | None, batch_loss: Callabl
     return total, count, timed_out, bad
 
 
-__all__ = ["train_epoch"]
+__all__ = ["epoch_order", "train_epoch"]

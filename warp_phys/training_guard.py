@@ -49,15 +49,20 @@ def check_trainer_settings(*, epochs: Any, batch_size: Any, lr: Any, weight_deca
                            loss: Any, p_force: Any, patience: Any, lr_patience: Any, lr_factor: Any,
                            val_n_ctx: Any, forecast_weight: Any, forecast_context: Any, forecast_horizon: Any,
                            seed: Any, max_time: Any, nan_retries: Any, resume_mismatch: Any,
-                           nan_validation: Any = "skip", distributed: Any = "auto") -> None:
+                           nan_validation: Any = "skip", distributed: Any = "auto",
+                           batches_per_epoch: Any = None) -> None:
     """InputError for a bad `Trainer` setting (the schedule options are checked by
     `warp_phys.schedules.check_schedule_options`). Ranges: epochs, batch_size, patience >= 1;
+    batches_per_epoch None or >= 1;
     lr >= 0 finite (0: no update, the loss is only measured); lr_factor in (0, 1); max_time > 0 s;
     distributed in `warp_phys.distributed.DISTRIBUTED`."""
     if loss not in LOSSES:
         raise InputError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
     _int_at_least(epochs, "epochs", 1, "train for at least one epoch")
     _int_at_least(batch_size, "batch_size", 1, "use e.g. batch_size=32 (trajectories per step)")
+    if batches_per_epoch is not None:
+        _int_at_least(batches_per_epoch, "batches_per_epoch", 1, "the optimiser steps between two validations, "
+                      "e.g. 200, or None for one pass over the training set")
     if not _number(lr) or lr < 0:
         raise InputError(f"lr={lr!r} must be a finite number >= 0 (the learning rate, e.g. lr=1e-3; 0 only "
                          "measures the loss)")

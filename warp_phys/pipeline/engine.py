@@ -60,7 +60,8 @@ def make_trainer(plan: TrainingRecipe, *, context: int, output: str, seed: int, 
     sequence-to-sequence task (``seq2seq``), on the one-step loss against the targets."""
     from warp_phys.training import Trainer
 
-    return Trainer(epochs=plan.epochs, batch_size=plan.batch_size, lr=plan.lr,
+    return Trainer(epochs=plan.epochs, batch_size=plan.batch_size, batches_per_epoch=plan.batches_per_epoch,
+                   lr=plan.lr,
                    loss="nll" if output == "gaussian" else "mse", p_force=plan.p_force,
                    val_n_ctx=None if seq2seq else context, forecast_weight=plan.forecast_weight,
                    forecast_context=context if plan.forecast_weight > 0 else None,

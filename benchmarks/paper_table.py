@@ -125,6 +125,15 @@ MEMORY_OPTIONS = {"input_scale": 10.0}
 BLACK_BOX_WARP = dict(transition="subspace", **USER_DATA_MEMORY, prior=USER_DATA_PRIOR, prev_obs_input=True)
 #: The segment-repeat task's black box (its inputs after the segment are zeros, not states).
 SEGMENT_WARP = dict(transition="lowrank", rank=8)
+#: The black box's training objective at medium and full scale on MSD, MSD-Zero and LV: the
+#: pushforward trick (one parallel feedback pass of its own predictions, noise 0.01, p_force
+#: 0.25), chosen over teacher forcing and the rollout curriculum on the validation forecast
+#: error at medium scale (benchmarks/README.md, "Paper-table settings").
+PUSHFORWARD = dict(p_force=0.25, feedback_passes=1, feedback_noise=0.01)
+#: Optimiser steps between two validations of every learned model at medium and full scale on
+#: the trajectory datasets (an epoch of 20,480 MSD trajectories is 1,280 steps: a 150 s run then
+#: validated 2 to 5 times, too few to select a model).
+BATCHES_PER_EPOCH = 200
 
 
 def _small_traj(budget: dict[str, float]) -> dict[str, dict[str, Any]]:
@@ -153,20 +162,25 @@ BUDGET_S = {"medium": 150.0, "full": 1800.0}
 
 
 def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hidden: int, lr: float,
-                  p_force: float, trajectories: bool = True,
+                  p_force: float, trajectories: bool = True, batches_per_epoch: int | None = None,
+                  black_box: dict[str, Any] | None = None,
                   baselines: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Settings where every learned model trains for the same wall-clock ``budget`` (the epoch
-    cap is never reached first) and is selected on validation. ``trajectories``: the MSD/LV
+    cap is never reached first) and is selected on validation, every ``batches_per_epoch``
+    optimiser steps (None: after each pass over the training set). ``trajectories``: the MSD/LV
     settings (black box with memory and increment decoding, grey box on the subspace memory);
-    else Sine's (the same black box, the sinusoid prior with its defaults). ``baselines``: settings of
-    the GRU, LSTM, Transformer and neural ODE that differ from WARP's (e.g. their batch size)."""
+    else Sine's (the same black box, the sinusoid prior with its defaults). ``black_box``: the
+    black-box WARP's training objective (e.g. `PUSHFORWARD`). ``baselines``: settings of the GRU,
+    LSTM, Transformer and neural ODE that differ from WARP's (e.g. their batch size)."""
     run = dict(epochs=100_000, batch_size=batch_size, p_force=p_force, patience=100, max_time=budget)
+    if batches_per_epoch is not None:
+        run["batches_per_epoch"] = batches_per_epoch
     warp = dict(run, width=width, depth=depth, lr=lr)
     base = dict(run, lr=lr, hidden=hidden, layers=2) | (baselines or {})
     if not trajectories:
         return {"warp": dict(warp, **BLACK_BOX_WARP), "warp_prior": dict(warp), "gru": dict(base), "lstm": dict(base),
                 "transformer": dict(base), "node": dict(base), "ode_fit": dict(margin=0.0)}
-    return {"warp": dict(warp, output_clip=5.0, **BLACK_BOX_WARP),
+    return {"warp": dict(warp, output_clip=5.0, **BLACK_BOX_WARP, **(black_box or {})),
             "warp_prior": dict(warp, transition="subspace", rank=8, transition_options=MEMORY_OPTIONS,
                                prior_options={"margin": 0.0}, forecast_weight=1.0),
             "gru": dict(base), "lstm": dict(base), "transformer": dict(base, lr=lr), "node": dict(base),
@@ -177,9 +191,12 @@ def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hid
 # small scale's models and batch sizes (WARP 16, the others 32, as tuned on this CPU): at equal
 # wall time on a CPU the number of optimiser steps decides, and batch 256 gave every model one
 # to three passes (80 steps each) in 150 s (benchmarks/README.md, "Paper-table settings").
+# Every learned model is validated every BATCHES_PER_EPOCH steps; the black box trains with
+# the pushforward trick.
 MEDIUM: dict[str, dict[str, dict[str, Any]]] = {
     "_default": _equal_budget(BUDGET_S["medium"], batch_size=16, width=32, depth=2, hidden=64, lr=1e-3,
-                              p_force=1.0, baselines=dict(batch_size=32, lr=3e-3)),
+                              p_force=1.0, batches_per_epoch=BATCHES_PER_EPOCH, black_box=PUSHFORWARD,
+                              baselines=dict(batch_size=32, lr=3e-3)),
     "sine": _equal_budget(BUDGET_S["medium"], batch_size=10, width=32, depth=2, hidden=64, lr=1e-3, p_force=0.25,
                           trajectories=False),
 }
@@ -187,7 +204,7 @@ MEDIUM: dict[str, dict[str, dict[str, Any]]] = {
 # 0.25, batch 1024) with lr 1e-4 (the paper's 1e-5 is for its dense A), 30 minutes per model.
 FULL: dict[str, dict[str, dict[str, Any]]] = {
     "_default": _equal_budget(BUDGET_S["full"], batch_size=1024, width=48, depth=3, hidden=128, lr=1e-4,
-                              p_force=0.25),
+                              p_force=0.25, batches_per_epoch=BATCHES_PER_EPOCH, black_box=PUSHFORWARD),
     "sine": _equal_budget(BUDGET_S["full"], batch_size=10, width=48, depth=3, hidden=128, lr=1e-3, p_force=0.25,
                           trajectories=False),
 }
@@ -228,11 +245,14 @@ def model_call(scale: str, dataset: str, model: str) -> tuple[str, str | None, d
     """(reconstruct's model name, its prior, its other options) for one (scale, dataset, model):
     the physics prior for "warp_prior", the black box's decoding prior (no physics) for "warp",
     and the segment-repeat task's own black box (its inputs after the segment are zeros, not
-    states, so no increment decoding)."""
+    states, so no increment decoding); every model is teacher forced on that task (it reads
+    inputs and is scored on separate targets)."""
     spec = DATASETS[dataset.split(":")[0]]
     opts = settings(scale, dataset, model)
-    if model == "warp" and spec.get("task") == "segment_repeat":
-        opts = {k: v for k, v in opts.items() if k not in BLACK_BOX_WARP} | SEGMENT_WARP
+    if spec.get("task") == "segment_repeat":  # read inputs, scored on targets: teacher forced
+        opts = {k: v for k, v in opts.items() if k not in PUSHFORWARD} | {"p_force": 1.0}
+        if model == "warp":
+            opts = {k: v for k, v in opts.items() if k not in BLACK_BOX_WARP} | SEGMENT_WARP
     black_box_prior = opts.pop("prior", None)
     prior = spec["prior"] if model == "warp_prior" else black_box_prior
     return ("warp" if model in ("warp", "warp_prior") else model), prior, opts

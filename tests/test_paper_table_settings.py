@@ -12,6 +12,7 @@ import pytest
 
 from warp_phys import systems
 from warp_phys.pipeline import build_model, plan_system
+from warp_phys.pipeline.engine import make_trainer
 from warp_phys.priors import BindContext
 from warp_phys.scaling import Scaler
 
@@ -39,6 +40,10 @@ def test_setting_builds_its_model(scale, dataset, model):
     if model == "warp" and spec.get("task") != "segment_repeat":
         # the black box: subspace memory and increment decoding, no physics
         assert built.prior.name == "increment" and built.config["transition"] == "subspace"
+    make_trainer(recipe, context=spec["context"], output=model_spec.output, seed=0, device="cpu",
+                 progress=False, seq2seq=spec.get("task") == "segment_repeat")  # the Trainer's checks
+    if spec.get("task") == "segment_repeat":  # reads inputs, scored on targets: teacher forced only
+        assert recipe.p_force == 1.0 and recipe.feedback_passes is None and recipe.feedback_noise == 0.0
     if model == "warp_prior":
         assert built.prior.name == spec["prior"]
         if spec["prior"] == "grey_box":
@@ -74,3 +79,19 @@ def test_resume_reuses_only_runs_made_with_the_current_settings(scale):
         if dataset == "msd" and model == "warp":  # the black box's decoding prior counts too
             assert not PT.same_settings(dict(row, prior=None), scale)
     assert not PT.same_settings({"dataset": "msd", "model": "nonsense", "settings": {}}, scale)
+
+
+@pytest.mark.parametrize("scale", ["medium", "full"])
+def test_large_scales_validate_every_model_equally_often_and_push_the_black_box_forward(scale):
+    """At the paper's training sizes every learned model is validated every BATCHES_PER_EPOCH
+    steps on the trajectory datasets (one pass is 1,280 steps on MSD); Sine (10 trajectories, one
+    batch) keeps its pass. The MSD/LV black box trains with the pushforward objective."""
+    learned = [m for m in PT.MODELS if m != "ode_fit"]
+    for dataset in ("msd", "msd_zero", "lv", "lv_segment"):
+        assert {PT.model_call(scale, dataset, m)[2].get("batches_per_epoch") for m in learned} == {
+            PT.BATCHES_PER_EPOCH}
+    assert {PT.model_call(scale, "sine", m)[2].get("batches_per_epoch") for m in learned} == {None}
+    _, _, black = PT.model_call(scale, "msd", "warp")
+    assert {k: black[k] for k in PT.PUSHFORWARD} == PT.PUSHFORWARD
+    for m in ("gru", "warp_prior"):
+        assert "feedback_passes" not in PT.model_call(scale, "msd", m)[2]

@@ -17,8 +17,9 @@ Protocol (the same for every model):
   at the selected epoch; nothing is chosen on it.
 * Budget: ``--budget`` seconds of training per model per task (``max_time``), an epoch cap
   (``--epochs``) and patience so large that the clock stops almost every run; lr 1e-3, batch 32;
-  WARP's root network 24 x 2 (chosen on validation, see ``SETTINGS``; WARP reads each channel and the
-  running means of its square and squared increments, the module's default ``energy=True``), the GRU, LSTM and
+  WARP's root network 24 x 2 (chosen on validation, see ``SETTINGS``; WARP reads each channel, the
+  running means of its square and squared increments, the module's default ``energy=True``, and the
+  running signed area of each channel pair, ``area=True``), the GRU, LSTM and
   transformer at the classifier's defaults (hidden 64, 2 layers); the same for every task.
 * Threads: run it pinned to one core with ``OMP_NUM_THREADS=1`` (torch uses one thread).
 

@@ -60,3 +60,20 @@ def test_unstandardised_and_refusals(tmp_path):
     atomic_save({"format": "something else"}, tmp_path / "d.pt")
     with pytest.raises(InputError, match="not a SequenceClassifier file"):
         load_classifier(tmp_path / "d.pt")
+
+
+def test_a_format_1_warp_file_loads_without_the_area_channels(tmp_path):
+    """Files written before the signed-area channels became WARP's default (format /1, no "area"
+    setting) rebuild the module they were trained with (area=False) and predict bit-identically."""
+    from warp_phys.checkpoint import atomic_save, load_verified
+    from warp_phys.classification.persistence import FORMAT_V1
+
+    clf = SequenceClassifier("warp", width=12, depth=1, epochs=2, device="cpu", seed=1, area=False).fit(X, Y)
+    save_classifier(clf, tmp_path / "new.pt")
+    payload = load_verified(tmp_path / "new.pt")
+    payload["format"] = FORMAT_V1
+    del payload["params"]["area"]
+    atomic_save(payload, tmp_path / "old.pt")
+    back = load_classifier(tmp_path / "old.pt", device="cpu")
+    assert back.model_.config["area"] is False and back.model_.transition.d == 3 * 2
+    np.testing.assert_array_equal(back.predict_proba(X_NEW), clf.predict_proba(X_NEW))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from warp_phys import baselines
-from warp_phys.completion import complete
+from warp_phys.completion import complete, context_rollout, with_context_forecast
 from warp_phys.model import WARP
 from warp_phys.scaling import Scaler
 from warp_phys.validation import InputError
@@ -174,3 +174,27 @@ def test_baseline_rollout_matches_forward_loop() -> None:
     assert torch.equal(model.rollout(x, TAU, keep).mean, fwd)
     with pytest.raises(ValueError, match="force"):
         model.rollout(x, TAU, keep.float())
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "transformer"])
+def test_with_context_forecast_is_the_differentiable_forecast(name: str) -> None:
+    """A baseline gets ``context_forecast`` = its rollout from the context: the same numbers as
+    its (no-gradient) ``forecast``, with gradients for the Trainer's forecast loss."""
+    model = with_context_forecast(baselines.get(name, D, hidden=8, layers=1, **({"heads": 2} if name == "transformer"
+                                                                                  else {})))
+    x, _ = _data()
+    ctx = torch.from_numpy(x[:, :10])
+    pred = model.context_forecast(ctx, TAU)
+    torch.testing.assert_close(pred.mean[:, 10:], model.forecast(ctx, TAU).mean[:, 10:], atol=ATOL, rtol=0)
+    ((pred.mean[:, 10:] - torch.from_numpy(x[:, 10:])) ** 2).mean().backward()
+    grads = [p.grad for p in model.parameters() if p.grad is not None]
+    assert grads and sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_context_rollout_of_warp_is_its_context_forecast() -> None:
+    model = MODELS["warp"]
+    ctx = torch.from_numpy(_data()[0][:, :10])
+    torch.testing.assert_close(context_rollout(model, ctx, TAU).mean, model.context_forecast(ctx, TAU).mean)
+    assert with_context_forecast(model).context_forecast.__func__ is WARP.context_forecast
+    with pytest.raises(InputError, match="rollout"):
+        with_context_forecast(torch.nn.Linear(2, 2))

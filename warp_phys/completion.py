@@ -13,6 +13,7 @@ Works with any model that has ``rollout(x, tau, force)``: `warp_phys.model.WARP`
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ import torch
 from warp_phys.scaling import Scaler
 from warp_phys.validation import InputError, check_int
 
-__all__ = ["complete"]
+__all__ = ["complete", "context_rollout", "with_context_forecast"]
 
 
 def _as_mask(mask: Any, shape: tuple[int, int], name: str = "mask") -> np.ndarray:
@@ -50,6 +51,28 @@ def _tau(tau: Any, T: int) -> torch.Tensor:
     if not torch.isfinite(tau).all() or (T > 1 and not bool((tau[1:] > tau[:-1]).all())):
         raise InputError("tau must be finite and strictly increasing (normalised time, tau_t = t / (T - 1) by default)")
     return tau
+
+
+def context_rollout(model: Any, x_ctx: torch.Tensor, tau: torch.Tensor) -> Any:
+    """Differentiable forecast of any model with ``rollout(x, tau, force)``: read the context
+    x_ctx (B, n_ctx, d), then run on its own predictions to len(tau) steps. tau (T,) ->
+    Prediction (B, T, d) (steps < n_ctx: one-step predictions), as `WARP.context_forecast`."""
+    B, n_ctx, d = x_ctx.shape
+    T = tau.shape[0]
+    x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1)
+    force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
+    return model.rollout(x, tau, force)
+
+
+def with_context_forecast(model: Any) -> Any:
+    """``model`` with a ``context_forecast(x_ctx, tau)`` method (`context_rollout`) if it has
+    none, so that `warp_phys.training.Trainer(forecast_weight > 0)` can train any sequence model
+    with a differentiable ``rollout`` (the baselines) on its completion error; returns it."""
+    if not callable(getattr(model, "rollout", None)):
+        raise InputError(f"{type(model).__name__} has no rollout(x, tau, force) method")
+    if not callable(getattr(model, "context_forecast", None)):
+        model.context_forecast = functools.partial(context_rollout, model)
+    return model
 
 
 def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_size: int = 256,

@@ -11,7 +11,8 @@ sequence's end changes nothing.
 
 WARP reads the sequence teacher-forced with its linear weight recurrence
 theta_t = A theta_{t-1} + B (x_t - x_{t-1}), theta_0 = phi(x_0) (x_t: the values, and by default
-the running means of their squares and squared increments, ``WARPClassifierModule.features``) (`warp_phys.transitions`,
+the running means of their squares and squared increments and of the signed areas between channel
+pairs, ``WARPClassifierModule.features``) (`warp_phys.transitions`,
 `warp_phys.hypernet`); only theta at the last valid step is built (for a factorable
 transition, theta_L = theta_0 + c_L @ basis from the coefficients). Two read-outs:
 
@@ -55,6 +56,15 @@ def gather_steps(seq: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
     return seq[torch.arange(seq.shape[0], device=seq.device), last]
 
 
+def levy_area_steps(values: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+    """The signed area swept at each step, per channel pair i < j: (B, T, d (d - 1) / 2) of
+    (x_{t-1,i} dx_{t,j} - x_{t-1,j} dx_{t,i}) / 2 for values (B, T, d) and increments
+    step (B, T, d) (step_0 = 0, x_{-1} = x_0); its running sum is the path's Levy area."""
+    prev = torch.cat([values[:, :1], values[:, :-1]], dim=1)
+    i, j = torch.triu_indices(values.shape[-1], values.shape[-1], offset=1, device=values.device)
+    return 0.5 * (prev[..., i] * step[..., j] - prev[..., j] * step[..., i])
+
+
 class SequenceClassifierModule(nn.Module):
     """Base class: ``n_variables`` = d + 1 (the mask channel), ``n_classes`` = K. Subclasses
     implement ``logits(values (B, T, d), tau (T,), last (B,)) -> (B, K)``."""
@@ -95,29 +105,30 @@ class WARPClassifierModule(SequenceClassifierModule):
     energy: also read, per channel, the running means of x_t^2 and of (x_t - x_{t-1})^2
     (`features`; default True). The recurrence is linear in what it reads, so without them
     theta_L is a linear functional of the sequence and the power or roughness of a fast signal
-    reaches the read-out only as a one-sample, random-phase estimate; on BasicMotions (UEA,
-    accelerometer/gyroscope, T=100) WARP without them did not generalise beyond epoch 0 on the
-    benchmark's validation split (val 1/8, best epoch 0) and reached 0.635 in 4-fold
-    cross-validation of the training set, with them 0.625 (best epoch 48) and 0.698;
-    system_regimes validation 0.955 -> 0.971, ItalyPowerDemand cross-validation 0.956 -> 0.970,
-    spirals validation 0.992 -> 0.983 (1 -> 2 errors in 120);
+    reaches the read-out only as a one-sample, random-phase estimate;
+    area: also read, per channel pair i < j, the running mean of the signed area swept per step,
+    (x_{t-1,i} dx_{t,j} - x_{t-1,j} dx_{t,i}) / 2 (`levy_area_steps`; the path's Levy area, the
+    antisymmetric second-order term of its signature: a sense of rotation, which a linear
+    functional of the path cannot hold and its square loses; default True; nothing for d = 1).
+    The measurements behind both defaults: benchmarks/README.md, "Sequence classifier channels";
     seed: parameter initialisation.
     """
 
     def __init__(self, n_features: int, n_classes: int, *, readout: str = "theta", width: int = 48,
                  depth: int = 3, activation: str = "swish", transition: str = "subspace", rank: int = 8,
                  transition_options: dict | None = None, init_state: str = "free",
-                 readout_width: int = 64, energy: bool = True, seed: int = 0) -> None:
+                 readout_width: int = 64, energy: bool = True, area: bool = True, seed: int = 0) -> None:
         super().__init__(n_features, n_classes, dict(
             readout=readout, width=width, depth=depth, activation=activation, transition=transition, rank=rank,
             transition_options=dict(transition_options or {}), init_state=init_state,
-            readout_width=readout_width, energy=bool(energy), seed=seed))
+            readout_width=readout_width, energy=bool(energy), area=bool(area), seed=seed))
         if readout not in READOUTS:
             raise ValueError(f"unknown readout {readout!r}; choose one of {list(READOUTS)}")
         if init_state not in ("hypernetwork", "free"):
             raise ValueError(f"unknown init_state {init_state!r}; choose 'hypernetwork' or 'free'")
         self.readout, self.act, self.energy = readout, get_activation(activation), bool(energy)
-        d_in = 3 * n_features if self.energy else n_features
+        self.area = bool(area)
+        d_in = (3 if self.energy else 1) * n_features + (n_features * (n_features - 1) // 2 if self.area else 0)
         self.root = RootNetwork(1, n_classes, width, depth, activation)
         D = self.root.size
         gen = torch.Generator().manual_seed(int(seed))
@@ -137,16 +148,18 @@ class WARPClassifierModule(SequenceClassifierModule):
         return self.root.size
 
     def features(self, values: torch.Tensor) -> torch.Tensor:
-        """What the recurrence reads, (B, T, d) or with ``energy`` (B, T, 3d): the values x_t, then
-        the running means e_t = mean_{k<=t} x_k^2 and q_t = mean_{1<=k<=t} (x_k - x_{k-1})^2 of each
-        channel (q_0 = 0). Causal, so padding after a sequence's end changes nothing before it."""
-        if not self.energy:
-            return values
+        """What the recurrence reads, (B, T, d_in): the values x_t; with ``energy`` the running means
+        e_t = mean_{k<=t} x_k^2 and q_t = mean_{1<=k<=t} (x_k - x_{k-1})^2 of each channel (q_0 = 0;
+        2d more); with ``area`` the running mean over 1 <= k <= t of `levy_area_steps` (d (d - 1) / 2
+        more, zero at t = 0). Causal, so padding after a sequence's end changes nothing before it."""
+        parts = [values]
         t = torch.arange(1, values.shape[1] + 1, device=values.device, dtype=values.dtype)[:, None]
-        power = torch.cumsum(values ** 2, dim=1) / t
         step = torch.cat([torch.zeros_like(values[:, :1]), values[:, 1:] - values[:, :-1]], dim=1)
-        rough = torch.cumsum(step ** 2, dim=1) / (t - 1).clamp_min(1)
-        return torch.cat([values, power, rough], dim=-1)
+        if self.energy:
+            parts += [torch.cumsum(values ** 2, dim=1) / t, torch.cumsum(step ** 2, dim=1) / (t - 1).clamp_min(1)]
+        if self.area and values.shape[-1] > 1:
+            parts.append(torch.cumsum(levy_area_steps(values, step), dim=1) / (t - 1).clamp_min(1))
+        return torch.cat(parts, dim=-1) if len(parts) > 1 else values
 
     def weights(self, values: torch.Tensor) -> torch.Tensor:
         """theta_t (B, T, D) for values (B, T, d) (theta_t has read x_0 .. x_t); materialised."""
@@ -227,4 +240,4 @@ MODULES: dict[str, tuple[type[SequenceClassifierModule], dict[str, Any]]] = {
     "lstm": (RNNClassifierModule, {"cell": "lstm"}), "transformer": (TransformerClassifierModule, {})}
 
 __all__ = ["MODULES", "READOUTS", "RNNClassifierModule", "SequenceClassifierModule", "TransformerClassifierModule",
-           "WARPClassifierModule", "gather_steps", "last_valid"]
+           "WARPClassifierModule", "gather_steps", "last_valid", "levy_area_steps"]

@@ -23,8 +23,10 @@ from warp_phys.validation import InputError
 
 from .classifier import SequenceClassifier
 
-#: The ``format`` entry of a classifier file.
-FORMAT = "warp_phys.SequenceClassifier/1"
+#: The ``format`` entry of a classifier file. /2: written since WARP reads the signed-area channels
+#: by default (``area=True``); a /1 file's WARP module had none, and loads with ``area=False``.
+FORMAT = "warp_phys.SequenceClassifier/2"
+FORMAT_V1 = "warp_phys.SequenceClassifier/1"
 _NOT_SAVED = ("checkpoint_path", "device", "progress")  # where and how it ran, not what it is
 
 
@@ -48,11 +50,14 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "auto"
     Raises FileNotFoundError, `warp_phys.atomic.CorruptFileError` (damaged file) or InputError
     (not a classifier file)."""
     payload = load_verified(path)
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or payload.get("format") not in (FORMAT, FORMAT_V1):
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise InputError(f"{path} is not a SequenceClassifier file (format {found!r}, expected {FORMAT!r}); "
                          "models saved with warp_phys.save_model load with warp_phys.load_model")
-    clf = SequenceClassifier(**payload["params"], device=str(device))
+    params = dict(payload["params"])
+    if payload["format"] == FORMAT_V1 and params.get("model") == "warp":
+        params.setdefault("area", False)  # written before the area channels (and their default) existed
+    clf = SequenceClassifier(**params, device=str(device))
     classes = np.asarray(payload["classes"])
     module = clf._build(payload["n_features"], len(classes), payload["readout"])
     module.load_state_dict(payload["state_dict"])
@@ -65,4 +70,4 @@ def load_classifier(path: str | os.PathLike, device: str | torch.device = "auto"
     return clf
 
 
-__all__ = ["FORMAT", "load_classifier", "save_classifier"]
+__all__ = ["FORMAT", "FORMAT_V1", "load_classifier", "save_classifier"]

@@ -362,6 +362,7 @@ def run_one(dataset: str, model: str, seed: int, scale: str, device: str, n_trai
     row = {"dataset": dataset, "model": model, "seed": seed, "mse": rec.metrics["mse"], "mae": rec.metrics["mae"],
            "wall_s": time.perf_counter() - t0, "train_s": getattr(h, "time_s", float("nan")),
            "epochs_run": getattr(h, "epochs_run", 0), "best_epoch": getattr(h, "best_epoch", -1),
+           "val_score": getattr(h, "best_score", float("nan")),  # the selection score (normalised units)
            "stop_reason": getattr(h, "stop_reason", ""), "settings": opts, "prior": prior}
     row.update(trivial_metrics(rec.dataset, rec.context))
     row.update(robust_metrics(rec.dataset, rec.context))

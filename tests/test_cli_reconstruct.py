@@ -52,6 +52,15 @@ def test_cli_reconstructs_a_field_system(tmp_path, capsys):
     assert "rel_l2" in text
 
 
+def test_cli_batches_per_epoch_reaches_the_trainer(tmp_path):
+    out = tmp_path / "msd.nc"
+    rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "2", "--n-train", "8", "--device", "cpu",
+               "--quiet", "--batches-per-epoch", "3"])
+    assert rc == 0
+    recipe = json.loads(open_trajectories(out).attrs["recipe"])
+    assert recipe["batches_per_epoch"] == 3 and recipe["epochs"] == 2
+
+
 def test_cli_forecast_weight_reaches_the_recipe(tmp_path, capsys):
     out = tmp_path / "msd.nc"
     rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "1", "--n-train", "8", "--device", "cpu",

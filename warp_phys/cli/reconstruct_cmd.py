@@ -54,6 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--forecast-weight", type=float, default=None,
                    help="add this weight times the MSE of the model's own forecast after the context to the "
                         "training loss (WARP only; default: the recipe's, usually 0)")
+    p.add_argument("--batches-per-epoch", type=int, default=None,
+                   help="validate (and select the model) every this many optimiser steps instead of after each "
+                        "pass over the training set: for large training sets (default: one pass)")
     p.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and training")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -84,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         options["forecast_weight"] = args.forecast_weight
     if args.n_train is not None:
         options["n_train"] = args.n_train
+    if args.batches_per_epoch is not None:
+        options["batches_per_epoch"] = args.batches_per_epoch
     t0 = time.perf_counter()
     common = dict(context=args.context, horizon=args.horizon, prior=args.prior, model=args.model, epochs=args.epochs,
                   seed=args.seed, device=args.device, progress=not args.quiet, **options)

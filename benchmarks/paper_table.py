@@ -557,9 +557,11 @@ def header(args, device, datasets: list[str], models: list[str]) -> str:
             sz["n_train"] = int(ds.split(":")[1])
         lines.append(f"- {ds}: system={spec['system']} protocol={spec['protocol']} context={spec['context']} "
                      f"train/val/test={sz['n_train']}/{sz['n_val']}/{sz['n_test']} trajectories")
-        for m in models:
-            s = {k: v for k, v in settings(args.scale, ds, m).items() if k not in ("n_train", "n_val", "n_test")}
-            lines.append(f"    - {m}: " + ", ".join(f"{k}={v}" for k, v in s.items()))
+        for m in (m for m in models if applicable(ds, m)):  # what runs: the segment task's own options
+            _, prior, opts = model_call(args.scale, ds, m)
+            s = {k: v for k, v in opts.items() if k not in ("n_train", "n_val", "n_test")}
+            lines.append(f"    - {m}: " + ", ".join(f"{k}={v}" for k, v in s.items())
+                         + (f", prior={prior}" if prior is not None else ""))
     if args.scale in BUDGET_S:
         lines.append(f"- every learned model trains for the same wall-clock budget, {BUDGET_S[args.scale]:.0f} s per "
                      "dataset and seed (max_time), and is selected on the validation split; † marks runs "

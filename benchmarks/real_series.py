@@ -23,6 +23,9 @@ series' own units squared. When ``reconstruct`` accepts ``detrend=`` / ``deseaso
 at run time), WARP at the validation-chosen learning rate runs again with a straight line
 removed (detrend=1), and with the line and the mean season removed (deseason=P, the period
 fixed in advance), as extra rows; "the transform alone" is the trend (+ season) as the forecast.
+When it accepts ``phases=``, CO2 and El Nino get one more row for WARP and for GRU, each at its
+validation-chosen learning rate: the phase of the calendar year (52.18 weeks, 12 months) as a
+known input (`PHASES`).
 """
 from __future__ import annotations
 
@@ -93,16 +96,24 @@ SERIES = {
 }
 #: The season fixed in advance (not tuned): the ~11-year solar cycle, 52 weeks, 12 months.
 PERIODS = {"sunspots": 11, "co2": 52, "nile": None, "elnino": 12}
+#: Calendar periods known in advance, fed as phases (sin/cos of 2 pi i / P) when reconstruct
+#: has phases=: a year of weeks and of months. Sunspots' cycle is not a calendar phase (its
+#: length varies), and Nile has none.
+PHASES = {"co2": 52.18, "elnino": 12}
 
 
-def variants_for(name: str) -> list[dict]:
-    """Extra WARP rows when reconstruct has detrend=/deseason=: a straight line removed, and
-    (with a known period) the line and the training block's mean season removed."""
-    if not {"detrend", "deseason"} <= set(inspect.signature(warp_phys.reconstruct).parameters):
+def variants_for(name: str, model: str = "warp") -> list[dict]:
+    """Extra rows when reconstruct has detrend=/deseason= (WARP only): a straight line removed,
+    and (with a known period) the line and the training block's mean season removed; with
+    phases= and a calendar period (`PHASES`; WARP and GRU), the phase of that period as a known input."""
+    params = set(inspect.signature(warp_phys.reconstruct).parameters)
+    if not {"detrend", "deseason"} <= params:
         return []
-    out = [dict(detrend=1)]
-    if PERIODS.get(name):
+    out = [dict(detrend=1)] if model == "warp" else []
+    if PERIODS.get(name) and model == "warp":
         out.append(dict(detrend=1, deseason=PERIODS[name]))
+    if "phases" in params and PHASES.get(name):
+        out.append(dict(phases=(PHASES[name],)))
     return out
 
 
@@ -204,22 +215,24 @@ def main(argv: list[str] | None = None) -> dict:
                 best = min(grid, key=lambda r: r["val"] if np.isfinite(r["val"]) else np.inf)
                 best["chosen"] = True
                 chosen.setdefault(model, []).append(best)
-                if model == "warp":
-                    for extra in variants_for(name):
-                        try:
-                            rec_v, row = run_one(y, t, settings, model, best["lr"], seed, args.budget, extra)
-                        except (TypeError, ValueError) as err:
-                            print(f"  seed {seed} warp {extra}: refused: {err}")
-                            continue
-                        label = "detrend + deseason" if "deseason" in extra else "detrend"
-                        row.update(series=name, variant=label, chosen=True)
-                        if rec_v is not None:  # the trend (+ season) alone as the forecast
-                            row["mse_transform"] = float(rec_v.metrics.get("mse_transform", float("nan")))
-                        rows.append(row)
-                        chosen.setdefault(f"warp, {label}", []).append(row)
-                        print(f"  seed {seed} warp {extra}: val {row['val']:.4g} test {row['test_mse']:.4g} "
-                              f"(non-finite test windows {row['nonfinite_windows']}) epochs {row['epochs']}; "
-                              f"the transform alone: test {row.get('mse_transform', float('nan')):.4g}", flush=True)
+                # the variants at this model's validation-chosen learning rate
+                for extra in variants_for(name, model):
+                    try:
+                        rec_v, row = run_one(y, t, settings, model, best["lr"], seed, args.budget, extra)
+                    except (TypeError, ValueError) as err:
+                        print(f"  seed {seed} {model} {extra}: refused: {err}")
+                        continue
+                    label = ("phases" if "phases" in extra else
+                             "detrend + deseason" if "deseason" in extra else "detrend")
+                    row.update(series=name, variant=label, chosen=True)
+                    if rec_v is not None and "phases" not in extra:  # the trend (+ season) alone as the forecast
+                        row["mse_transform"] = float(rec_v.metrics.get("mse_transform", float("nan")))
+                    rows.append(row)
+                    chosen.setdefault(f"{model}, {label}", []).append(row)
+                    print(f"  seed {seed} {model} {extra}: val {row['val']:.4g} test {row['test_mse']:.4g} "
+                          f"(non-finite test windows {row['nonfinite_windows']}) epochs {row['epochs']}"
+                          + (f"; the transform alone: test {row['mse_transform']:.4g}" if "mse_transform" in row else ""),
+                          flush=True)
         best_name, best_key = min(CLASSICAL, key=lambda nk: classical[nk[1]])
         summary.append(dict(series=name, classical=classical, best_classical=best_name,
                             neural={k: [r["test_mse"] for r in v] for k, v in chosen.items()},
@@ -229,7 +242,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     print("## Test MSE (series units squared) on the chronological test block\n")
     neural_names = list(dict.fromkeys(k for s in summary for k in s["neural"]))
-    shown = [n.upper() if "," not in n else "WARP, " + n.split(", ", 1)[1] for n in neural_names]
+    shown = [n.upper() if "," not in n else n.split(", ", 1)[0].upper() + ", " + n.split(", ", 1)[1]
+             for n in neural_names]
     headers = ["series", "test windows", *shown, *[n for n, _ in CLASSICAL], "best classical",
                *[f"{n} / best classical" for n in shown]]
     table = []

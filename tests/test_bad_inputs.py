@@ -190,6 +190,7 @@ CLI = {
     "reconstruct_max_time_zero": ("reconstruct lorenz -o {tmp}/x.nc --max-time 0", ["max_time", "> 0"]),
     "reconstruct_batches_per_epoch_zero": ("reconstruct lorenz -o {tmp}/x.nc --batches-per-epoch 0",
                                            ["batches_per_epoch=0", ">= 1"]),
+    "reconstruct_val_horizon_zero": ("reconstruct lorenz -o {tmp}/x.nc --val-horizon 0", ["val_horizon=0", ">= 1"]),
     "reconstruct_trajectory_negative": ("reconstruct lorenz -o {tmp}/x.nc --trajectory -1", ["--trajectory"]),
     "reconstruct_horizon_past_end": ("reconstruct lorenz -o {tmp}/x.nc --horizon 1000", ["horizon", "301"]),
     "reconstruct_context_zero": ("reconstruct lorenz -o {tmp}/x.nc --context 0", ["context", ">= 1"]),

@@ -55,10 +55,11 @@ def test_cli_reconstructs_a_field_system(tmp_path, capsys):
 def test_cli_batches_per_epoch_reaches_the_trainer(tmp_path):
     out = tmp_path / "msd.nc"
     rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "2", "--n-train", "8", "--device", "cpu",
-               "--quiet", "--batches-per-epoch", "3"])
+               "--quiet", "--batches-per-epoch", "3", "--val-horizon", "20", "--transition-input", "moments"])
     assert rc == 0
     recipe = json.loads(open_trajectories(out).attrs["recipe"])
-    assert recipe["batches_per_epoch"] == 3 and recipe["epochs"] == 2
+    assert recipe["batches_per_epoch"] == 3 and recipe["epochs"] == 2 and recipe["val_horizon"] == 20
+    assert json.loads(open_trajectories(out).attrs["model_options"])["transition_input"] == "moments"
 
 
 def test_cli_forecast_weight_reaches_the_recipe(tmp_path, capsys):

@@ -73,9 +73,11 @@ CASES = [(tr, ev) for tr in transitions.available() for ev in ("auto", "plain")
          if ev == "auto" or transitions.get(tr).factorable]
 
 
+@pytest.mark.parametrize("transition_input", ["state", "moments"])
 @pytest.mark.parametrize("transition,evaluation", CASES)
-def test_full_feedback_equals_sequential_rollout_for_every_transition(transition, evaluation):
-    m = _model(transition, evaluation=evaluation, prev_obs_input=True, output="gaussian", output_clip=0.3)
+def test_full_feedback_equals_sequential_rollout_for_every_transition(transition, evaluation, transition_input):
+    m = _model(transition, evaluation=evaluation, prev_obs_input=True, output="gaussian", output_clip=0.3,
+               transition_input=transition_input)
     x, tau = _data()
     force = _force()
     noise = 0.05 * torch.randn(B, T, d, generator=torch.Generator().manual_seed(3), dtype=F64)

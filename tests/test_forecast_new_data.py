@@ -216,12 +216,25 @@ def test_cli_data_one_series_with_window(tmp_path, capsys):
     _check_output(out, 40)
 
 
+
+def test_cli_phases_reach_the_series_model(tmp_path, capsys):
+    x, t = _sines(n=1, steps=400)
+    path, out = tmp_path / "series.csv", tmp_path / "phases_out.nc"
+    _write_csv(path, x, t, keyed=False)
+    rc = main(["reconstruct", "--data", str(path), "-o", str(out), "--window", "40", "--model", "gru",
+               "--epochs", "1", "--device", "cpu", "--quiet", "--phases", "25", "7.5"])
+    assert rc == 0, capsys.readouterr().err
+    ds = _check_output(out, 40)
+    assert "25" in ds.attrs["known_inputs"] and "7.5" in ds.attrs["known_inputs"]
+
+
 @pytest.mark.parametrize("argv, words", [
     (["msd", "--data", "{csv}"], ["either a SYSTEM ('msd') or --data", "not both"]),
     ([], ["give a SYSTEM name", "--data FILE"]),
     (["--data", "{dir}/missing.csv"], ["--data: no such file", "missing.csv"]),
     (["--data", "{csv}", "--n-train", "5"], ["--n-train describe simulated systems", "drop them"]),
     (["msd", "--window", "10"], ["--window cuts one measured series", "drop --window"]),
+    (["msd", "--phases", "12"], ["--phases are known inputs of one measured series", "drop --phases"]),
     (["--data", "{series}"], ["holds one series", "--window STEPS"]),
     (["--data", "{csv}", "--window", "10"], ["already holds 3 trajectories", "drop it"]),
     (["--data", "{bad}"], ["line 3", "'oops', not a number"]),

@@ -345,3 +345,31 @@ def test_reconstruct_passes_batches_per_epoch():
     assert one_step.history.train_loss != ref.history.train_loss and len(one_step.history.train_loss) == 2
     with pytest.raises(ValueError, match="batches_per_epoch=0"):
         warp_phys.reconstruct(system="msd", batches_per_epoch=0, **SMALL)
+
+
+# ---------------------------------------------------------------- the validation horizon
+def test_val_horizon_scores_the_first_steps_of_the_forecast_only():
+    x, tau = waves(6)
+    n, H = 8, 5
+    hold = x[:, n - 1 : n]  # the stub's forecast holds the last context value (w = 0)
+    model, lengths = Stub(), []
+    forecast = model.forecast
+    model.forecast = lambda ctx, t: lengths.append(t.shape[0]) or forecast(ctx, t)
+    short = Trainer(val_n_ctx=n, val_horizon=H, **QUIET).evaluate(model, x, tau)
+    assert lengths == [n + H]  # the forecast stops at the horizon
+    assert short == pytest.approx(float(((x[:, n : n + H] - hold) ** 2).mean()), rel=1e-6)
+    full = Trainer(val_n_ctx=n, **QUIET).evaluate(model, x, tau)
+    assert full == pytest.approx(float(((x[:, n:] - hold) ** 2).mean()), rel=1e-6) and full != pytest.approx(short)
+    past_end = Trainer(val_n_ctx=n, val_horizon=10_000, **QUIET).evaluate(model, x, tau)
+    assert past_end == full  # a horizon past the end is the whole forecast
+
+
+def test_val_horizon_checks_and_resume_key():
+    from warp_phys.training_resume import trainer_settings
+
+    with pytest.raises(ValueError, match="val_horizon needs val_n_ctx"):
+        Trainer(val_horizon=5, **QUIET)
+    with pytest.raises(ValueError, match="val_horizon=0"):
+        Trainer(val_n_ctx=3, val_horizon=0, **QUIET)
+    assert "val_horizon" not in trainer_settings(Trainer(val_n_ctx=3, **QUIET))  # old checkpoints still resume
+    assert trainer_settings(Trainer(val_n_ctx=3, val_horizon=7, **QUIET))["val_horizon"] == 7

@@ -32,6 +32,8 @@ from warp_phys.rollout import check_feedback_options, draw_noise, feedback_rollo
 from warp_phys.scaling import Scaler
 from warp_phys.sequence import Prediction, SequenceModel
 from warp_phys.transitions import REGISTRY as TRANSITIONS
+from warp_phys.transition_inputs import check_transition_input, n_inputs
+from warp_phys.transition_inputs import features as transition_features
 from warp_phys.transitions import make_transition
 from warp_phys.validation import check_int, check_seed
 
@@ -98,6 +100,10 @@ class WARP(SequenceModel):
             runaway forecast stays finite instead of overflowing to NaN. None: no clamp.
         evaluation: "auto" (factored when the transition allows), "factored" or "plain".
         max_dense_params: largest D allowed for transition="dense".
+        transition_input: what the transition reads (warp_phys/transition_inputs.py): "state"
+            (default: x_t) or "moments" (x_t and the running means of its monomials of degree 2
+            and 3 and of the path's area products: the least-squares statistics of a quadratic
+            vector field, so the weights can estimate e.g. physical parameters from them).
         seed: seed of the parameter initialisation.
     """
 
@@ -107,12 +113,14 @@ class WARP(SequenceModel):
                  output: str = "mean", std_floor: float = 1e-3, prev_obs_input: bool = False,
                  prior: Prior | None = None, bind_context: BindContext | None = None,
                  hold_after_context: bool | None = None, output_clip: float | None = None,
-                 evaluation: str = "auto", max_dense_params: int = 4096, seed: int = 0) -> None:
+                 evaluation: str = "auto", max_dense_params: int = 4096, transition_input: str = "state",
+                 seed: int = 0) -> None:
         super().__init__()
         d = check_int(n_variables, "n_variables", minimum=1)
         seed = check_seed(seed)
         get_activation(activation)
         transition = TRANSITIONS.resolve(transition)
+        self.transition_input = check_transition_input(transition_input)
         for name, value, valid in (("output", output, OUTPUTS),
                                    ("init_state", init_state, INIT_STATES), ("evaluation", evaluation, EVALUATIONS)):
             if value not in valid:
@@ -147,7 +155,7 @@ class WARP(SequenceModel):
             self.initial: nn.Module = Hypernetwork(d, theta_init, activation=activation, generator=gen)
         else:
             self.initial = FreeInitialState(theta_init)
-        self.transition = make_transition(transition, D, d, rank=rank, max_dense_params=max_dense_params,
+        self.transition = make_transition(transition, D, n_inputs(transition_input, d), rank=rank, max_dense_params=max_dense_params,
                                           generator=gen, options=transition_options)
         if evaluation == "factored" and not self.transition.factorable:
             raise ValueError(f"evaluation='factored' needs transition 'identity', 'lowrank' or 'subspace', "
@@ -160,7 +168,8 @@ class WARP(SequenceModel):
             "std_floor": float(std_floor), "prev_obs_input": bool(prev_obs_input),
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
             "hold_after_context": hold_after_context, "output_clip": self.output_clip,
-            "evaluation": evaluation, "max_dense_params": int(max_dense_params), "seed": seed,
+            "evaluation": evaluation, "max_dense_params": int(max_dense_params),
+            "transition_input": transition_input, "seed": seed,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -198,6 +207,11 @@ class WARP(SequenceModel):
             raise ValueError(f"tau must have shape ({T},) to match the {T} time steps of x, got {tuple(tau.shape)}")
         return tau.to(dtype=x.dtype, device=x.device)
 
+    def read(self, x: torch.Tensor) -> torch.Tensor:
+        """The transition's inputs (B, T, n) of x (B, T, d): x itself, or x and its running
+        moments (``transition_input``, `warp_phys.transition_inputs`)."""
+        return transition_features(self.transition_input, x)
+
     def _inputs(self, tau: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
         """Root inputs (B, T, n_in) from tau (T,) and the previous observation (B, T, d)."""
         tcol = tau.view(1, -1, 1).expand(z_prev.shape[0], -1, 1)
@@ -224,11 +238,11 @@ class WARP(SequenceModel):
         inputs = self._inputs(tau, z_prev)
         theta0 = self.initial(x[:, 0])
         if self.factored:
-            coeff = self.transition.coefficients(theta0, x)
+            coeff = self.transition.coefficients(theta0, self.read(x))
             coeff = torch.cat([coeff[:, :1], coeff[:, :-1]], dim=1)  # weights theta_{t-1}
             raw = self.root.evaluate_factored(theta0, self.transition.basis(), coeff, inputs)
         else:
-            thetas = self.transition.trajectory(theta0, x)
+            thetas = self.transition.trajectory(theta0, self.read(x))
             thetas = torch.cat([thetas[:, :1], thetas[:, :-1]], dim=1)
             raw = self.root.evaluate(thetas, inputs)
         return raw, z_prev
@@ -237,7 +251,8 @@ class WARP(SequenceModel):
                 freeze_recurrence: bool = False, noise: torch.Tensor | None = None) -> Prediction:
         """Sequential run (differentiable): the input at step t is x[:, t] where force[:, t], else
         the model's own mean prediction of step t (plus noise[:, t] when given). x (B, T, d), tau (T,),
-        force (B, T) bool, noise (B, T, d) or None -> (B, T, d). See warp_phys/rollout.py."""
+        force (B, T) bool, or (B, T, d) to force some channels only (known inputs), noise (B, T, d)
+        or None -> (B, T, d). See warp_phys/rollout.py."""
         return sequential_rollout(self, x, tau, force, freeze_recurrence=freeze_recurrence, noise=noise)
 
     def feedback_rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *, passes: int,
@@ -357,7 +372,7 @@ class WARP(SequenceModel):
         """Materialised weight trajectories theta_t (B, T, D), theta_t having read x_0..x_t."""
         x = self._check_x(x)
         self._check_tau(tau, x.shape[1], x)
-        return self.transition.trajectory(self.initial(x[:, 0]), x)
+        return self.transition.trajectory(self.initial(x[:, 0]), self.read(x))
 
     @torch.no_grad()
     def interpret(self, x: torch.Tensor, tau: torch.Tensor) -> dict[str, torch.Tensor]:

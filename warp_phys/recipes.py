@@ -45,7 +45,9 @@ class TrainingRecipe(RecipeBase):
 
     ``epochs``, ``batch_size``, ``lr``, ``p_force`` (teacher-forcing probability),
     ``batches_per_epoch`` (None: an epoch is one pass over the training set; k: k batches, so
-    validation, selection and the schedules count units of k steps),
+    validation, selection and the schedules count units of k steps), ``val_horizon`` (None: the
+    validation forecast is scored to the end; H: over its first H steps, e.g. about two
+    Lyapunov times for a chaotic system),
     ``patience`` (early stopping, epochs; None: the Trainer's default), ``max_time`` (seconds,
     a wall-clock cap; None = none: a run cut by the clock depends on the machine's speed,
     breaking "same seed, same numbers"), ``forecast_weight`` (> 0 adds the MSE of the model's
@@ -65,6 +67,7 @@ class TrainingRecipe(RecipeBase):
     epochs: int = 100
     batch_size: int = 64
     batches_per_epoch: int | None = None
+    val_horizon: int | None = None
     lr: float = 1e-3
     p_force: float = 0.25
     patience: int | None = None

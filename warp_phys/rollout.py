@@ -28,7 +28,8 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
-from warp_phys.sequence import Prediction
+from warp_phys.sequence import Prediction, channel_force
+from warp_phys.transition_inputs import MomentReader
 from warp_phys.validation import check_int
 
 
@@ -54,32 +55,37 @@ def draw_noise(x: torch.Tensor, noise_std: float, generator: torch.Generator | N
 
 def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *,
                        freeze_recurrence: bool = False, noise: torch.Tensor | None = None) -> Prediction:
-    """`WARP.rollout`: the step-by-step loop. x (B, T, d), tau (T,), force (B, T) bool, noise
-    (B, T, d) or None (added to the fed-back predictions) -> Prediction (B, T, d)."""
+    """`WARP.rollout`: the step-by-step loop. x (B, T, d), tau (T,), force (B, T) or (B, T, d)
+    bool (per step, or per step and channel), noise (B, T, d) or None (added to the fed-back
+    predictions) -> Prediction (B, T, d)."""
     B, T, d = x.shape
     x0 = x[:, 0]
     theta0 = model.initial(x0)
     tr = model.transition
+    reader = MomentReader(model.transition_input)  # the transition's inputs, step by step
+    read_prev = reader.start(x0)
     if model.factored:
         layers = model.root.factored_layers(theta0, tr.basis())
-        state = tr.init_coefficient_state(theta0, x0)
+        state = tr.init_coefficient_state(theta0, read_prev)
         coeff = x0.new_zeros(B, 1, tr.n_coefficients)
     else:
         state, theta = tr.init_step_state(theta0), theta0
     inp_prev = x0
     means: list[torch.Tensor] = []
     stds: list[torch.Tensor] = []
-    force = force.unsqueeze(-1)
+    force = channel_force(force)
     for t in range(T):
         if t >= 2:  # read the input of step t-1
             fed = means[-1] if noise is None else means[-1] + noise[:, t - 1]
             inp = torch.where(force[:, t - 1], x[:, t - 1], fed)
             if not freeze_recurrence:
+                read = reader.step(inp)
                 if model.factored:
-                    state, c = tr.step_coefficients(state, inp)
+                    state, c = tr.step_coefficients(state, read)
                     coeff = c.unsqueeze(1)
                 else:
-                    state, theta = tr.step_state(state, inp - inp_prev)
+                    state, theta = tr.step_state(state, read - read_prev)
+                read_prev = read
             inp_prev = inp
         z_prev = inp_prev.unsqueeze(1)
         inputs = model._inputs(tau[t : t + 1], z_prev)
@@ -96,9 +102,10 @@ def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: to
 
 def feedback_inputs(x: torch.Tensor, force: torch.Tensor, mean: torch.Tensor,
                     noise: torch.Tensor | None = None) -> torch.Tensor:
-    """The mixed inputs u (B, T, d): u_0 = x_0, u_t = x_t where force[:, t] else mean_t (+ noise_t)."""
+    """The mixed inputs u (B, T, d): u_0 = x_0, u_t = x_t where force[:, t] else mean_t (+ noise_t);
+    force (B, T) or (B, T, d) (per channel)."""
     fed = mean if noise is None else mean + noise
-    u = torch.where(force.unsqueeze(-1), x, fed)
+    u = torch.where(channel_force(force), x, fed)
     return torch.cat([x[:, :1], u[:, 1:]], dim=1)
 
 
@@ -149,7 +156,7 @@ def _passes_no_grad(model: Any, x: torch.Tensor, tau: torch.Tensor, force: torch
             u = feedback_inputs(x, force, mean, noise)
         if model.factored:  # the factored branch of `WARP._raw_parallel`
             z_prev = torch.cat([u[:, :1], u[:, :-1]], dim=1)
-            coeff = model.transition.coefficients(theta0, u)
+            coeff = model.transition.coefficients(theta0, model.read(u))
             coeff = torch.cat([coeff[:, :1], coeff[:, :-1]], dim=1)
             raw = _factored_no_grad(model.root, layers, coeff, model._inputs(tau, z_prev), work)
         else:

@@ -14,13 +14,58 @@ Modes:
                                   prediction (gradients flow through it).
     forecast(x_ctx, tau)          inference, no gradient: reads x_ctx (B, n_ctx, d),
                                   then rolls out on its own predictions to len(tau) steps.
+    rollout(x, tau, force)        (WARP, the neural baselines) the input at step t is x[:, t]
+                                  where force is True, else the model's own prediction;
+                                  force (B, T) per step, or (B, T, d) per step and channel.
+
+Known inputs (`warp_phys.known_inputs.KnownInputs`): channels the model reads but never
+predicts (phases, covariates); their forecast reads their values at every step of x, so
+callers forecast through `forecast_from`, which passes a model the steps it may read.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+
+def channel_force(force: torch.Tensor) -> torch.Tensor:
+    """``force`` (B, T) or (B, T, d) bool as (B, T, 1) or (B, T, d): broadcastable against x (B, T, d)."""
+    return force.unsqueeze(-1) if force.dim() == 2 else force
+
+
+def forecast_from(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *,
+                  grad: bool = False) -> "Prediction":
+    """The model's forecast of x (B, T', d) from its first ``n_ctx`` steps to len(tau) steps:
+    ``model.forecast(x[:, :n_ctx], tau)`` (``context_forecast`` when ``grad``). A model with
+    known input channels (``forecast_known``, `warp_phys.known_inputs.KnownInputs`) reads the
+    known channels of x at every step instead (x then needs len(tau) steps); the other
+    channels of x after ``n_ctx`` are never read. Returns a Prediction (B, len(tau), d)."""
+    known = getattr(model, "forecast_known", None)
+    if known is not None:
+        return known(x[:, : tau.shape[0]], tau, n_ctx, grad=grad)
+    ctx = x[:, :n_ctx]
+    return model.context_forecast(ctx, tau) if grad else model.forecast(ctx, tau)
+
+
+def forecast_mse(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *,
+                 grad: bool = False) -> torch.Tensor:
+    """Mean squared error of `forecast_from` against x (B, len(tau), d) over the steps after
+    ``n_ctx`` and the target channels (`target_channels`): the Trainer's validation score and
+    forecast loss (``grad``)."""
+    pred, x = target_channels(model, forecast_from(model, x, tau, n_ctx, grad=grad), x)
+    return ((pred.mean[:, n_ctx:] - x[:, n_ctx:]) ** 2).mean()
+
+
+def target_channels(model: nn.Module, pred: Any, x: torch.Tensor) -> tuple[Any, torch.Tensor]:
+    """(pred, x) on the channels the model predicts: all of them, or the first ``n_targets`` of a
+    model with known inputs (`warp_phys.known_inputs.KnownInputs`), so that losses and scores
+    cover the targets only. ``pred``: a Prediction (..., d) (anything else is returned as it is)."""
+    k = getattr(model, "n_targets", None)
+    if k is None or not isinstance(pred, Prediction):
+        return pred, x
+    return Prediction(pred.mean[..., :k], None if pred.std is None else pred.std[..., :k]), x[..., :k]
 
 
 class Prediction(NamedTuple):

@@ -6,11 +6,10 @@ run gives the same result as an uninterrupted one). Objectives for free-running 
 scheduled sampling (``p_force_schedule``), a rollout curriculum on the forecast loss
 (``forecast_horizon_schedule``) and noise / parallel feedback passes in the autoregressive
 forward (``feedback_noise``, ``feedback_passes``); the schedules are in `warp_phys.schedules`.
-Inputs are normalised tensors x (N, T, d) and tau (T,); the targets are x itself (one-step
-prediction), for a sequence-to-sequence task separate targets y (N, T, d), or with ``loss="cross_entropy"``
-class labels y (N,) of a classifier whose forward returns logits (B, K). Deterministic given ``seed`` (batch
-order, teacher-forcing and noise draws come from one CPU generator whose state is checkpointed).
-A run cannot fail silently: non-finite training or validation losses are recovered from (or warned
+Inputs are normalised tensors x (N, T, d) and tau (T,); the targets are x itself (one-step prediction),
+separate targets y (N, T, d) (sequence to sequence), or with ``loss="cross_entropy"`` class labels y (N,) of a
+classifier whose forward returns logits (B, K). Deterministic given ``seed`` (batch order, teacher-forcing and
+noise draws come from one CPU generator whose state is checkpointed). A run cannot fail silently: non-finite training or validation losses are recovered from (or warned
 about), and a run with no finite epoch raises `TrainingFailedError`; settings, input copies and the
 failure message are in `warp_phys.training_guard`, the resume checks in `warp_phys.training_resume`,
 data-parallel training under torchrun (``distributed``) in `warp_phys.distributed`.
@@ -29,6 +28,7 @@ from warp_phys.distributed import Parallel
 from warp_phys.losses import accuracy, classification_loss, sequence_loss
 from warp_phys.progress import progress_bar
 from warp_phys.streaming import take
+from warp_phys.sequence import forecast_mse, target_channels
 from warp_phys.schedules import FEEDBACK_KEYWORDS, check_schedule_options, feedback_kwargs, horizon_at, p_force_at
 from warp_phys.training_epoch import epoch_order, train_epoch
 from warp_phys.training_guard import (TrainingFailedError, check_fit_inputs, check_label_settings,
@@ -84,6 +84,8 @@ class Trainer:
         lr_patience, lr_factor: ReduceLROnPlateau on the selection score.
         val_n_ctx: if set, the validation score is the forecast MSE over steps >= val_n_ctx
             (model.forecast reading val_n_ctx steps); else the one-step loss.
+        val_horizon: with ``val_n_ctx``, score the first ``val_horizon`` forecast steps only (None:
+            all). Chaotic systems: ~2 Lyapunov times (further out a forecast's MSE saturates and favours decay).
         forecast_weight: weight of an extra loss term, the MSE of the model's own forecast
             (``model.context_forecast``) after ``forecast_context`` observed steps over the
             next ``forecast_horizon`` steps (None: to the end). 0 (default): off. Cheap for a
@@ -152,7 +154,7 @@ class Trainer:
                  feedback_noise: float = 0.0, feedback_passes: int | None = None,
                  detach_feedback: bool = True, resume_mismatch: str = "error",
                  nan_validation: str = "skip", distributed: str = "auto",
-                 batches_per_epoch: int | None = None) -> None:
+                 batches_per_epoch: int | None = None, val_horizon: int | None = None) -> None:
         check_trainer_settings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                                grad_clip=grad_clip, loss=loss, p_force=p_force, patience=patience,
                                lr_patience=lr_patience, lr_factor=lr_factor, val_n_ctx=val_n_ctx,
@@ -160,8 +162,8 @@ class Trainer:
                                forecast_horizon=forecast_horizon, seed=seed, max_time=max_time,
                                nan_retries=nan_retries, resume_mismatch=resume_mismatch,
                                nan_validation=nan_validation, distributed=distributed,
-                               batches_per_epoch=batches_per_epoch)
-        self.batches_per_epoch = batches_per_epoch
+                               batches_per_epoch=batches_per_epoch, val_horizon=val_horizon)
+        self.batches_per_epoch, self.val_horizon = batches_per_epoch, val_horizon
         self.forecast_weight, self.forecast_context = float(forecast_weight), forecast_context
         self.forecast_horizon, self.nan_retries, self.resume_mismatch = forecast_horizon, nan_retries, resume_mismatch
         self.nan_validation, self.distributed = nan_validation, distributed
@@ -220,7 +222,8 @@ class Trainer:
                     p_force: float, generator: torch.Generator, horizon: int | None,
                     feedback: dict[str, Any]) -> torch.Tensor:
         """The training loss of one batch: the loss of the forward, the model's penalty, the forecast loss."""
-        loss = self._loss(model(xb, tau, p_force=p_force, generator=generator, **feedback), yb) + model.penalty(xb, tau)
+        pred = model(xb, tau, p_force=p_force, generator=generator, **feedback)
+        loss = self._loss(*target_channels(model, pred, yb)) + model.penalty(xb, tau)
         if self.forecast_weight > 0:
             loss = loss + self.forecast_weight * self.forecast_loss(model, xb, tau, horizon)
         return loss
@@ -229,9 +232,9 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor,
                  y: torch.Tensor | None = None) -> float:
-        """Validation score of ``model`` on x (N, T, d): forecast MSE after ``val_n_ctx``
-        steps if set, else the one-step loss (steps >= 1) against x, or against the targets
-        ``y`` (N, T, d) of a sequence-to-sequence task when given; with ``loss="cross_entropy"``
+        """Validation score of ``model`` on x (N, T, d): forecast MSE after ``val_n_ctx`` steps
+        (its first ``val_horizon`` steps) if set, else the one-step loss (steps >= 1) against x, or
+        the targets ``y`` (N, T, d) of a sequence-to-sequence task; with ``loss="cross_entropy"``
         the mean cross-entropy (nats) of the logits against the labels ``y`` (N,)."""
         was_training = model.training
         model.eval()
@@ -240,10 +243,10 @@ class Trainer:
             xb = take(x, slice(i, i + 4 * self.batch_size))
             yb = xb if y is None else y[i : i + 4 * self.batch_size]
             if self.val_n_ctx is not None:
-                pred = model.forecast(xb[:, : self.val_n_ctx], tau)
-                score = ((pred.mean[:, self.val_n_ctx :] - xb[:, self.val_n_ctx :]) ** 2).mean()
+                end = x.shape[1] if self.val_horizon is None else min(x.shape[1], self.val_n_ctx + self.val_horizon)
+                score = forecast_mse(model, xb[:, :end], tau[:end], self.val_n_ctx)  # target channels only
             else:
-                score = self._loss(model(xb, tau), yb)
+                score = self._loss(*target_channels(model, model(xb, tau), yb))
             total += float(score) * xb.shape[0]
             n += xb.shape[0]
         model.train(was_training)
@@ -265,8 +268,7 @@ class Trainer:
         n = int(self.forecast_context)
         horizon = self.forecast_horizon if horizon is None else horizon
         end = x.shape[1] if horizon is None else min(x.shape[1], n + int(horizon))
-        pred = model.context_forecast(x[:, :n], tau[:end])
-        return ((pred.mean[:, n:end] - x[:, n:end]) ** 2).mean()
+        return forecast_mse(model, x[:, :end], tau[:end], n, grad=True)
 
     # ------------------------------------------------------------------ training
     def fit(self, model: torch.nn.Module, x_train: Any, tau: Any, x_val: Any | None = None, *,

@@ -50,10 +50,10 @@ def check_trainer_settings(*, epochs: Any, batch_size: Any, lr: Any, weight_deca
                            val_n_ctx: Any, forecast_weight: Any, forecast_context: Any, forecast_horizon: Any,
                            seed: Any, max_time: Any, nan_retries: Any, resume_mismatch: Any,
                            nan_validation: Any = "skip", distributed: Any = "auto",
-                           batches_per_epoch: Any = None) -> None:
+                           batches_per_epoch: Any = None, val_horizon: Any = None) -> None:
     """InputError for a bad `Trainer` setting (the schedule options are checked by
     `warp_phys.schedules.check_schedule_options`). Ranges: epochs, batch_size, patience >= 1;
-    batches_per_epoch None or >= 1;
+    batches_per_epoch None or >= 1; val_horizon None or >= 1, and only with val_n_ctx;
     lr >= 0 finite (0: no update, the loss is only measured); lr_factor in (0, 1); max_time > 0 s;
     distributed in `warp_phys.distributed.DISTRIBUTED`."""
     if loss not in LOSSES:
@@ -82,6 +82,12 @@ def check_trainer_settings(*, epochs: Any, batch_size: Any, lr: Any, weight_deca
                         ("forecast_horizon", forecast_horizon)):
         if value is not None:
             _int_at_least(value, name, 1, "give a number of steps, or None")
+    if val_horizon is not None:
+        _int_at_least(val_horizon, "val_horizon", 1, "the forecast steps the validation score covers, or None "
+                      "for all")
+        if val_n_ctx is None:
+            raise InputError("val_horizon needs val_n_ctx (the validation score is then a forecast after "
+                             "val_n_ctx steps); without it the score is the one-step loss")
     if not _number(forecast_weight) or forecast_weight < 0:
         raise InputError(f"forecast_weight must be a finite number >= 0, got {forecast_weight!r}")
     if forecast_weight > 0 and forecast_context is None:

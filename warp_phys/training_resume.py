@@ -45,13 +45,15 @@ def _plain(v: Any) -> Any:
 
 def trainer_settings(trainer: Any) -> dict[str, Any]:
     """The ``RESUME_SETTINGS`` of ``trainer`` as plain values (``schedule_epochs``: None without a
-    p_force_schedule, where it has no effect), and ``batches_per_epoch`` when it is set (absent at
-    its default, so checkpoints written before it existed still resume)."""
+    p_force_schedule, where it has no effect), and ``batches_per_epoch`` and ``val_horizon`` when
+    set (absent at their defaults, so checkpoints written before they existed still resume)."""
     out = {k: _plain(getattr(trainer, k)) for k in RESUME_SETTINGS}
     if trainer.p_force_schedule is None:
         out["schedule_epochs"] = None
     if getattr(trainer, "batches_per_epoch", None) is not None:
         out["batches_per_epoch"] = int(trainer.batches_per_epoch)
+    if getattr(trainer, "val_horizon", None) is not None:
+        out["val_horizon"] = int(trainer.val_horizon)
     return out
 
 

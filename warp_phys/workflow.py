@@ -25,7 +25,8 @@ from warp_phys.validation import InputError, check_int, check_output_path, check
 #: Arguments of `reconstruct` that apply to system= only.
 _SYSTEM_ONLY = ("protocol", "splits", "system_options")
 #: Arguments of `reconstruct` that cut one long series (data= with window=).
-_SERIES = ("window", "stride", "gap", "split", "fill", "detrend", "deseason", "difference")
+_SERIES = ("window", "stride", "gap", "split", "fill", "detrend", "deseason", "difference", "phases", "covariates",
+           "future_covariates")
 
 
 def _check_common(system: Any, data: Any, time: Any, variables: Any, model: Any, progress: Any,
@@ -64,7 +65,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
                 window: int | None = None, stride: int | None = None, gap: int | None = None,
                 split: Sequence[float] | None = None, fill: str | None = None, detrend: int | str | None = None,
                 deseason: int | None = None, difference: bool = False,
-                **options: Any) -> Reconstruction:
+                phases: float | str | Sequence[float | str] | None = None, covariates: Any = None,
+                future_covariates: Any = None, **options: Any) -> Reconstruction:
     """Reconstruct and forecast a dynamical system with WARP (or a baseline).
 
     Args:
@@ -138,6 +140,25 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
             ``ar_``/``ets_``/``seasonal_naive_`` scores, made on differences, are left out), and
             ``attrs["series_transform"]`` (JSON) holds the degree, coefficients, period and
             profile; ``rec.forecast(new_data)`` is refused (the model reads residuals).
+        phases: series only: known periodic inputs: a period P > 1 in record steps, or several
+            (e.g. ``(52.18,)`` for weekly data with a yearly cycle); for a date axis also "year",
+            "week", "day" (converted with the record's step; "year" = 12 calendar months). Each
+            adds the channels sin(2 pi i / P) and cos(2 pi i / P), i = the step's index in the
+            record (i = 0 at its first time, the phase origin kept in ``attrs["known_inputs"]``),
+            so the phase runs on across windows and into the forecast past the record's end.
+        covariates: series only: known inputs aligned with the record: (time,) or (time, k)
+            array, pandas Series/DataFrame (column names kept) or DataArray, one finite row
+            per record step (not detrended or differenced). Phases and covariates are channels
+            the model reads at every step (the prediction of step t reads them up to step t-1)
+            and never predicts: in training, validation and every forecast they hold their
+            given values; losses, metrics, Datasets and plots cover ``data``'s variables only.
+            Models with a rollout only (warp, gru, lstm, transformer, node); the classical
+            forecasters ignore them. ``rec.forecast(new_data, start=t0, covariates=c)`` computes
+            the phases from the training record's step index of ``t0`` (the time of new_data's
+            first step on the record's axis) and reads ``c`` for every forecast step.
+        future_covariates: series only: the covariates' values on the steps right after the
+            record, (F, k) with F >= horizon, for ``datasets["future"]``; without them that
+            forecast is left out (a warning says so) and the test scores are unaffected.
         **options: recipe fields (``warp_phys.recipes.recipe_fields()``: the protocol's
             n_train, n_val, n_test, t_span, n_steps; training and WARP settings; for fields
             the `FieldRecipe` fields), else keyword arguments of the model's constructor.
@@ -158,7 +179,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
     common = dict(model=MODELS.resolve(model), prior=prior, prior_options=prior_options, seed=check_seed(seed),
                   device=resolve_device(device))
     options = {**options, **{k: v for k, v in (("epochs", epochs), ("context", context)) if v is not None}}
-    series = {k: v for k, v in zip(_SERIES, (window, stride, gap, split, fill, detrend, deseason, difference))
+    series = {k: v for k, v in zip(_SERIES, (window, stride, gap, split, fill, detrend, deseason, difference,
+                                             phases, covariates, future_covariates))
               if v is not None and v is not False}
     if system is not None:  # window= and stride= stay FieldRecipe options of field systems, as before
         options.update({k: series.pop(k) for k in ("window", "stride") if k in series})

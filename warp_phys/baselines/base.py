@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from warp_phys.sequence import Prediction, SequenceModel
+from warp_phys.sequence import Prediction, SequenceModel, channel_force
 from warp_phys.validation import check_int, check_seed
 
 OUTPUTS = ("mean", "gaussian")
@@ -127,24 +127,27 @@ class Baseline(SequenceModel):
         means = [x[:, :1]]
         stds = [self._std(self.std0).to(x).expand(B, 1, d)] if self.gaussian else None
         inp, state = x[:, :1], None
+        force = channel_force(force)
         for t in range(T - 1):
             m, s, state = self._advance(inp, tau[t:t + 1], tau[t + 1:t + 2], state)
             means.append(m)
             if stds is not None:
                 stds.append(s)
-            inp = torch.where(force[:, t + 1, None, None], x[:, t + 1:t + 2], m)
+            inp = torch.where(force[:, t + 1:t + 2], x[:, t + 1:t + 2], m)
         return Prediction(torch.cat(means, 1), torch.cat(stds, 1) if stds is not None else None)
 
     def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor) -> Prediction:
         """Sequential run (differentiable), as `WARP.rollout`: the input at step t is x[:, t] where
         force[:, t], else the model's own mean prediction of step t (step 0 always reads x[:, 0]).
-        x (B, T, d), tau (T,), force (B, T) bool -> Prediction (B, T, d); mean[:, t] reads the
-        inputs of steps 0 .. t-1 only. O(T) steps of one token each; the p_force < 1 mode of
-        `forward` is this loop with random ``force``."""
+        x (B, T, d), tau (T,), force (B, T) bool, or (B, T, d) to force some channels only (known
+        inputs) -> Prediction (B, T, d); mean[:, t] reads the inputs of steps 0 .. t-1 only. O(T)
+        steps of one token each; the p_force < 1 mode of `forward` is this loop with random ``force``."""
         check_inputs(x, tau, self.n_variables)
-        if not isinstance(force, torch.Tensor) or force.dtype != torch.bool or tuple(force.shape) != tuple(x.shape[:2]):
+        if not isinstance(force, torch.Tensor) or force.dtype != torch.bool or tuple(force.shape) not in (
+                tuple(x.shape[:2]), tuple(x.shape)):
             shape = tuple(force.shape) if isinstance(force, torch.Tensor) else type(force).__name__
-            raise ValueError(f"force must be a bool tensor of shape {tuple(x.shape[:2])} (batch, time); got {shape}")
+            raise ValueError(f"force must be a bool tensor of shape {tuple(x.shape[:2])} (batch, time) or "
+                             f"{tuple(x.shape)} (batch, time, variable); got {shape}")
         return self._mixed_rollout(x, tau, force.to(x.device))
 
     def _rollout(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:

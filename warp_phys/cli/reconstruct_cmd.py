@@ -38,6 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="your trajectories instead of a system: a NetCDF or CSV file, or a .zarr store (formats below)")
     p.add_argument("--window", type=int, default=None,
                    help="with --data holding ONE series: steps per window it is cut into (split in time order)")
+    p.add_argument("--phases", nargs="+", default=None, metavar="P",
+                   help="with --window: known periodic inputs, periods in record steps (e.g. 52.18) or, on a date "
+                        "axis, year / week / day (sin and cos of the phase, read at every step, never predicted)")
     p.add_argument("-o", "--output", required=True, help="NetCDF file to write (written atomically)")
     p.add_argument("--plot", default=None, help="also save a PNG plot of one test trajectory here")
     p.add_argument("--trajectory", type=int, default=0, help="test trajectory to plot (default 0)")
@@ -57,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batches-per-epoch", type=int, default=None,
                    help="validate (and select the model) every this many optimiser steps instead of after each "
                         "pass over the training set: for large training sets (default: one pass)")
+    p.add_argument("--transition-input", choices=("state", "moments"), default=None,
+                   help="what WARP's weights read: the state (default) or also its running moments (the "
+                        "least-squares statistics of a quadratic vector field)")
+    p.add_argument("--val-horizon", type=int, default=None,
+                   help="score the validation forecast over its first this many steps only (default: to the end); "
+                        "for a chaotic system about two Lyapunov times")
     p.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and training")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -80,18 +89,14 @@ def run(args: argparse.Namespace) -> int:
     check_int(args.trajectory, "--trajectory", minimum=0)
     check_seed(args.seed, "--seed")
     resolve_device(args.device)
-    options = {}
-    if args.max_time is not None:
-        options["max_time"] = args.max_time
-    if args.forecast_weight is not None:
-        options["forecast_weight"] = args.forecast_weight
-    if args.n_train is not None:
-        options["n_train"] = args.n_train
-    if args.batches_per_epoch is not None:
-        options["batches_per_epoch"] = args.batches_per_epoch
+    options = {name: getattr(args, name) for name in ("max_time", "forecast_weight", "n_train", "batches_per_epoch",
+                                                      "val_horizon", "transition_input")
+               if getattr(args, name) is not None}
     t0 = time.perf_counter()
     common = dict(context=args.context, horizon=args.horizon, prior=args.prior, model=args.model, epochs=args.epochs,
                   seed=args.seed, device=args.device, progress=not args.quiet, **options)
+    if args.phases is not None:
+        common["phases"] = [_number_or_name(v) for v in args.phases]
     if data_path is not None:
         rec = reconstruct(**_data_arguments(data_path, args.window), **common)
     else:
@@ -112,6 +117,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number_or_name(value: str) -> float | str:
+    """A --phases entry: a period in steps (a number) or a named period ("year", ...)."""
+    try:
+        return float(value)
+    except ValueError:
+        return value
+
+
 def _check_combination(args: argparse.Namespace) -> Path | None:
     """Refuse argument combinations that make no sense; returns the checked --data path."""
     from warp_phys.cli.data_file import check_data_path
@@ -123,6 +136,9 @@ def _check_combination(args: argparse.Namespace) -> Path | None:
         if args.window is not None:
             raise InputError("--window cuts one measured series from --data FILE into windows; a SYSTEM is "
                              "simulated as whole trajectories: drop --window")
+        if args.phases is not None:
+            raise InputError("--phases are known inputs of one measured series (--data FILE --window STEPS); a "
+                             "SYSTEM has none: drop --phases")
         return None
     if args.system is not None:
         raise InputError(f"give either a SYSTEM ({args.system!r}) or --data FILE ({args.data!r}), not both: a "

@@ -61,7 +61,7 @@ def make_trainer(plan: TrainingRecipe, *, context: int, output: str, seed: int, 
     from warp_phys.training import Trainer
 
     return Trainer(epochs=plan.epochs, batch_size=plan.batch_size, batches_per_epoch=plan.batches_per_epoch,
-                   lr=plan.lr,
+                   lr=plan.lr, val_horizon=None if seq2seq else plan.val_horizon,
                    loss="nll" if output == "gaussian" else "mse", p_force=plan.p_force,
                    val_n_ctx=None if seq2seq else context, forecast_weight=plan.forecast_weight,
                    forecast_context=context if plan.forecast_weight > 0 else None,
@@ -124,13 +124,14 @@ def classical_forecasts(job: Job, bind: Any, z_train: torch.Tensor, z_val: torch
     {"models": {name: fitted model}, "forecasts": {split: {name: mean (N, T, d) in physical units}}}
     on every test split (the same windows and context as the run's model). Closed form: seconds."""
     enc = job.encoder
+    d = getattr(enc, "n_targets", enc.n_features)  # known input channels: the classical forecasters ignore them
     nets = {}
     for name in CLASSICAL:
-        net = build_model(ModelSpec(name=name, seed=job.seed), enc.n_features, bind)
-        nets[name] = net.fit(z_train, x_val=z_val, context=context)
+        net = build_model(ModelSpec(name=name, seed=job.seed), d, bind)
+        nets[name] = net.fit(z_train[..., :d], x_val=z_val[..., :d], context=context)
     forecasts = {}
     for split, ds in job.splits.tests.items():
-        z = enc.encode(ds)
+        z = enc.encode(ds)[..., :d]
         forecasts[split] = {name: enc.decode(*forecast(net, z, tau, context))[0] for name, net in nets.items()}
     return {"models": nets, "forecasts": forecasts}
 
@@ -177,6 +178,10 @@ def run(job: Job) -> Reconstruction:
     bind = BindContext(n_variables=enc.n_features, dt=float(t[1] - t[0]), duration=float(t[-1] - t[0]),
                        scaler=enc.scaler, system=job.system)
     net = build_model(job.spec, enc.n_features, bind)
+    if getattr(enc, "n_known", 0):  # known inputs (phases, covariates): read at every step, never predicted
+        from warp_phys.known_inputs import KnownInputs
+
+        net = KnownInputs(net, enc.n_known)
     z_train, z_val = enc.encode(train_ds), enc.encode(splits.val)
     history = train(net, z_train, tau, z_val, job.recipe, context=context,
                     output=job.spec.output, seed=job.seed, device=job.device, progress=job.progress,

@@ -99,7 +99,7 @@ def _on_grid(ds: xr.Dataset, n_out: int, dt: float) -> xr.Dataset:
 
 
 def forecast_new_data(rec: Any, new_data: Any, time: Any = None, context: int | None = None,
-                      horizon: int | None = None) -> xr.Dataset:
+                      horizon: int | None = None, start: Any = None, covariates: Any = None) -> xr.Dataset:
     """The body of `Reconstruction.forecast` (see there). Every check comes before the model runs."""
     if rec.variable != "state" or "variable" not in rec.dataset.dims:
         raise InputError(f"forecast() takes state trajectories (trajectory, time, variable); this reconstruction "
@@ -110,6 +110,10 @@ def forecast_new_data(rec: Any, new_data: Any, time: Any = None, context: int | 
                          "differences; see dataset.attrs['series_transform']), so rec.forecast(new_data) would read "
                          "data in the record's units wrongly; use rec.datasets['future'], or reconstruct(...) again "
                          "on the longer record")
+    known = getattr(rec.encoder, "known", None)
+    if known is None and (start is not None or covariates is not None):
+        raise InputError("start= and covariates= give the known inputs of a model trained with phases=/covariates=; "
+                         "this one has none: drop them")
     names = [str(v) for v in rec.dataset["variable"].values]
     is_array = not isinstance(new_data, xr.Dataset)
     ds = _as_new_data(new_data, time, names)
@@ -129,6 +133,8 @@ def forecast_new_data(rec: Any, new_data: Any, time: Any = None, context: int | 
     held = truth.copy()
     held[:, given:] = truth[:, given - 1:given]  # finite filler: steps after the context are never read
     filled = truth_ds.assign({"state": (truth_ds["state"].dims, held, truth_ds["state"].attrs)})
+    if known is not None:  # phases from the training record's step index of ``start``; covariates as given
+        filled["known"] = rec.encoder.new_known(held.shape[0], n_out, start, covariates)
     t_out = np.asarray(truth_ds["time"].values, dtype=np.float64)
     tau = torch.as_tensor((t_out - t_out[0]) / (train_t[-1] - train_t[0]), dtype=torch.float32)
     mean, std = predict(rec.model, rec.encoder, rec.model_name, filled, tau, context, rec.device)

@@ -6,6 +6,7 @@ is run by `warp_phys.pipeline.engine.run`.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Mapping, Sequence
 
@@ -110,15 +111,15 @@ def _spec(model: str, recipe: Any, prior: str | None, prior_options: Mapping | N
                      options=options)
 
 
-def _check_model(spec: ModelSpec, n_features: int, system: Any) -> None:
-    """Build the model once on dummy sizes: bad options fail before the expensive work."""
+def _check_model(spec: ModelSpec, n_features: int, system: Any) -> Any:
+    """Build the model once on dummy sizes: bad options fail before the expensive work; returns it."""
     from warp_phys.priors import BindContext
     from warp_phys.scaling import Scaler
 
     from .models import build_model
 
-    build_model(spec, n_features, BindContext(n_variables=n_features, dt=1.0, duration=1.0,
-                                              scaler=Scaler.identity(n_features), system=system))
+    return build_model(spec, n_features, BindContext(n_variables=n_features, dt=1.0, duration=1.0,
+                                                     scaler=Scaler.identity(n_features), system=system))
 
 
 def plan_system(system: Any, *, model: str, prior: Any = "auto", prior_options: Mapping | None = None,
@@ -246,14 +247,17 @@ def series_job(data: Any, time: Any, variables: Sequence[str] | None, *, window:
                gap: int | None = None, split: Sequence[float] | None = None, fill: str | None = None, model: str,
                prior: Any, prior_options: Mapping | None, seed: int, options: dict[str, Any],
                horizon: int | None = None, detrend: Any = None, deseason: Any = None, difference: Any = False,
-               **common: Any) -> Job:
+               phases: Any = None, covariates: Any = None, future_covariates: Any = None, **common: Any) -> Job:
     """One long series (time,) or (time, variable) cut into windows of ``window`` steps (every
     ``stride``) and split in time order (``split`` fractions, ``gap`` unused steps between
     blocks; `warp_phys.pipeline.series`). The windows are the trajectories of the run.
     ``detrend``/``deseason``/``difference``: the model sees the record minus a trend and a
     season fitted on the training block (and/or its first differences;
     `warp_phys.pipeline.series_transforms`); ``extra`` keeps the original record and the transform.
+    ``phases``/``covariates``/``future_covariates``: known input channels read by the model and
+    never predicted (`warp_phys.pipeline.known_channels`; not transformed).
     Everything is checked before any window is cut or trained on."""
+    from .known_channels import KnownStateEncoder, check_known_inputs
     from .series import describe, plan_windows, read_series
     from .series_transforms import check_transform_options, transform_record
 
@@ -263,6 +267,7 @@ def series_job(data: Any, time: Any, variables: Sequence[str] | None, *, window:
     options = dict(options)
     context = options.pop("context", None)
     record = read_series(data, time, variables, fill)
+    known = check_known_inputs(phases, covariates, future_covariates, record.time)
     plan = plan_windows(record.n_steps - transform_opts.offset, len(record.names), window=window, context=context,
                         horizon=horizon, stride=stride, gap=gap, split=split)
     original, transform = record, None
@@ -271,10 +276,18 @@ def series_job(data: Any, time: Any, variables: Sequence[str] | None, *, window:
     recipe, _, spec = _user_model(plan.window, model, prior, prior_options, seed, options)
     recipe = recipe.replace(data={"n_ctx": plan.context})  # the provenance names the context actually used
     encoder = StateEncoder(recipe.time_rescale, recipe.time_rescale_copies, None)  # no known symmetry: None only
-    _check_model(spec, len(record.names), None)
+    n_known = 0 if known is None else len(known.names)
+    net = _check_model(spec, len(record.names) + n_known, None)
+    if known is not None:
+        _check_known_model(net, n_known, model)
+        known = dataclasses.replace(known, offset=transform_opts.offset)
+        record = dataclasses.replace(record, known=known)
+        encoder = KnownStateEncoder(known)
     check_training(recipe, spec.output, plan.context)
     splits = series_splits(record, plan)
     extra = {} if transform is None else {"series_transform": transform.to_json()}
+    if known is not None:
+        extra["known_inputs"] = known.to_json()
     if transform is not None:
         splits.extra.update(original=original, transform=transform)
     return Job(splits=splits, encoder=encoder, spec=spec, context=plan.context,
@@ -282,8 +295,19 @@ def series_job(data: Any, time: Any, variables: Sequence[str] | None, *, window:
                provenance={"title": "warp_phys reconstruction of a measured series", "system": "user series",
                            "series": describe(original, plan, fill), **extra,
                            "metrics_description": METRICS_DESCRIPTION + "; over the test windows (the last block "
-                                                  "of the record, chronological split)" + _TRANSFORMED * bool(extra)},
+                                                  "of the record, chronological split)" + _TRANSFORMED * (transform is not None)},
                **common)
+
+
+def _check_known_model(net: Any, n_known: int, model: str) -> None:
+    """InputError unless ``model`` can read known input channels (`warp_phys.known_inputs.KnownInputs`)."""
+    from warp_phys.known_inputs import KnownInputs
+
+    try:
+        KnownInputs(net, n_known)
+    except ValueError as err:
+        raise InputError(f"phases=/covariates= are read step by step by a model with a rollout (warp, gru, lstm, "
+                         f"transformer, node); model={model!r} cannot: {err}") from None
 
 
 def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Mapping | None,

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from warp_phys.sequence import forecast_from
+
 FORECAST_BATCH = 256  # trajectories per forecast call (bounds memory)
 
 
@@ -19,11 +21,12 @@ FORECAST_BATCH = 256  # trajectories per forecast call (bounds memory)
 def forecast_batches(net: Any, z: torch.Tensor, tau: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Forecast normalised (N, T, r) from the first ``context`` steps, in batches; returns the
     mean and std (zeros for point models), (N, T, r) on the CPU. Steps after ``context`` of
-    ``z`` are never read; ``tau`` (T,) sets the length."""
+    ``z`` are never read, except the known input channels of a `warp_phys.known_inputs.KnownInputs`
+    model (`sequence.forecast_from`); ``tau`` (T,) sets the length."""
     net.eval()
     means, stds = [], []
     for i in range(0, z.shape[0], FORECAST_BATCH):
-        pred = net.forecast(z[i:i + FORECAST_BATCH, :context], tau)
+        pred = forecast_from(net, z[i:i + FORECAST_BATCH], tau, context)
         means.append(pred.mean.detach().cpu())
         stds.append((pred.std if pred.std is not None else torch.zeros_like(pred.mean)).detach().cpu())
     return torch.cat(means), torch.cat(stds)

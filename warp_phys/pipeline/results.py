@@ -191,7 +191,7 @@ class Reconstruction:
                           attrs={"title": "parameters inferred by the prior along the forecast"})
 
     def forecast(self, new_data: xr.Dataset | np.ndarray, time: Any = None, context: int | None = None,
-                 horizon: int | None = None) -> xr.Dataset:
+                 horizon: int | None = None, start: Any = None, covariates: Any = None) -> xr.Dataset:
         """Forecast new trajectories with the trained model, in the layout of ``dataset``.
 
         Args:
@@ -207,6 +207,13 @@ class Reconstruction:
                 steps need be given): the result has context + H steps; ``state`` is the given
                 data where there is some and NaN after; ``time`` continues with the data's step;
                 the model's normalised time goes past 1 beyond the training length.
+            start, covariates: a series model trained with known inputs (``phases=``/``covariates=``)
+                needs them for new data. ``start``: the time of new_data's first step on the
+                training record's axis (a number in its units, or a date; one, or one per
+                trajectory): the phases are computed from the training record's step index
+                (its first step is the phase origin), not from new_data's own index.
+                ``covariates``: (steps, k) or (trajectory, steps, k) values for all context + H
+                forecast steps (past the given data too).
 
         Returns a Dataset like ``dataset``: ``state`` (the given data as truth), ``prediction_mean``,
         ``prediction_std``, ``context`` mask, ``implausible`` (trajectory,) and attributes
@@ -216,7 +223,8 @@ class Reconstruction:
         """
         from .forecasting import forecast_new_data
 
-        return forecast_new_data(self, new_data, time=time, context=context, horizon=horizon)
+        return forecast_new_data(self, new_data, time=time, context=context, horizon=horizon, start=start,
+                                 covariates=covariates)
 
     def plot(self, trajectory: int = 0, split: str | None = None, **options: Any):
         """States: truth vs forecast (±2 std band, context shaded) and a phase portrait.

@@ -32,27 +32,35 @@ from .record_time import RecordTime, check_record_time, step_text
 FILLS = (None, "linear")
 @dataclass(frozen=True)
 class SeriesRecord:
-    """One record: ``values`` (T, d) float64, its `RecordTime`, the variable ``names`` and the
-    number of NaN values ``n_filled`` that ``fill="linear"`` interpolated."""
+    """One record: ``values`` (T, d) float64, its `RecordTime`, the variable ``names``, the
+    number of NaN values ``n_filled`` that ``fill="linear"`` interpolated, and its ``known``
+    input channels (a `known_channels.KnownChannels`, or None)."""
 
     values: np.ndarray
     time: RecordTime
     names: list[str]
     n_filled: int = 0
+    known: Any = None
 
     @property
     def n_steps(self) -> int:
         return int(self.values.shape[0])
 
     def windows(self, starts: np.ndarray, length: int) -> xr.Dataset:
-        """Windows of ``length`` steps from each start: ``state(trajectory, time, variable)``;
-        steps past the record's end hold NaN."""
+        """Windows of ``length`` steps from each start: ``state(trajectory, time, variable)``
+        (steps past the record's end hold NaN) and, with known inputs, ``known(trajectory, time,
+        known_variable)`` (phases continue past the end; covariates past those given are NaN)."""
         idx = np.asarray(starts, dtype=np.int64)[:, None] + np.arange(length)
         inside = idx < self.n_steps
         state = np.where(inside[..., None], self.values[np.minimum(idx, self.n_steps - 1)], np.nan)
         units = {} if self.time.is_date else {"units": self.time.units}
+        data = {"state": (("trajectory", "time", "variable"), state, {"long_name": "state", "units": "1"})}
+        if self.known is not None:
+            from .known_channels import known_windows
+
+            data["known"] = known_windows(self.known, idx)
         return xr.Dataset(
-            {"state": (("trajectory", "time", "variable"), state, {"long_name": "state", "units": "1"})},
+            data,
             coords={"trajectory": np.arange(idx.shape[0]),
                     "time": ("time", self.time.relative(length),
                              {"units": self.time.units, "long_name": "time since the window's first step"}),
@@ -231,6 +239,10 @@ def future_dataset(job: Any, rec: Any) -> xr.Dataset:
     plan: WindowPlan = job.splits.extra["plan"]
     n = plan.context + plan.horizon
     ds = record.windows(np.array([record.n_steps - plan.context]), plan.window)
+    if "known" in ds.data_vars:  # steps after context + horizon are never read: hold the last given values
+        k = ds["known"].values
+        given = np.maximum.accumulate(np.where(np.isfinite(k), np.arange(k.shape[1])[None, :, None], 0), axis=1)
+        ds["known"].values[:] = np.take_along_axis(k, given, axis=1)
     observed = ds["state"].values.copy()
     ds["state"].values[:, plan.context:] = observed[:, plan.context - 1:plan.context]  # never read: finite filler
     mean, std = _predict(job, rec.model, ds, normalised_time(ds["time"].values))
@@ -259,7 +271,15 @@ def _date_attrs(ds: xr.Dataset) -> None:
 def finish(job: Any, rec: Any) -> Any:
     """Add ``rec.datasets["future"]``, put a transformed run (detrend/deseason/difference) back in
     the record's units (`series_restore.restore_all`) and keep date coordinates writable; returns ``rec``."""
-    rec.datasets["future"] = future_dataset(job, rec)
+    known = job.splits.extra["series"].known
+    plan: WindowPlan = job.splits.extra["plan"]
+    if known is not None and known.covariate_names and known.n_future < plan.horizon:
+        warnings.warn(f"no forecast beyond the record's end (datasets['future']): it needs the covariates of the "
+                      f"{plan.horizon} steps after the record, and future_covariates= gave {known.n_future}; pass "
+                      f"future_covariates=<({plan.horizon}, {len(known.covariate_names)}) values>",
+                      UserWarning, stacklevel=3)
+    else:
+        rec.datasets["future"] = future_dataset(job, rec)
     if "transform" in job.splits.extra:
         from .series_restore import restore_all
 

@@ -130,6 +130,11 @@ SEGMENT_WARP = dict(transition="lowrank", rank=8)
 #: 0.25), chosen over teacher forcing and the rollout curriculum on the validation forecast
 #: error at medium scale (benchmarks/README.md, "Paper-table settings").
 PUSHFORWARD = dict(p_force=0.25, feedback_passes=1, feedback_noise=0.01)
+#: The grey box's transition input at medium and full scale: the weights read the running
+#: moments of the state (`warp_phys.transition_inputs`), chosen over the state alone on the
+#: validation forecast error at medium scale (lower on 5 of MSD, MSD-Zero and LV's 6 runs;
+#: benchmarks/README.md, "Paper-table settings").
+GREY_BOX_READ = dict(transition_input="moments")
 #: Optimiser steps between two validations of every learned model at medium and full scale on
 #: the trajectory datasets (an epoch of 20,480 MSD trajectories is 1,280 steps: a 150 s run then
 #: validated 2 to 5 times, too few to select a model).
@@ -163,14 +168,15 @@ BUDGET_S = {"medium": 150.0, "full": 1800.0}
 
 def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hidden: int, lr: float,
                   p_force: float, trajectories: bool = True, batches_per_epoch: int | None = None,
-                  black_box: dict[str, Any] | None = None,
+                  black_box: dict[str, Any] | None = None, grey_box: dict[str, Any] | None = None,
                   baselines: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
     """Settings where every learned model trains for the same wall-clock ``budget`` (the epoch
     cap is never reached first) and is selected on validation, every ``batches_per_epoch``
     optimiser steps (None: after each pass over the training set). ``trajectories``: the MSD/LV
     settings (black box with memory and increment decoding, grey box on the subspace memory);
     else Sine's (the same black box, the sinusoid prior with its defaults). ``black_box``: the
-    black-box WARP's training objective (e.g. `PUSHFORWARD`). ``baselines``: settings of the GRU,
+    black-box WARP's training objective (e.g. `PUSHFORWARD`); ``grey_box``: extra settings of the
+    grey box on MSD/LV (e.g. `GREY_BOX_READ`). ``baselines``: settings of the GRU,
     LSTM, Transformer and neural ODE that differ from WARP's (e.g. their batch size)."""
     run = dict(epochs=100_000, batch_size=batch_size, p_force=p_force, patience=100, max_time=budget)
     if batches_per_epoch is not None:
@@ -182,7 +188,7 @@ def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hid
                 "transformer": dict(base), "node": dict(base), "ode_fit": dict(margin=0.0)}
     return {"warp": dict(warp, output_clip=5.0, **BLACK_BOX_WARP, **(black_box or {})),
             "warp_prior": dict(warp, transition="subspace", rank=8, transition_options=MEMORY_OPTIONS,
-                               prior_options={"margin": 0.0}, forecast_weight=1.0),
+                               prior_options={"margin": 0.0}, forecast_weight=1.0, **(grey_box or {})),
             "gru": dict(base), "lstm": dict(base), "transformer": dict(base, lr=lr), "node": dict(base),
             "ode_fit": dict(margin=0.0)}
 
@@ -196,7 +202,7 @@ def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hid
 MEDIUM: dict[str, dict[str, dict[str, Any]]] = {
     "_default": _equal_budget(BUDGET_S["medium"], batch_size=16, width=32, depth=2, hidden=64, lr=1e-3,
                               p_force=1.0, batches_per_epoch=BATCHES_PER_EPOCH, black_box=PUSHFORWARD,
-                              baselines=dict(batch_size=32, lr=3e-3)),
+                              grey_box=GREY_BOX_READ, baselines=dict(batch_size=32, lr=3e-3)),
     "sine": _equal_budget(BUDGET_S["medium"], batch_size=10, width=32, depth=2, hidden=64, lr=1e-3, p_force=0.25,
                           trajectories=False),
 }
@@ -204,7 +210,8 @@ MEDIUM: dict[str, dict[str, dict[str, Any]]] = {
 # 0.25, batch 1024) with lr 1e-4 (the paper's 1e-5 is for its dense A), 30 minutes per model.
 FULL: dict[str, dict[str, dict[str, Any]]] = {
     "_default": _equal_budget(BUDGET_S["full"], batch_size=1024, width=48, depth=3, hidden=128, lr=1e-4,
-                              p_force=0.25, batches_per_epoch=BATCHES_PER_EPOCH, black_box=PUSHFORWARD),
+                              p_force=0.25, batches_per_epoch=BATCHES_PER_EPOCH, black_box=PUSHFORWARD,
+                              grey_box=GREY_BOX_READ),
     "sine": _equal_budget(BUDGET_S["full"], batch_size=10, width=48, depth=3, hidden=128, lr=1e-3, p_force=0.25,
                           trajectories=False),
 }

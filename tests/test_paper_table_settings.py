@@ -95,3 +95,14 @@ def test_large_scales_validate_every_model_equally_often_and_push_the_black_box_
     assert {k: black[k] for k in PT.PUSHFORWARD} == PT.PUSHFORWARD
     for m in ("gru", "warp_prior"):
         assert "feedback_passes" not in PT.model_call(scale, "msd", m)[2]
+
+
+@pytest.mark.parametrize("scale", ["medium", "full"])
+def test_large_scales_give_the_grey_box_the_moments_and_nothing_else(scale):
+    """GREY_BOX_READ reaches the grey box on MSD, MSD-Zero and LV, and no other model."""
+    for dataset in ("msd", "msd_zero", "lv"):
+        assert PT.model_call(scale, dataset, "warp_prior")[2]["transition_input"] == "moments"
+        for m in PT.MODELS:
+            if m != "warp_prior" and PT.applicable(dataset, m):
+                assert "transition_input" not in PT.model_call(scale, dataset, m)[2]
+    assert "transition_input" not in PT.model_call("small", "msd", "warp_prior")[2]

@@ -222,3 +222,50 @@ def test_validation_score_and_forecast_loss_cover_the_targets_only():
     want = ((pred[:, 4:, 0] - x[:, 4:, 0]) ** 2).mean().item()  # not divided by the 3 channels
     assert trainer.evaluate(model, x, tau) == pytest.approx(want, rel=1e-5)
     assert trainer.forecast_loss(model, x, tau).item() == pytest.approx(want, rel=1e-5)
+
+
+def test_weights_of_a_phases_reconstruction_read_the_known_channels():
+    """rec.weights() of a WARP model with known inputs: theta_t of the WARP inside `KnownInputs`
+    on the sequence it read (truth in the context, its forecast after) and the phase channels."""
+    from warp_phys.data import normalised_time
+
+    rec = _fit(_sine(300), phases=(P,), epochs=2)
+    inner = rec.model.model
+    assert isinstance(rec.model, KnownInputs) and isinstance(inner, WARP)
+    rows = [0, 2]
+    w = rec.weights(trajectory=rows)
+    ds = rec.dataset.isel(trajectory=rows)
+    assert w.dims == ("trajectory", "time", "weight")
+    assert w.shape == (2, ds.sizes["time"], inner.weight_size)
+    assert np.isfinite(w.values).all()
+    np.testing.assert_array_equal(w["trajectory"].values, ds["trajectory"].values)
+    # the same theta_t built by hand: targets, then sin/cos of the record step index, one scaler for all
+    ctx = ds["context"].values.astype(bool)
+    targets = np.where(ctx[None, :, None], ds["state"].values, ds["prediction_mean"].values)
+    i = ds["window_start_index"].values[:, None] + np.arange(ds.sizes["time"])
+    tau = normalised_time(ds["time"].values)
+
+    def theta(shift: float) -> np.ndarray:
+        phase = np.stack([np.sin(2 * np.pi * (i + shift) / P), np.cos(2 * np.pi * (i + shift) / P)], -1)
+        z = rec.encoder.scaler.normalise(torch.as_tensor(np.concatenate([targets, phase], -1), dtype=torch.float32))
+        with torch.no_grad():
+            return inner.weights(z, tau).numpy()
+
+    np.testing.assert_allclose(w.values, theta(0), rtol=1e-5, atol=1e-6)
+    assert np.abs(w.values - theta(P / 2)).max() > 1e-4  # the phases are read: half a period off moves theta
+    # the future split (past the record's end) too
+    fut = rec.weights(split="future")
+    assert fut.shape == (1, rec.datasets["future"].sizes["time"], inner.weight_size) and np.isfinite(fut.values).all()
+
+
+def test_weights_refused_clearly_without_a_warp_model_or_after_a_transform():
+    rec = _fit(_sine(300), phases=(P,), epochs=1)
+    with pytest.raises(ValueError, match="no interpretable parameters"):  # past the WARP check: the prior has none
+        rec.parameters()
+    gru = _fit(_sine(300), "gru", phases=(P,), epochs=1)
+    for method in (gru.weights, gru.parameters):
+        with pytest.raises(ValueError, match="needs a WARP model"):
+            method()
+    detrended = _fit(_sine(300), phases=(P,), epochs=1, detrend=1)
+    with pytest.raises(ValueError, match="detrend="):
+        detrended.weights()

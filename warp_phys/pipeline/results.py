@@ -137,26 +137,51 @@ class Reconstruction:
 
     def _inputs(self, ds: xr.Dataset, trajectory: Any) -> tuple[torch.Tensor, torch.Tensor, xr.Dataset]:
         """The sequence the model read during the forecast: truth in the context, its own
-        forecast after; normalised, (B, T, r), with tau (T,)."""
+        forecast after; normalised, (B, T, r), with tau (T,). With known inputs (``phases=``,
+        ``covariates=``) the known channels of the windows follow the targets: (B, T, d + k),
+        the input of the WARP model inside `KnownInputs`."""
+        if "series_transform" in ds.attrs:
+            raise ValueError("weights() / parameters() read the model's input sequence, but this split is in the "
+                             "record's units after detrend= / deseason= / difference= was undone, not the residual "
+                             "series the model read; reconstruct without those options to inspect the weights")
         if trajectory is not None:
             ds = ds.isel(trajectory=np.atleast_1d(np.asarray(trajectory)))
         ctx = ds["context"].values.astype(bool)
         truth = ds[self.variable].values
         seq = np.where(ctx.reshape((1, -1) + (1,) * (truth.ndim - 2)), truth, ds["prediction_mean"].values)
+        known = getattr(self.encoder, "known", None)
+        if getattr(self.encoder, "n_known", 0) and known is not None:
+            if "window_start_index" not in ds.coords:
+                raise ValueError("this model reads known inputs (phases/covariates) tied to the record's steps, and "
+                                 "the split has no window_start_index to place them")
+            index = np.asarray(ds["window_start_index"].values, dtype=np.int64)[:, None] + np.arange(ds.sizes["time"])
+            seq = np.concatenate([seq, known.at(index)], axis=-1)  # the encoder normalises all d + k channels
         z = self.encoder.encode(seq).to(self.device)
         return z, normalised_time(ds["time"].values, device=self.device), ds
+
+    def _warp(self, what: str) -> Any:
+        """The WARP model that made the forecast: ``self.model``, or the one inside
+        `KnownInputs` (known input channels); ValueError for any other model."""
+        from warp_phys.known_inputs import KnownInputs
+
+        net = self.model.model if isinstance(self.model, KnownInputs) else self.model
+        if self.model_name != "warp" or not hasattr(net, "weights") or not hasattr(net, "interpret"):
+            raise ValueError(f"{what}() needs a WARP model; this reconstruction used model={self.model_name!r}, "
+                             "whose hidden state is not a weight vector")
+        return net
 
     # ---- public API -----------------------------------------------------------------
     def weights(self, split: str = "test", trajectory: int | list[int] | None = None) -> xr.DataArray:
         """theta_t, the root-network weights along the forecast: DataArray (trajectory, time,
-        weight). ``trajectory`` selects trajectories (None: all; N*T*D floats). WARP only."""
-        if self.model_name != "warp" or not hasattr(self.model, "weights"):
-            raise ValueError(f"weights() needs a WARP model; this reconstruction used model={self.model_name!r}, "
-                             "whose hidden state is not a weight vector")
+        weight). ``trajectory`` selects trajectories (None: all; N*T*D floats). WARP only; with
+        known inputs (``phases=``, ``covariates=``) theta_t has read them too (the WARP model
+        inside `KnownInputs` on the targets and the split's known channels). Not for a series
+        reconstructed with ``detrend=``/``deseason=``/``difference=`` (ValueError)."""
+        net = self._warp("weights")
         z, tau, ds = self._inputs(self._split(split), trajectory)
         self.model.eval()
         with torch.no_grad():
-            w = self.model.weights(z, tau).detach().cpu().numpy()
+            w = net.weights(z, tau).detach().cpu().numpy()
         return xr.DataArray(w, dims=("trajectory", "time", "weight"),
                             coords={"trajectory": ds["trajectory"].values, "time": ds["time"],
                                     "weight": np.arange(w.shape[-1])},
@@ -167,13 +192,13 @@ class Reconstruction:
     def parameters(self, split: str = "test", trajectory: int | list[int] | None = None) -> xr.Dataset:
         """Physical quantities the prior reads off the root network at every step (e.g. the
         grey-box prior's sigma, rho, beta) as (trajectory, time) variables, with the true
-        per-trajectory values as coordinates ``<name>_true`` when known."""
-        if self.model_name != "warp" or not hasattr(self.model, "interpret"):
-            raise ValueError(f"parameters() needs a WARP model with a prior; model={self.model_name!r}")
+        per-trajectory values as coordinates ``<name>_true`` when known. WARP only (with known
+        inputs too, as `weights`)."""
+        net = self._warp("parameters")
         z, tau, ds = self._inputs(self._split(split), trajectory)
         self.model.eval()
         with torch.no_grad():
-            out = self.model.interpret(z, tau)
+            out = net.interpret(z, tau)
         if not out:
             raise ValueError(f"the prior {self.prior_name!r} exposes no interpretable parameters; use "
                              "prior='grey_box' to read physical parameters off the weights")

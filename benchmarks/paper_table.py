@@ -132,8 +132,7 @@ SEGMENT_WARP = dict(transition="lowrank", rank=8)
 PUSHFORWARD = dict(p_force=0.25, feedback_passes=1, feedback_noise=0.01)
 #: The grey box's transition input at medium and full scale: the weights read the running
 #: moments of the state (`warp_phys.transition_inputs`), chosen over the state alone on the
-#: validation forecast error at medium scale (lower on 5 of MSD, MSD-Zero and LV's 6 runs;
-#: benchmarks/README.md, "Paper-table settings").
+#: validation forecast error at medium scale (benchmarks/README.md, "Paper-table settings").
 GREY_BOX_READ = dict(transition_input="moments")
 #: Optimiser steps between two validations of every learned model at medium and full scale on
 #: the trajectory datasets (an epoch of 20,480 MSD trajectories is 1,280 steps: a 150 s run then

@@ -130,10 +130,11 @@ SEGMENT_WARP = dict(transition="lowrank", rank=8)
 #: 0.25), chosen over teacher forcing and the rollout curriculum on the validation forecast
 #: error at medium scale (benchmarks/README.md, "Paper-table settings").
 PUSHFORWARD = dict(p_force=0.25, feedback_passes=1, feedback_noise=0.01)
-#: The grey box's transition input at medium and full scale: the weights read the running
-#: moments of the state (`warp_phys.transition_inputs`), chosen over the state alone on the
-#: validation forecast error at medium scale (benchmarks/README.md, "Paper-table settings").
-GREY_BOX_READ = dict(transition_input="moments")
+#: WARP's transition input at medium and full scale on MSD, MSD-Zero and LV, grey and black box:
+#: the weights read the running moments of the state (`warp_phys.transition_inputs`), chosen
+#: over the state alone on the validation forecast error at medium scale (benchmarks/README.md,
+#: "Paper-table settings").
+READ_MOMENTS = dict(transition_input="moments")
 #: Optimiser steps between two validations of every learned model at medium and full scale on
 #: the trajectory datasets (an epoch of 20,480 MSD trajectories is 1,280 steps: a 150 s run then
 #: validated 2 to 5 times, too few to select a model).
@@ -175,7 +176,7 @@ def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hid
     settings (black box with memory and increment decoding, grey box on the subspace memory);
     else Sine's (the same black box, the sinusoid prior with its defaults). ``black_box``: the
     black-box WARP's training objective (e.g. `PUSHFORWARD`); ``grey_box``: extra settings of the
-    grey box on MSD/LV (e.g. `GREY_BOX_READ`). ``baselines``: settings of the GRU,
+    grey box on MSD/LV (e.g. `READ_MOMENTS`). ``baselines``: settings of the GRU,
     LSTM, Transformer and neural ODE that differ from WARP's (e.g. their batch size)."""
     run = dict(epochs=100_000, batch_size=batch_size, p_force=p_force, patience=100, max_time=budget)
     if batches_per_epoch is not None:
@@ -200,8 +201,8 @@ def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hid
 # the pushforward trick.
 MEDIUM: dict[str, dict[str, dict[str, Any]]] = {
     "_default": _equal_budget(BUDGET_S["medium"], batch_size=16, width=32, depth=2, hidden=64, lr=1e-3,
-                              p_force=1.0, batches_per_epoch=BATCHES_PER_EPOCH, black_box=PUSHFORWARD,
-                              grey_box=GREY_BOX_READ, baselines=dict(batch_size=32, lr=3e-3)),
+                              p_force=1.0, batches_per_epoch=BATCHES_PER_EPOCH, black_box=PUSHFORWARD | READ_MOMENTS,
+                              grey_box=READ_MOMENTS, baselines=dict(batch_size=32, lr=3e-3)),
     "sine": _equal_budget(BUDGET_S["medium"], batch_size=10, width=32, depth=2, hidden=64, lr=1e-3, p_force=0.25,
                           trajectories=False),
 }
@@ -209,8 +210,8 @@ MEDIUM: dict[str, dict[str, dict[str, Any]]] = {
 # 0.25, batch 1024) with lr 1e-4 (the paper's 1e-5 is for its dense A), 30 minutes per model.
 FULL: dict[str, dict[str, dict[str, Any]]] = {
     "_default": _equal_budget(BUDGET_S["full"], batch_size=1024, width=48, depth=3, hidden=128, lr=1e-4,
-                              p_force=0.25, batches_per_epoch=BATCHES_PER_EPOCH, black_box=PUSHFORWARD,
-                              grey_box=GREY_BOX_READ),
+                              p_force=0.25, batches_per_epoch=BATCHES_PER_EPOCH, black_box=PUSHFORWARD | READ_MOMENTS,
+                              grey_box=READ_MOMENTS),
     "sine": _equal_budget(BUDGET_S["full"], batch_size=10, width=48, depth=3, hidden=128, lr=1e-3, p_force=0.25,
                           trajectories=False),
 }
@@ -256,7 +257,7 @@ def model_call(scale: str, dataset: str, model: str) -> tuple[str, str | None, d
     spec = DATASETS[dataset.split(":")[0]]
     opts = settings(scale, dataset, model)
     if spec.get("task") == "segment_repeat":  # read inputs, scored on targets: teacher forced
-        opts = {k: v for k, v in opts.items() if k not in PUSHFORWARD} | {"p_force": 1.0}
+        opts = {k: v for k, v in opts.items() if k not in PUSHFORWARD and k not in READ_MOMENTS} | {"p_force": 1.0}
         if model == "warp":
             opts = {k: v for k, v in opts.items() if k not in BLACK_BOX_WARP} | SEGMENT_WARP
     black_box_prior = opts.pop("prior", None)

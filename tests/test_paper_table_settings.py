@@ -98,11 +98,15 @@ def test_large_scales_validate_every_model_equally_often_and_push_the_black_box_
 
 
 @pytest.mark.parametrize("scale", ["medium", "full"])
-def test_large_scales_give_the_grey_box_the_moments_and_nothing_else(scale):
-    """GREY_BOX_READ reaches the grey box on MSD, MSD-Zero and LV, and no other model."""
+def test_large_scales_give_warp_the_moments_and_nothing_else(scale):
+    """READ_MOMENTS reaches the grey and the black box on MSD, MSD-Zero and LV, and no other
+    model, task (the segment-repeat task, Sine) or scale."""
     for dataset in ("msd", "msd_zero", "lv"):
-        assert PT.model_call(scale, dataset, "warp_prior")[2]["transition_input"] == "moments"
         for m in PT.MODELS:
-            if m != "warp_prior" and PT.applicable(dataset, m):
-                assert "transition_input" not in PT.model_call(scale, dataset, m)[2]
-    assert "transition_input" not in PT.model_call("small", "msd", "warp_prior")[2]
+            if PT.applicable(dataset, m):
+                got = PT.model_call(scale, dataset, m)[2].get("transition_input")
+                assert got == ("moments" if m in ("warp", "warp_prior") else None), (dataset, m)
+    for dataset, m in (("lv_segment", "warp"), ("sine", "warp"), ("sine", "warp_prior")):
+        assert "transition_input" not in PT.model_call(scale, dataset, m)[2]
+    for m in ("warp", "warp_prior"):
+        assert "transition_input" not in PT.model_call("small", "msd", m)[2]

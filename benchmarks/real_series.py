@@ -25,7 +25,11 @@ removed (detrend=1), and with the line and the mean season removed (deseason=P, 
 fixed in advance), as extra rows; "the transform alone" is the trend (+ season) as the forecast.
 When it accepts ``phases=``, CO2 and El Nino get one more row for WARP and for GRU, each at its
 validation-chosen learning rate: the phase of the calendar year (52.18 weeks, 12 months) as a
-known input (`PHASES`).
+known input (`PHASES`). When WARP has ``ar_lags``, WARP at its validation-chosen learning rate
+runs again with the linear term over its last p inputs (``warp_phys.lag_readout``), p the classical
+AR's order (chosen on the validation block) and, for a series with a period, p = period + 1.
+"WARP, chosen on val" is, per seed, the WARP row with the lowest validation score among the plain
+run and the phase and AR-lag rows (the detrend rows score residuals in other units).
 """
 from __future__ import annotations
 
@@ -44,6 +48,7 @@ from _common import format_machine, machine_info, markdown_table, mean_std  # no
 
 import warp_phys  # noqa: E402
 from warp_phys.data import chronological_blocks  # noqa: E402
+from warp_phys.model import WARP  # noqa: E402
 
 LRS = (1e-3, 3e-3, 1e-2)
 #: WARP clamps its predictions to +-5 training standard deviations (as the paper table's black
@@ -102,10 +107,13 @@ PERIODS = {"sunspots": 11, "co2": 52, "nile": None, "elnino": 12}
 PHASES = {"co2": 52.18, "elnino": 12}
 
 
-def variants_for(name: str, model: str = "warp") -> list[dict]:
+def variants_for(name: str, model: str = "warp", ar_order: int | None = None) -> list[dict]:
     """Extra rows when reconstruct has detrend=/deseason= (WARP only): a straight line removed,
     and (with a known period) the line and the training block's mean season removed; with
-    phases= and a calendar period (`PHASES`; WARP and GRU), the phase of that period as a known input."""
+    phases= and a calendar period (`PHASES`; WARP and GRU), the phase of that period as a known input;
+    when WARP has ``ar_lags`` (WARP only), the linear term over the last p inputs, p = ``ar_order``
+    (the classical AR's order, chosen on the validation block), and with a period (`PERIODS`) also
+    p = period + 1 (the same phase one period back)."""
     params = set(inspect.signature(warp_phys.reconstruct).parameters)
     if not {"detrend", "deseason"} <= params:
         return []
@@ -114,7 +122,26 @@ def variants_for(name: str, model: str = "warp") -> list[dict]:
         out.append(dict(detrend=1, deseason=PERIODS[name]))
     if "phases" in params and PHASES.get(name):
         out.append(dict(phases=(PHASES[name],)))
+    if model == "warp" and ar_order and "ar_lags" in inspect.signature(WARP).parameters:
+        lags = sorted({int(ar_order), *([PERIODS[name] + 1] if PERIODS.get(name) else [])})
+        out += [dict(ar_lags=p) for p in lags if p < SERIES[name][1]["context"]]
     return out
+
+
+def variant_label(extra: dict) -> str:
+    if "ar_lags" in extra:
+        return f"AR lags {extra['ar_lags']}"
+    return "phases" if "phases" in extra else "detrend + deseason" if "deseason" in extra else "detrend"
+
+
+#: WARP rows whose validation score is in the same units as the plain run (the transforms change
+#: the normalisation): "WARP, chosen on val" picks the lowest validation score among them per seed.
+COMPARABLE = ("phases", "AR lags")
+
+
+def comparable(variant: str) -> bool:
+    """Whether a WARP row's validation score is in the plain run's units (see `COMPARABLE`)."""
+    return variant == "" or variant.startswith(COMPARABLE)
 
 
 def scored_mse(rec, constant: float) -> tuple[float, float]:
@@ -216,16 +243,15 @@ def main(argv: list[str] | None = None) -> dict:
                 best["chosen"] = True
                 chosen.setdefault(model, []).append(best)
                 # the variants at this model's validation-chosen learning rate
-                for extra in variants_for(name, model):
+                for extra in variants_for(name, model, classical["ar_order"] if classical else None):
                     try:
                         rec_v, row = run_one(y, t, settings, model, best["lr"], seed, args.budget, extra)
                     except (TypeError, ValueError) as err:
                         print(f"  seed {seed} {model} {extra}: refused: {err}")
                         continue
-                    label = ("phases" if "phases" in extra else
-                             "detrend + deseason" if "deseason" in extra else "detrend")
+                    label = variant_label(extra)
                     row.update(series=name, variant=label, chosen=True)
-                    if rec_v is not None and "phases" not in extra:  # the trend (+ season) alone as the forecast
+                    if rec_v is not None and "detrend" in extra:  # the trend (+ season) alone as the forecast
                         row["mse_transform"] = float(rec_v.metrics.get("mse_transform", float("nan")))
                     rows.append(row)
                     chosen.setdefault(f"{model}, {label}", []).append(row)
@@ -233,6 +259,14 @@ def main(argv: list[str] | None = None) -> dict:
                           f"(non-finite test windows {row['nonfinite_windows']}) epochs {row['epochs']}"
                           + (f"; the transform alone: test {row['mse_transform']:.4g}" if "mse_transform" in row else ""),
                           flush=True)
+        for seed in args.seeds:  # WARP's variant chosen on validation among the comparable rows
+            pool = [r for r in rows if r["series"] == name and r["model"] == "warp" and r["seed"] == seed
+                    and r.get("chosen") and comparable(r["variant"]) and np.isfinite(r["val"])]
+            if len(pool) > 1:
+                pick = min(pool, key=lambda r: r["val"])
+                chosen.setdefault("warp, chosen on val", []).append(dict(pick, picked=pick["variant"] or "plain"))
+                print(f"  seed {seed} WARP chosen on validation: {pick['variant'] or 'plain'} (val {pick['val']:.4g}, "
+                      f"test {pick['test_mse']:.4g})", flush=True)
         best_name, best_key = min(CLASSICAL, key=lambda nk: classical[nk[1]])
         summary.append(dict(series=name, classical=classical, best_classical=best_name,
                             neural={k: [r["test_mse"] for r in v] for k, v in chosen.items()},

@@ -62,6 +62,14 @@ def test_cli_batches_per_epoch_reaches_the_trainer(tmp_path):
     assert json.loads(open_trajectories(out).attrs["model_options"])["transition_input"] == "moments"
 
 
+def test_cli_ar_lags_reach_warp(tmp_path):
+    out = tmp_path / "msd.nc"
+    rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "1", "--n-train", "8", "--device", "cpu", "--quiet",
+               "--prior", "increment", "--ar-lags", "3"])
+    assert rc == 0
+    assert json.loads(open_trajectories(out).attrs["model_options"])["ar_lags"] == 3
+
+
 def test_cli_forecast_weight_reaches_the_recipe(tmp_path, capsys):
     out = tmp_path / "msd.nc"
     rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "1", "--n-train", "8", "--device", "cpu",

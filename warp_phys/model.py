@@ -26,6 +26,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from warp_phys.hypernet import FreeInitialState, Hypernetwork
+from warp_phys.lag_readout import LagReadout, lag_stack
+from warp_phys.model_config import _jsonable, bind_context_to_config, prior_to_config
 from warp_phys.priors.base import BindContext, Identity, Prior, roll_out
 from warp_phys.root import RootNetwork, get_activation
 from warp_phys.rollout import check_feedback_options, draw_noise, feedback_rollout, sequential_rollout
@@ -40,40 +42,6 @@ from warp_phys.validation import check_int, check_seed
 OUTPUTS = ("mean", "gaussian")
 INIT_STATES = ("hypernetwork", "free")
 EVALUATIONS = ("auto", "factored", "plain")
-
-
-def _jsonable(value: Any) -> Any:
-    """Convert tensors / numpy scalars / containers to plain JSON-able Python values."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().tolist()
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        return value.tolist()
-    return value
-
-
-def bind_context_to_config(ctx: BindContext) -> dict[str, Any]:
-    """JSON-able description of a BindContext (the system by name and parameters)."""
-    system = None
-    if ctx.system is not None:
-        params = dict(getattr(ctx.system, "params", {}) or {})
-        options = getattr(ctx.system, "options", None)  # structural options, e.g. Lorenz-96's N
-        if callable(options):
-            params.update(options())
-        system = {"name": getattr(ctx.system, "name", type(ctx.system).__name__), "params": _jsonable(params)}
-    return {"n_variables": int(ctx.n_variables), "dt": float(ctx.dt), "duration": float(ctx.duration),
-            "scaler": {"loc": _jsonable(ctx.scaler.loc), "scale": _jsonable(ctx.scaler.scale)},
-            "system": system}
-
-
-def prior_to_config(prior: Prior | None) -> dict[str, Any] | None:
-    """{"name", "options"} of a prior (options from ``prior.options`` when it has them)."""
-    if prior is None:
-        return None
-    return {"name": prior.name, "options": _jsonable(dict(getattr(prior, "options", {}) or {}))}
 
 
 class WARP(SequenceModel):
@@ -104,6 +72,9 @@ class WARP(SequenceModel):
             (default: x_t) or "moments" (x_t and the running means of its monomials of degree 2
             and 3 and of the path's area products: the least-squares statistics of a quadratic
             vector field, so the weights can estimate e.g. physical parameters from them).
+        ar_lags: p >= 1 adds a learned linear function of the last p inputs to every decoded
+            mean (an AR(p) model inside the network, zero at initialisation;
+            `warp_phys.lag_readout`); 0 (default): none. Not with ``hold_after_context``.
         seed: seed of the parameter initialisation.
     """
 
@@ -114,7 +85,7 @@ class WARP(SequenceModel):
                  prior: Prior | None = None, bind_context: BindContext | None = None,
                  hold_after_context: bool | None = None, output_clip: float | None = None,
                  evaluation: str = "auto", max_dense_params: int = 4096, transition_input: str = "state",
-                 seed: int = 0) -> None:
+                 ar_lags: int = 0, seed: int = 0) -> None:
         super().__init__()
         d = check_int(n_variables, "n_variables", minimum=1)
         seed = check_seed(seed)
@@ -143,6 +114,11 @@ class WARP(SequenceModel):
         self.output_clip = float(output_clip) if output_clip is not None else None
         self.hold_after_context = (bool(self.prior.time_invariant) if hold_after_context is None
                                    else hold_after_context)
+        self.ar_lags = check_int(ar_lags, "ar_lags", minimum=0)
+        if self.ar_lags and self.hold_after_context:
+            raise ValueError(f"ar_lags={ar_lags} needs hold_after_context=False (the held forecast of prior "
+                             f"{self.prior.name!r} feeds back the previous prediction only)")
+        self.lag_readout = LagReadout(d, self.ar_lags) if self.ar_lags else None
         self.output = output
         self.std_floor = float(std_floor)
         self.prev_obs_input = bool(prev_obs_input)
@@ -169,7 +145,7 @@ class WARP(SequenceModel):
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
             "hold_after_context": hold_after_context, "output_clip": self.output_clip,
             "evaluation": evaluation, "max_dense_params": int(max_dense_params),
-            "transition_input": transition_input, "seed": seed,
+            "transition_input": transition_input, "ar_lags": self.ar_lags, "seed": seed,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -212,14 +188,22 @@ class WARP(SequenceModel):
         moments (``transition_input``, `warp_phys.transition_inputs`)."""
         return transition_features(self.transition_input, x)
 
+    def previous(self, u: torch.Tensor) -> torch.Tensor:
+        """z_prev of the inputs u (B, T, d): u_{t-1} (u_0 at t = 0), (B, T, d); with ``ar_lags`` = p
+        the lags u_{t-1} .. u_{t-p}, (B, T, p * d), lag 1 first (`warp_phys.lag_readout.lag_stack`)."""
+        return lag_stack(u, self.ar_lags) if self.ar_lags else torch.cat([u[:, :1], u[:, :-1]], dim=1)
+
     def _inputs(self, tau: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
-        """Root inputs (B, T, n_in) from tau (T,) and the previous observation (B, T, d)."""
+        """Root inputs (B, T, n_in) from tau (T,) and the previous observation(s) z_prev (`previous`)."""
         tcol = tau.view(1, -1, 1).expand(z_prev.shape[0], -1, 1)
-        return torch.cat([tcol, z_prev], dim=-1) if self.prev_obs_input else tcol
+        return torch.cat([tcol, z_prev[..., : self.n_variables]], dim=-1) if self.prev_obs_input else tcol
 
     def _decode_mean(self, raw: torch.Tensor, tcol: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
-        """The prior's decoded mean (..., d) (clamped by ``output_clip``); raw (..., n_prior_outputs)."""
-        mean = self.prior.decode(raw, tcol, z_prev)
+        """The prior's decoded mean (..., d) plus the lag read-out (``ar_lags``), clamped by
+        ``output_clip``; raw (..., n_prior_outputs), z_prev (`previous`)."""
+        mean = self.prior.decode(raw, tcol, z_prev[..., : self.n_variables])
+        if self.lag_readout is not None:
+            mean = mean + self.lag_readout(z_prev)
         if self.output_clip is not None:
             mean = mean.clamp(-self.output_clip, self.output_clip)
         return mean
@@ -233,8 +217,8 @@ class WARP(SequenceModel):
         return Prediction(mean, std)
 
     def _raw_parallel(self, x: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced raw root outputs (B, T, n_out) and z_prev (B, T, d)."""
-        z_prev = torch.cat([x[:, :1], x[:, :-1]], dim=1)
+        """Teacher-forced raw root outputs (B, T, n_out) and z_prev (`previous`)."""
+        z_prev = self.previous(x)
         inputs = self._inputs(tau, z_prev)
         theta0 = self.initial(x[:, 0])
         if self.factored:

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch.nn import functional as F
 
+from warp_phys.lag_readout import LagHistory
 from warp_phys.sequence import Prediction, channel_force
 from warp_phys.transition_inputs import MomentReader
 from warp_phys.validation import check_int
@@ -71,6 +72,7 @@ def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: to
     else:
         state, theta = tr.init_step_state(theta0), theta0
     inp_prev = x0
+    lags = LagHistory(x0, model.ar_lags) if model.ar_lags else None  # u_{t-1} .. u_{t-p} (``ar_lags``)
     means: list[torch.Tensor] = []
     stds: list[torch.Tensor] = []
     force = channel_force(force)
@@ -87,7 +89,9 @@ def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: to
                     state, theta = tr.step_state(state, read - read_prev)
                 read_prev = read
             inp_prev = inp
-        z_prev = inp_prev.unsqueeze(1)
+            if lags is not None:
+                lags.push(inp)
+        z_prev = inp_prev.unsqueeze(1) if lags is None else lags.stack()
         inputs = model._inputs(tau[t : t + 1], z_prev)
         if model.factored:
             raw = model.root.evaluate_factored(layers, None, coeff, inputs)
@@ -155,7 +159,7 @@ def _passes_no_grad(model: Any, x: torch.Tensor, tau: torch.Tensor, force: torch
         if k > 0:
             u = feedback_inputs(x, force, mean, noise)
         if model.factored:  # the factored branch of `WARP._raw_parallel`
-            z_prev = torch.cat([u[:, :1], u[:, :-1]], dim=1)
+            z_prev = model.previous(u)
             coeff = model.transition.coefficients(theta0, model.read(u))
             coeff = torch.cat([coeff[:, :1], coeff[:, :-1]], dim=1)
             raw = _factored_no_grad(model.root, layers, coeff, model._inputs(tau, z_prev), work)

@@ -1,0 +1,117 @@
+"""The linear autoregressive term of WARP (``ar_lags``, `warp_phys.lag_readout`): the lags are the
+previous inputs, the same in parallel and step by step; the term is an AR(p) model (zero at
+initialisation); a model with it is one model in every evaluation path (teacher forced,
+sequential rollout, feedback passes, rebuilt from its config); bad settings are refused."""
+import pytest
+import torch
+
+from warp_phys.lag_readout import LagHistory, LagReadout, lag_stack
+from warp_phys.model import WARP
+from warp_phys.priors import get as get_prior
+
+F64 = torch.float64
+
+
+def _paths(B=3, T=15, d=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.cumsum(0.4 * torch.randn(B, T, d, generator=g, dtype=F64), dim=1)
+
+
+def _with_lags(model, seed=5):
+    """Give the lag read-out nonzero weights (it starts at zero)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model.lag_readout.linear.weight.copy_(0.2 * torch.randn(model.lag_readout.linear.weight.shape, generator=g,
+                                                                dtype=F64))
+        model.lag_readout.linear.bias.copy_(0.1 * torch.randn(model.lag_readout.linear.bias.shape, generator=g,
+                                                              dtype=F64))
+    return model
+
+
+def test_lag_stack_holds_the_previous_inputs_and_repeats_the_first():
+    u = _paths(B=2, T=7, d=3)
+    s = lag_stack(u, 4).reshape(2, 7, 4, 3)
+    for t in range(7):
+        for k in range(1, 5):
+            torch.testing.assert_close(s[:, t, k - 1], u[:, max(t - k, 0)], rtol=0, atol=0)
+    # step by step: push u_1, u_2, ... (u_0 at the start), as the sequential rollout does
+    h = LagHistory(u[:, 0], 4)
+    for t in range(7):
+        if t >= 2:
+            h.push(u[:, t - 1])
+        torch.testing.assert_close(h.stack()[:, 0], lag_stack(u, 4)[:, t], rtol=0, atol=0)
+
+
+def test_the_lag_readout_is_an_ar_model_and_starts_at_zero():
+    r = LagReadout(2, 3).to(F64)
+    lags = torch.randn(4, 5, 6, dtype=F64)
+    assert r(lags).abs().max() == 0
+    W = torch.randn(2, 6, dtype=F64)
+    with torch.no_grad():
+        r.linear.weight.copy_(W)
+        r.linear.bias.fill_(0.5)
+    torch.testing.assert_close(r(lags), lags @ W.T + 0.5)
+
+
+def test_an_untrained_lag_term_changes_nothing():
+    x, tau = _paths(), torch.linspace(0, 1, 15, dtype=F64)
+    plain = WARP(2, width=8, depth=2, transition="subspace", rank=2, prev_obs_input=True, seed=1).to(F64)
+    lagged = WARP(2, width=8, depth=2, transition="subspace", rank=2, prev_obs_input=True, ar_lags=3, seed=1).to(F64)
+    lagged.load_state_dict(plain.state_dict(), strict=False)
+    torch.testing.assert_close(lagged(x, tau).mean, plain(x, tau).mean, rtol=0, atol=0)
+    torch.testing.assert_close(lagged.forecast(x[:, :4], tau).mean, plain.forecast(x[:, :4], tau).mean, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("transition", ["lowrank", "subspace", "diagonal"])
+def test_a_lagged_model_is_one_model_in_every_path(transition):
+    B, T = 3, 12
+    x, tau = _paths(B=B, T=T, seed=2), torch.linspace(0, 1, T, dtype=F64)
+    prior = get_prior("increment")
+    m = _with_lags(WARP(2, width=8, depth=2, transition=transition, rank=2, prev_obs_input=True, prior=prior,
+                        ar_lags=4, output_clip=3.0, seed=3).to(F64))
+    tf = m(x, tau).mean
+    # teacher forced = the loop fed the truth
+    torch.testing.assert_close(m.rollout(x, tau, torch.ones(B, T, dtype=torch.bool)).mean, tf, rtol=1e-10, atol=1e-12)
+    # the term is in the prediction: by hand, mean_t = increment decode + W [x_{t-1}, .., x_{t-4}] + b
+    bare = WARP(**{k: v for k, v in m.config.items() if k not in ("prior", "bind_context", "ar_lags")},
+                prior=get_prior("increment")).to(F64)
+    bare.load_state_dict(m.state_dict(), strict=False)
+    expect = (bare(x, tau).mean + m.lag_readout(lag_stack(x, 4))).clamp(-3.0, 3.0)
+    torch.testing.assert_close(tf, expect, rtol=1e-10, atol=1e-12)
+    # free running: feedback passes (T - 2 of them) equal the loop
+    force = torch.zeros(B, T, dtype=torch.bool)
+    force[:, :5] = True
+    seq = m.rollout(x, tau, force).mean
+    for detach in (True, False):
+        fb = m.feedback_rollout(x, tau, force, passes=T - 2, detach=detach).mean
+        torch.testing.assert_close(fb, seq, rtol=1e-9, atol=1e-10)
+    # the forecast is the loop from the context; a model rebuilt from its config is the same
+    torch.testing.assert_close(m.forecast(x[:, :5], tau).mean, seq, rtol=1e-10, atol=1e-12)
+    rebuilt = WARP(**{k: v for k, v in m.config.items() if k not in ("prior", "bind_context")},
+                   prior=get_prior("increment")).to(F64)
+    rebuilt.load_state_dict(m.state_dict())
+    torch.testing.assert_close(rebuilt.forecast(x[:, :5], tau).mean, seq, rtol=0, atol=0)
+
+
+def test_bad_ar_lags_are_refused():
+    with pytest.raises(ValueError, match="ar_lags"):
+        WARP(2, ar_lags=-1)
+    with pytest.raises(ValueError, match="ar_lags"):
+        WARP(2, ar_lags=1.5)
+    with pytest.raises(ValueError, match="hold_after_context"):
+        WARP(2, ar_lags=2, hold_after_context=True)
+
+
+def test_reconstruct_on_a_series_trains_the_lag_term():
+    import numpy as np
+
+    import warp_phys
+
+    sigma = 0.05  # observation noise: the best forecast's MSE is about sigma^2
+    i = np.arange(600)
+    y = np.sin(2 * np.pi * i / 23.0) + sigma * np.random.default_rng(0).standard_normal(i.size)
+    rec = warp_phys.reconstruct(data=y, time=i.astype(float), window=40, context=10, ar_lags=2, epochs=15,
+                                progress=False, device="cpu", seed=0)
+    assert rec.model.config["ar_lags"] == 2
+    assert rec.model.lag_readout.linear.weight.abs().max() > 1e-3  # trained away from zero
+    assert rec.metrics["mse"] < 4 * sigma ** 2 < 0.02 * rec.metrics["mse_persistence"]

@@ -1,0 +1,59 @@
+"""A linear autoregressive term beside WARP's root network (``WARP(ar_lags=p)``).
+
+    mean_t = decode(root(theta_{t-1}), u_{t-1}) + sum_{k=1..p} W_k u_{t-k} + b
+
+u is what the model read (the truth, or its own predictions in a rollout), in normalised units.
+This is the "highway" of LSTNet (Lai et al. 2018): a classical AR(p) model inside the network,
+so that a record whose best forecast is nearly linear in its recent past (sunspots, river flow)
+does not have to be learned through the weights' recurrence. W and b start at zero: an
+untrained model equals the model without the term. Lags before the first step repeat u_0,
+the convention of the previous observation at t = 0 (`warp_phys.model`).
+
+The model carries the lags as its "previous observation" z_prev (B, T, p * d): lag 1 first,
+so ``z_prev[..., :d]`` is u_{t-1}, what the prior and ``prev_obs_input`` read.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def lag_stack(u: torch.Tensor, lags: int) -> torch.Tensor:
+    """(B, T, d) -> (B, T, lags * d): at step t, [u_{t-1}, ..., u_{t-lags}] (index clamped at 0)."""
+    B, T, d = u.shape
+    steps = torch.arange(T, device=u.device)[:, None] - torch.arange(1, lags + 1, device=u.device)[None, :]
+    return u[:, steps.clamp_min(0)].reshape(B, T, lags * d)
+
+
+class LagHistory:
+    """The lags of `lag_stack`, step by step (the sequential rollout): ``push`` u_t for
+    t = 0, 1, ... in order; ``stack()`` is then (B, 1, lags * d) for the next step."""
+
+    def __init__(self, u0: torch.Tensor, lags: int) -> None:
+        self.lags = int(lags)
+        self.history = [u0]
+
+    def push(self, u: torch.Tensor) -> None:
+        self.history.append(u)
+        del self.history[:-self.lags]
+
+    def stack(self) -> torch.Tensor:
+        recent = self.history[::-1] + [self.history[0]] * (self.lags - len(self.history))
+        return torch.cat(recent, dim=-1).unsqueeze(1)
+
+
+class LagReadout(nn.Module):
+    """sum_k W_k u_{t-k} + b: (..., lags * d) -> (..., d); zero at initialisation."""
+
+    def __init__(self, n_variables: int, lags: int) -> None:
+        super().__init__()
+        self.lags = int(lags)
+        self.linear = nn.Linear(self.lags * int(n_variables), int(n_variables))
+        nn.init.zeros_(self.linear.weight)
+        nn.init.zeros_(self.linear.bias)
+
+    def forward(self, lags: torch.Tensor) -> torch.Tensor:
+        return self.linear(lags)
+
+
+__all__ = ["LagHistory", "LagReadout", "lag_stack"]

@@ -132,6 +132,27 @@ def test_get_and_set_params():
     assert clf.set_params(epochs=7, heads=2) is clf and clf.epochs == 7 and clf.get_params()["heads"] == 2
 
 
+def test_lr_patience_reaches_the_plateau_schedule():
+    """lr_patience=None keeps the learning rate; lr_patience=1 is torch's ReduceLROnPlateau on the
+    validation cross-entropy (relative threshold 1e-4): the rate halves when two epochs in a row
+    bring no better score."""
+    opts = {**FAST, "epochs": 15}
+    noise = np.random.default_rng(0).integers(0, 2, 40)  # labels without a pattern: validation stalls
+    kept = SequenceClassifier("gru", lr_patience=None, **opts).fit(X_TRAIN[:40], noise)
+    assert set(kept.history_.lr) == {FAST["lr"]}
+    h = SequenceClassifier("gru", lr_patience=1, **opts).fit(X_TRAIN[:40], noise).history_
+    lr, best, bad = FAST["lr"], float("inf"), 0
+    for e, score in enumerate(h.val_loss):
+        assert h.lr[e] == pytest.approx(lr)
+        if score < best * (1 - 1e-4):
+            best, bad = score, 0
+        else:
+            bad += 1
+            if bad > 1:
+                lr, bad = lr * 0.5, 0
+    assert min(h.lr) < FAST["lr"]  # the schedule did act in these 15 epochs
+
+
 def _no_training(*args, **kwargs):
     raise AssertionError("training started before the inputs were checked")
 
@@ -149,6 +170,7 @@ def _no_training(*args, **kwargs):
     (lambda: SequenceClassifier(val_fraction=1.0).fit(X_TRAIN, Y_TRAIN), r"val_fraction.*\[0, 1\)"),
     (lambda: SequenceClassifier().fit(X_TRAIN, Y_TRAIN, X_val=X_TEST, y_val=np.full(40, 5)), "labels.*y does not"),
     (lambda: SequenceClassifier().predict(X_TEST), "not fitted.*call fit"),
+    (lambda: SequenceClassifier(lr_patience=0).fit(X_TRAIN, Y_TRAIN), "lr_patience"),
 ])
 def test_bad_inputs_are_refused_before_training(monkeypatch, call, words):
     monkeypatch.setattr(Trainer, "fit", _no_training)

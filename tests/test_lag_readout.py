@@ -115,3 +115,36 @@ def test_reconstruct_on_a_series_trains_the_lag_term():
     assert rec.model.config["ar_lags"] == 2
     assert rec.model.lag_readout.linear.weight.abs().max() > 1e-3  # trained away from zero
     assert rec.metrics["mse"] < 4 * sigma ** 2 < 0.02 * rec.metrics["mse_persistence"]
+
+
+def test_the_least_squares_start_recovers_an_ar_process():
+    from warp_phys.lag_readout import fit_lag_readout
+
+    # x_t = 1.5 x_{t-1} - 0.7 x_{t-2} + 0.2 + noise (std 0.05)
+    g = torch.Generator().manual_seed(0)
+    B, T = 64, 60
+    burn = 100  # start on the stationary process (mean 0.2 / (1 - 1.5 + 0.7) = 1)
+    x = torch.ones(B, T + burn, 1, dtype=F64)
+    for t in range(2, T + burn):
+        x[:, t] = 1.5 * x[:, t - 1] - 0.7 * x[:, t - 2] + 0.2 + 0.05 * torch.randn(B, 1, generator=g, dtype=F64)
+    x = x[:, burn:]
+    tau = torch.linspace(0, 1, T, dtype=F64)
+    m = WARP(1, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment"), ar_lags=2,
+             seed=0).to(F64)
+    fit_lag_readout(m, x, tau, ridge=0.0)
+    # exactly the least-squares fit of what the model without the term misses, steps t >= 1
+    with torch.no_grad():
+        W, b = m.lag_readout.linear.weight.clone(), m.lag_readout.linear.bias.clone()
+        m.lag_readout.linear.weight.zero_()
+        m.lag_readout.linear.bias.zero_()
+        miss = (x - m(x, tau).mean)[:, 1:].reshape(-1, 1)
+        a = torch.cat([lag_stack(x, 2)[:, 1:].reshape(-1, 2), torch.ones(B * (T - 1), 1, dtype=F64)], 1)
+        coef = torch.linalg.lstsq(a, miss).solution
+    torch.testing.assert_close(torch.cat([W[0], b]), coef[:, 0], rtol=1e-6, atol=1e-8)
+    # with a prior that adds next to nothing to x_{t-1}, the fit is the AR process itself, less
+    # the persistence the prior holds: W = (1.5 - 1, -0.7), b = 0.2 (noise-limited, std error ~0.01)
+    m = WARP(1, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment", gain=1e-9), ar_lags=2,
+             seed=0).to(F64)
+    fit_lag_readout(m, x, tau)
+    torch.testing.assert_close(m.lag_readout.linear.weight[0], torch.tensor([0.5, -0.7], dtype=F64), atol=0.03, rtol=0)
+    torch.testing.assert_close(m.lag_readout.linear.bias[0], torch.tensor(0.2, dtype=F64), atol=0.03, rtol=0)

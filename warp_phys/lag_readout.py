@@ -7,7 +7,9 @@ This is the "highway" of LSTNet (Lai et al. 2018): a classical AR(p) model insid
 so that a record whose best forecast is nearly linear in its recent past (sunspots, river flow)
 does not have to be learned through the weights' recurrence. W and b start at zero: an
 untrained model equals the model without the term. Lags before the first step repeat u_0,
-the convention of the previous observation at t = 0 (`warp_phys.model`).
+the convention of the previous observation at t = 0 (`warp_phys.model`). `fit_lag_readout` sets
+W and b to the least-squares fit of what the rest of the model misses; ``reconstruct`` does so on
+the training windows before training.
 
 The model carries the lags as its "previous observation" z_prev (B, T, p * d): lag 1 first,
 so ``z_prev[..., :d]`` is u_{t-1}, what the prior and ``prev_obs_input`` read.
@@ -42,6 +44,40 @@ class LagHistory:
         return torch.cat(recent, dim=-1).unsqueeze(1)
 
 
+@torch.no_grad()
+def fit_lag_readout(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, *, ridge: float = 1e-6,
+                    chunk: int = 1024) -> nn.Module:
+    """Set ``model.lag_readout`` (a WARP with ``ar_lags``) to the least-squares fit of what the
+    model without it misses on x (B, T, d) teacher forced at times tau (T,): W, b minimise
+    sum_{t >= 1} |x_t - mean_t - W lags_t - b|^2 (+ ``ridge`` |W|^2, relative to the mean diagonal),
+    mean_t the model's prediction with the term at zero. So training starts from an AR(p) fit of
+    the data (of its residual after the prior, e.g. of the increments with ``increment``)
+    instead of from zero. Normal equations accumulated over chunks of ``chunk`` trajectories, in
+    float64. Returns the model."""
+    readout = model.lag_readout
+    lin = readout.linear
+    lin.weight.zero_()
+    lin.bias.zero_()
+    dev, dtype = lin.weight.device, lin.weight.dtype
+    n = lin.in_features + 1
+    gram = torch.zeros(n, n, dtype=torch.float64, device=dev)
+    cross = torch.zeros(n, lin.out_features, dtype=torch.float64, device=dev)
+    tau = torch.as_tensor(tau).to(device=dev, dtype=dtype)
+    for i in range(0, x.shape[0], chunk):
+        xb = x[i:i + chunk].to(device=dev, dtype=dtype)
+        miss = (xb - model(xb, tau).mean)[:, 1:]
+        feats = lag_stack(xb, readout.lags)[:, 1:]
+        a = torch.cat([feats, torch.ones_like(feats[..., :1])], dim=-1).reshape(-1, n).double()
+        gram += a.T @ a
+        cross += a.T @ miss.reshape(-1, lin.out_features).double()
+    reg = ridge * gram.diagonal()[:-1].mean().clamp_min(1e-12)
+    gram[range(n - 1), range(n - 1)] += reg
+    coef = torch.linalg.solve(gram, cross)  # (n, d)
+    lin.weight.copy_(coef[:-1].T.to(dtype))
+    lin.bias.copy_(coef[-1].to(dtype))
+    return model
+
+
 class LagReadout(nn.Module):
     """sum_k W_k u_{t-k} + b: (..., lags * d) -> (..., d); zero at initialisation."""
 
@@ -56,4 +92,4 @@ class LagReadout(nn.Module):
         return self.linear(lags)
 
 
-__all__ = ["LagHistory", "LagReadout", "lag_stack"]
+__all__ = ["LagHistory", "LagReadout", "fit_lag_readout", "lag_stack"]

@@ -25,11 +25,15 @@ from warp_phys.validation import InputError, check_int, check_number, check_seed
 #: The read-out that ``readout="auto"`` selects for WARP: "root" classified held-out noisy
 #: spirals (clockwise vs anticlockwise) better and trained faster than "theta" at equal epochs.
 AUTO_READOUT = "root"
+#: Epochs without a better validation score before the learning rate is halved.
+LR_PATIENCE = 5
+#: ``lr_patience=None``: a patience no run reaches.
+NEVER = 2 ** 62
 #: ``width`` / ``depth`` name these constructor arguments of each model's module.
 _SIZE_NAMES = {"warp": ("width", "depth"), "gru": ("hidden", "layers"), "lstm": ("hidden", "layers"),
                "transformer": ("hidden", "layers")}
 _PARAMS = ("model", "readout", "width", "depth", "epochs", "batch_size", "lr", "weight_decay", "patience",
-           "max_time", "val_fraction", "standardize", "seed", "device", "progress", "checkpoint_path")
+           "lr_patience", "max_time", "val_fraction", "standardize", "seed", "device", "progress", "checkpoint_path")
 
 
 class SequenceClassifier:
@@ -46,6 +50,8 @@ class SequenceClassifier:
         epochs, batch_size, lr, weight_decay, patience, max_time (seconds), seed, device,
             progress, checkpoint_path: as in `warp_phys.training.Trainer` (checkpoint_path: saved
             every epoch; a fit with the same settings and data resumes it).
+        lr_patience: epochs without a better validation score before the learning rate is
+            halved (`Trainer`'s ReduceLROnPlateau; default LR_PATIENCE); None: never halved.
         val_fraction: without X_val, this fraction of each class (rounded; each class keeps one
             training sequence) is held out, drawn with ``seed``, to select the best epoch; 0: no
             validation (selection on the training loss).
@@ -60,12 +66,13 @@ class SequenceClassifier:
 
     def __init__(self, model: str = "warp", *, readout: str = "auto", width: int | None = None,
                  depth: int | None = None, epochs: int = 100, batch_size: int = 32, lr: float = 1e-3,
-                 weight_decay: float = 0.0, patience: int = 20, max_time: float | None = None,
+                 weight_decay: float = 0.0, patience: int = 20, lr_patience: int | None = LR_PATIENCE,
+                 max_time: float | None = None,
                  val_fraction: float = 0.2, standardize: bool = True, seed: int = 0, device: str = "auto",
                  progress: bool = False, checkpoint_path: str | Path | None = None, **model_options: Any) -> None:
         self.model, self.readout, self.width, self.depth = model, readout, width, depth
         self.epochs, self.batch_size, self.lr, self.weight_decay = epochs, batch_size, lr, weight_decay
-        self.patience, self.max_time, self.val_fraction = patience, max_time, val_fraction
+        self.patience, self.lr_patience, self.max_time, self.val_fraction = patience, lr_patience, max_time, val_fraction
         self.standardize = standardize
         self.seed, self.device, self.progress, self.checkpoint_path = seed, device, progress, checkpoint_path
         self.model_options = dict(model_options)
@@ -104,6 +111,8 @@ class SequenceClassifier:
         check_number(self.lr, "lr", minimum=0.0)
         check_number(self.weight_decay, "weight_decay", minimum=0.0)
         check_int(self.patience, "patience", minimum=1)
+        if self.lr_patience is not None:
+            check_int(self.lr_patience, "lr_patience", minimum=1)
         check_seed(self.seed)
         f = check_number(self.val_fraction, "val_fraction", minimum=0.0)
         if f >= 1:
@@ -182,6 +191,7 @@ class SequenceClassifier:
         module = self._build(x.shape[2], len(classes), readout)
         trainer = Trainer(epochs=int(self.epochs), batch_size=int(self.batch_size), lr=float(self.lr),
                           weight_decay=float(self.weight_decay), patience=int(self.patience), loss="cross_entropy",
+                          lr_patience=NEVER if self.lr_patience is None else int(self.lr_patience),
                           seed=int(self.seed), device=self.device, progress=bool(self.progress),
                           checkpoint_path=self.checkpoint_path, max_time=self.max_time)
         self.history_: TrainHistory = trainer.fit(

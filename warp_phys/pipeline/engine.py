@@ -22,6 +22,7 @@ import xarray as xr
 
 from warp_phys._version import __version__
 from warp_phys.data import normalised_time
+from warp_phys.lag_readout import fit_lag_readout
 from warp_phys.recipes import TrainingRecipe
 from warp_phys.validation import check_context
 
@@ -76,7 +77,8 @@ def make_trainer(plan: TrainingRecipe, *, context: int, output: str, seed: int, 
 def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tensor, plan: TrainingRecipe, *,
           context: int, output: str, seed: int, device: torch.device, progress: bool,
           targets: tuple[torch.Tensor, torch.Tensor] | None = None, trainer: Any = None) -> Any:
-    """Fit ``net`` (closed-form models first call their own ``fit``) and train it with the
+    """Fit ``net`` (closed-form models first call their own ``fit``; WARP with ``ar_lags`` starts
+    its lag term at the least-squares fit, `warp_phys.lag_readout.fit_lag_readout`) and train it with the
     `warp_phys.Trainer` (``trainer``, or `make_trainer` of ``plan``), selecting on the validation
     forecast error; returns the history. ``targets``: (y_train, y_val) of a sequence-to-sequence
     task, selected on the validation one-step loss against y_val instead. A run with no finite
@@ -91,6 +93,9 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
             net.fit(z_train, x_val=z_val, context=context)
         else:
             net.fit(z_train)
+    inner = getattr(net, "model", net)  # known inputs wrap the model
+    if getattr(inner, "lag_readout", None) is not None and isinstance(z_train, torch.Tensor):  # WARP(ar_lags=p)
+        fit_lag_readout(inner, z_train, tau)
     y_train, y_val = targets if targets is not None else (None, None)
     try:
         return trainer.fit(net, z_train, tau, z_val, y_train=y_train, y_val=y_val)

@@ -191,6 +191,8 @@ CLI = {
     "reconstruct_batches_per_epoch_zero": ("reconstruct lorenz -o {tmp}/x.nc --batches-per-epoch 0",
                                            ["batches_per_epoch=0", ">= 1"]),
     "reconstruct_val_horizon_zero": ("reconstruct lorenz -o {tmp}/x.nc --val-horizon 0", ["val_horizon=0", ">= 1"]),
+    "reconstruct_ar_lags_negative": ("reconstruct lorenz -o {tmp}/x.nc --ar-lags -1", ["ar_lags", ">= 0"]),
+    "reconstruct_ar_lags_held_prior": ("reconstruct msd -o {tmp}/x.nc --ar-lags 2", ["ar_lags=2", "hold_after_context"]),
     "reconstruct_trajectory_negative": ("reconstruct lorenz -o {tmp}/x.nc --trajectory -1", ["--trajectory"]),
     "reconstruct_horizon_past_end": ("reconstruct lorenz -o {tmp}/x.nc --horizon 1000", ["horizon", "301"]),
     "reconstruct_context_zero": ("reconstruct lorenz -o {tmp}/x.nc --context 0", ["context", ">= 1"]),

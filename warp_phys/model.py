@@ -116,8 +116,9 @@ class WARP(SequenceModel):
                                    else hold_after_context)
         self.ar_lags = check_int(ar_lags, "ar_lags", minimum=0)
         if self.ar_lags and self.hold_after_context:
-            raise ValueError(f"ar_lags={ar_lags} needs hold_after_context=False (the held forecast of prior "
-                             f"{self.prior.name!r} feeds back the previous prediction only)")
+            raise ValueError(f"ar_lags={ar_lags} needs hold_after_context=False: the forecast of prior "
+                             f"{self.prior.name!r} holds its outputs after the context and feeds back the last "
+                             "prediction only; pass hold_after_context=False or another prior")
         self.lag_readout = LagReadout(d, self.ar_lags) if self.ar_lags else None
         self.output = output
         self.std_floor = float(std_floor)

@@ -21,7 +21,6 @@ u_0 .. u_{t-1} only (weights theta_{t-1}, z_prev = u_{t-1}; see warp_phys/model.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 from typing import Any
 

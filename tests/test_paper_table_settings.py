@@ -110,3 +110,21 @@ def test_large_scales_give_warp_the_moments_and_nothing_else(scale):
         assert "transition_input" not in PT.model_call(scale, dataset, m)[2]
     for m in ("warp", "warp_prior"):
         assert "transition_input" not in PT.model_call("small", "msd", m)[2]
+
+
+def test_target_report_reads_the_issue_targets_from_the_rows():
+    def row(dataset, model, seed, mse, **extra):
+        return dict(dataset=dataset, model=model, seed=seed, mse=mse, zero_mse=10.0, **extra)
+
+    rows = [row("msd", "warp", 0, 0.4), row("msd", "warp", 1, 0.6),                  # mean 0.5, 20x below zero
+            row("msd", "gru", 0, 3.0), row("msd", "gru", 1, float("nan")),           # NaN rows are left out
+            row("msd", "warp_prior", 0, 0.02, mse_inside_box=2e-4), row("msd", "warp_prior", 1, 0.04,
+                                                                         mse_inside_box=6e-4),
+            row("lv", "warp", 0, 0.3), row("lv", "node", 0, 0.2), row("lv", "gru", 0, 0.1, error="diverged")]
+    out = PT.target_report(rows, ["warp", "gru", "node"])
+    assert out["warp_msd_mse"] == {"value": 0.5, "target": 0.5, "met": True}
+    assert out["warp_msd_below_zero"]["value"] == pytest.approx(20.0) and out["warp_msd_below_zero"]["met"]
+    assert out["grey_msd_mse"]["value"] == pytest.approx(0.03) and not out["grey_msd_mse"]["met"]
+    assert out["grey_msd_inside_box"]["value"] == pytest.approx(4e-4) and not out["grey_msd_inside_box"]["met"]
+    assert out["warp_lowest_black_box_msd"]["met"]                  # the GRU's only finite run is worse
+    assert out["warp_lowest_black_box_lv"] == {"value": "node", "target": "warp", "met": False}

@@ -132,13 +132,14 @@ def test_the_least_squares_start_recovers_an_ar_process():
     m = WARP(1, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment"), ar_lags=2,
              seed=0).to(F64)
     fit_lag_readout(m, x, tau, ridge=0.0)
-    # exactly the least-squares fit of what the model without the term misses, steps t >= 1
+    # exactly the least-squares fit of what the model without the term misses, on the steps
+    # t >= p = 2 whose lags are all observed (earlier steps repeat x_0 and would bias the fit)
     with torch.no_grad():
         W, b = m.lag_readout.linear.weight.clone(), m.lag_readout.linear.bias.clone()
         m.lag_readout.linear.weight.zero_()
         m.lag_readout.linear.bias.zero_()
-        miss = (x - m(x, tau).mean)[:, 1:].reshape(-1, 1)
-        a = torch.cat([lag_stack(x, 2)[:, 1:].reshape(-1, 2), torch.ones(B * (T - 1), 1, dtype=F64)], 1)
+        miss = (x - m(x, tau).mean)[:, 2:].reshape(-1, 1)
+        a = torch.cat([lag_stack(x, 2)[:, 2:].reshape(-1, 2), torch.ones(B * (T - 2), 1, dtype=F64)], 1)
         coef = torch.linalg.lstsq(a, miss).solution
     torch.testing.assert_close(torch.cat([W[0], b]), coef[:, 0], rtol=1e-6, atol=1e-8)
     # with a prior that adds next to nothing to x_{t-1}, the fit is the AR process itself, less
@@ -148,3 +149,27 @@ def test_the_least_squares_start_recovers_an_ar_process():
     fit_lag_readout(m, x, tau)
     torch.testing.assert_close(m.lag_readout.linear.weight[0], torch.tensor([0.5, -0.7], dtype=F64), atol=0.03, rtol=0)
     torch.testing.assert_close(m.lag_readout.linear.bias[0], torch.tensor(0.2, dtype=F64), atol=0.03, rtol=0)
+
+
+def test_the_least_squares_start_is_the_classical_ar_fit():
+    """With a prior that adds nothing to x_{t-1}, the start is the classical AR(p) of
+    `warp_phys.baselines.classical.AR` fitted on the same windows (less the persistence the
+    prior holds on lag 1): the model starts as the classical reference it is compared with."""
+    import numpy as np
+
+    from warp_phys.baselines.classical import AR
+    from warp_phys.lag_readout import fit_lag_readout
+
+    g = torch.Generator().manual_seed(3)
+    B, T, p = 24, 40, 5
+    x = torch.cumsum(torch.randn(B, T, 1, generator=g, dtype=F64), dim=1) * 0.3
+    x = x + torch.sin(torch.arange(T, dtype=F64) * 0.7).view(1, T, 1)
+    tau = torch.linspace(0, 1, T, dtype=F64)
+    m = WARP(1, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment", gain=1e-12), ar_lags=p,
+             seed=0).to(F64)
+    fit_lag_readout(m, x, tau, ridge=0.0)
+    ar = AR(1, order=p, ridge=0.0).fit(x.numpy(), x_val=x[:4].numpy(), context=p + 1)
+    expected = ar.coefficients()[:, 0, 0].copy()
+    expected[0] -= 1.0  # the increment prior already holds x_{t-1}
+    np.testing.assert_allclose(m.lag_readout.linear.weight[0].detach().numpy(), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(float(m.lag_readout.linear.bias[0].detach()), float(ar.intercept[0]), rtol=0, atol=1e-6)

@@ -49,8 +49,9 @@ def fit_lag_readout(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, *, rid
                     chunk: int = 1024) -> nn.Module:
     """Set ``model.lag_readout`` (a WARP with ``ar_lags``) to the least-squares fit of what the
     model without it misses on x (B, T, d) teacher forced at times tau (T,): W, b minimise
-    sum_{t >= 1} |x_t - mean_t - W lags_t - b|^2 (+ ``ridge`` |W|^2, relative to the mean diagonal),
-    mean_t the model's prediction with the term at zero. So training starts from an AR(p) fit of
+    sum_{t >= s} |x_t - mean_t - W lags_t - b|^2 (+ ``ridge`` |W|^2, relative to the mean diagonal),
+    mean_t the model's prediction with the term at zero, s = p (the first step whose p lags are all
+    observed; the earlier steps repeat u_0, `lag_stack`) when T > p, else s = 1. So training starts from an AR(p) fit of
     the data (of its residual after the prior, e.g. of the increments with ``increment``)
     instead of from zero. Normal equations accumulated over chunks of ``chunk`` trajectories, in
     float64. Returns the model."""
@@ -63,10 +64,11 @@ def fit_lag_readout(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, *, rid
     gram = torch.zeros(n, n, dtype=torch.float64, device=dev)
     cross = torch.zeros(n, lin.out_features, dtype=torch.float64, device=dev)
     tau = torch.as_tensor(tau).to(device=dev, dtype=dtype)
+    first = readout.lags if x.shape[1] > readout.lags else 1
     for i in range(0, x.shape[0], chunk):
         xb = x[i:i + chunk].to(device=dev, dtype=dtype)
-        miss = (xb - model(xb, tau).mean)[:, 1:]
-        feats = lag_stack(xb, readout.lags)[:, 1:]
+        miss = (xb - model(xb, tau).mean)[:, first:]
+        feats = lag_stack(xb, readout.lags)[:, first:]
         a = torch.cat([feats, torch.ones_like(feats[..., :1])], dim=-1).reshape(-1, n).double()
         gram += a.T @ a
         cross += a.T @ miss.reshape(-1, lin.out_features).double()

@@ -47,21 +47,66 @@ def test_moments_are_causal_and_equal_step_by_step():
 
 
 def test_bad_transition_input_is_refused():
-    with pytest.raises(ValueError, match="unknown transition_input 'squares'.*'state', 'moments'"):
+    with pytest.raises(ValueError, match="unknown transition_input 'squares'.*'state', 'moments', 'lstsq'"):
         WARP(2, transition_input="squares")
     with pytest.raises(RuntimeError, match="before start"):
         ti.MomentReader("moments").step(torch.zeros(1, 2))
 
 
+def test_lstsq_is_the_running_least_squares_fit_of_a_quadratic_field():
+    """On a path whose increments are exactly a quadratic field of the previous state, the
+    coefficients are that field once the fit has more steps than unknowns (up to the ridge),
+    they equal a direct least-squares solve at every step, they are causal, and the
+    step-by-step reader gives the same numbers."""
+    from warp_phys.cli.reconstruct_cmd import TRANSITION_INPUT_CHOICES
+
+    assert TRANSITION_INPUT_CHOICES == ti.TRANSITION_INPUTS
+    d, B, T = 2, 3, 40
+    L = 1 + d + 3
+    assert ti.n_inputs("lstsq", d) == d + L * d and ti.n_inputs("lstsq", 3) == 3 + 10 * 3
+    # a growing spiral (rotation 0.5 rad and growth 3 % per step) with small quadratic terms: the
+    # increments are exactly phi(x_prev) @ coef / AREA_SCALE, and the path excites every library term
+    g = torch.Generator().manual_seed(7)
+    c, sn = 1.03 * torch.cos(torch.tensor(0.5, dtype=F64)), 1.03 * torch.sin(torch.tensor(0.5, dtype=F64))
+    coef = torch.zeros(B, L, d, dtype=F64)
+    coef[:, 1:3] = (torch.tensor([[c, sn], [-sn, c]], dtype=F64) - torch.eye(2, dtype=F64)) * ti.AREA_SCALE
+    coef[:, 3:] = 0.1 * torch.randn(B, 3, d, generator=g, dtype=F64)
+    coef[:, 0] = 0.1 * torch.randn(B, d, generator=g, dtype=F64)
+    x = torch.zeros(B, T, d, dtype=F64)
+    x[:, 0] = 0.3 + 0.2 * torch.rand(B, d, generator=g, dtype=F64)
+    for t in range(1, T):
+        x[:, t] = x[:, t - 1] + torch.einsum("bl,bld->bd", ti.library(x[:, t - 1]), coef) / ti.AREA_SCALE
+    T = x.shape[1]
+    r = ti.features("lstsq", x)
+    assert r.shape == (B, T, ti.n_inputs("lstsq", d))
+    torch.testing.assert_close(r[..., :d], x, rtol=0, atol=0)
+    assert r[:, 0, d:].abs().max() == 0  # step 0: nothing to fit
+    torch.testing.assert_close(r[:, -1, d:].reshape(B, L, d), coef, rtol=0, atol=1e-4)  # ridge-limited (1e-6 rel.)
+    t = 15  # a direct solve with the same ridge at one step
+    phi = ti.library(x[:, :t])  # previous states of steps 1..t
+    dx = (x[:, 1:t + 1] - x[:, :t]) * ti.AREA_SCALE
+    gram = phi.transpose(1, 2) @ phi
+    scale = gram.diagonal(dim1=-2, dim2=-1).mean(-1)[:, None, None]
+    direct = torch.linalg.solve(gram + (ti.LSTSQ_RIDGE * scale + 1e-8) * torch.eye(L, dtype=F64), phi.transpose(1, 2) @ dx)
+    torch.testing.assert_close(r[:, t, d:], direct.flatten(-2), rtol=1e-9, atol=1e-10)
+    later = x.clone()
+    later[:, 20:] += 1.0
+    torch.testing.assert_close(ti.features("lstsq", later)[:, :20], r[:, :20], rtol=0, atol=0)
+    reader = ti.MomentReader("lstsq")
+    steps = [reader.start(x[:, 0])] + [reader.step(x[:, s]) for s in range(1, x.shape[1])]
+    torch.testing.assert_close(torch.stack(steps, 1), r, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("kind", ["moments", "lstsq"])
 @pytest.mark.parametrize("transition", ["lowrank", "subspace", "diagonal"])
-def test_a_moment_reading_model_is_one_model_in_every_path(transition, tmp_path):
+def test_a_moment_reading_model_is_one_model_in_every_path(transition, kind, tmp_path):
     x, tau = _paths(B=2, T=12, d=2, seed=2), torch.linspace(0, 1, 12, dtype=F64)
-    m = WARP(2, width=8, depth=2, transition=transition, rank=2, transition_input="moments", prev_obs_input=True,
+    m = WARP(2, width=8, depth=2, transition=transition, rank=2, transition_input=kind, prev_obs_input=True,
              output_clip=3.0, seed=3).to(F64)
     with torch.no_grad():  # move B (zero at initialisation) so that the moments matter
         m.transition.B.copy_(0.3 * torch.randn(m.transition.B.shape, generator=torch.Generator().manual_seed(4),
                                                dtype=F64))
-    assert m.transition.B.shape[1] == ti.n_inputs("moments", 2) == 2 + 3 + 4 + 4
+    assert m.transition.B.shape[1] == ti.n_inputs(kind, 2) == (2 + 3 + 4 + 4 if kind == "moments" else 2 + 12)
     tf = m(x, tau).mean
     forced = m.rollout(x, tau, torch.ones(2, 12, dtype=torch.bool)).mean  # the loop fed the truth
     torch.testing.assert_close(forced, tf, rtol=1e-10, atol=1e-12)

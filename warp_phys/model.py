@@ -71,7 +71,8 @@ class WARP(SequenceModel):
         transition_input: what the transition reads (warp_phys/transition_inputs.py): "state"
             (default: x_t) or "moments" (x_t and the running means of its monomials of degree 2
             and 3 and of the path's area products: the least-squares statistics of a quadratic
-            vector field, so the weights can estimate e.g. physical parameters from them).
+            vector field, so the weights can estimate e.g. physical parameters from them) or
+            "lstsq" (x_t and the coefficients of that running least-squares fit itself).
         ar_lags: p >= 1 adds a learned linear function of the last p inputs to every decoded
             mean (an AR(p) model inside the network, zero at initialisation;
             `warp_phys.lag_readout`); 0 (default): none. Not with ``hold_after_context``.

@@ -11,6 +11,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+#: warp_phys.transition_inputs.TRANSITION_INPUTS, spelled out so that `--help` does not import torch.
+TRANSITION_INPUT_CHOICES = ("state", "moments", "lstsq")
+
 
 def _none_or_str(value: str) -> str | None:
     return None if value.lower() in ("none", "null", "") else value
@@ -60,9 +63,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batches-per-epoch", type=int, default=None,
                    help="validate (and select the model) every this many optimiser steps instead of after each "
                         "pass over the training set: for large training sets (default: one pass)")
-    p.add_argument("--transition-input", choices=("state", "moments"), default=None,
-                   help="what WARP's weights read: the state (default) or also its running moments (the "
-                        "least-squares statistics of a quadratic vector field)")
+    p.add_argument("--transition-input", choices=TRANSITION_INPUT_CHOICES, default=None,
+                   help="what WARP's weights read: the state (default), also its running moments (the "
+                        "least-squares statistics of a quadratic vector field), or also the running least-squares "
+                        "fit of that field (lstsq)")
     p.add_argument("--ar-lags", type=int, default=None,
                    help="WARP: add a learned linear function of the last this many inputs to each prediction (an "
                         "AR(p) model inside the network, zero at the start; e.g. the order of a good AR fit)")

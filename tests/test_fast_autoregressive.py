@@ -61,19 +61,19 @@ def _grads(m, pred, x):
     return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
 
 
-def _assert_same(m, fast, seq, x):
-    torch.testing.assert_close(fast.mean, seq.mean, **TOL)
+def _assert_same(m, fast, seq, x, tol=TOL):
+    torch.testing.assert_close(fast.mean, seq.mean, **tol)
     if seq.std is not None:
-        torch.testing.assert_close(fast.std, seq.std, **TOL)
+        torch.testing.assert_close(fast.std, seq.std, **tol)
     for a, b in zip(_grads(m, fast, x), _grads(m, seq, x)):
-        torch.testing.assert_close(a, b, **TOL)
+        torch.testing.assert_close(a, b, **tol)
 
 
 CASES = [(tr, ev) for tr in transitions.available() for ev in ("auto", "plain")
          if ev == "auto" or transitions.get(tr).factorable]
 
 
-@pytest.mark.parametrize("transition_input", ["state", "moments"])
+@pytest.mark.parametrize("transition_input", ["state", "moments", "lstsq"])
 @pytest.mark.parametrize("transition,evaluation", CASES)
 def test_full_feedback_equals_sequential_rollout_for_every_transition(transition, evaluation, transition_input):
     m = _model(transition, evaluation=evaluation, prev_obs_input=True, output="gaussian", output_clip=0.3,
@@ -81,14 +81,18 @@ def test_full_feedback_equals_sequential_rollout_for_every_transition(transition
     x, tau = _data()
     force = _force()
     noise = 0.05 * torch.randn(B, T, d, generator=torch.Generator().manual_seed(3), dtype=F64)
+    # "lstsq" solves its normal equations batched over time in parallel and per step in the loop:
+    # the two differ by float64 round-off amplified by the solve's conditioning, poor while a path
+    # has fewer steps than library terms and only the ridge (LSTSQ_RIDGE) regularises the fit
+    tol = {"rtol": 1e-5, "atol": 1e-7} if transition_input == "lstsq" else TOL
     for nz in (None, noise):
         seq = m.rollout(x, tau, force, noise=nz)
         fast = m.feedback_rollout(x, tau, force, passes=T, detach=False, noise=nz)
-        _assert_same(m, fast, seq, x)
+        _assert_same(m, fast, seq, x, tol)
     assert (seq.mean.abs() >= 0.3 - 1e-12).any()  # the clamp is active somewhere
     # T - 2 passes are already exact, gradients included
     _assert_same(m, m.feedback_rollout(x, tau, force, passes=T - 2, detach=False, noise=noise),
-                 m.rollout(x, tau, force, noise=noise), x)
+                 m.rollout(x, tau, force, noise=noise), x, tol)
 
 
 @pytest.mark.parametrize("prior", priors.available())

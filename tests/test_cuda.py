@@ -39,6 +39,24 @@ def test_warp_forward_and_forecast_on_cuda_match_cpu(transition):
     torch.testing.assert_close(out_fc, ref_fc, rtol=1e-9, atol=1e-9)
 
 
+@pytest.mark.parametrize("kind", ["moments", "lstsq"])
+def test_transition_inputs_on_cuda_match_cpu(kind):
+    """The moments and the running least-squares fit read the same on CUDA (float64; the lstsq
+    solve's round-off is amplified while a path has fewer steps than library terms)."""
+    torch.manual_seed(1)
+    x = torch.cumsum(0.3 * torch.randn(4, 32, 3, dtype=torch.float64), dim=1)
+    tau = torch.linspace(0, 1, 32, dtype=torch.float64)
+    model = warp_phys.WARP(3, width=16, depth=2, transition="subspace", rank=4, transition_input=kind,
+                           prev_obs_input=True, output_clip=5.0, seed=0).double()
+    with torch.no_grad():
+        model.transition.B.add_(0.1 * torch.randn_like(model.transition.B))
+    ref, ref_fc = model(x, tau).mean, model.forecast(x[:, :8], tau).mean
+    model_gpu = model.to("cuda")
+    tol = dict(rtol=1e-6, atol=1e-8) if kind == "lstsq" else dict(rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(model_gpu(x.cuda(), tau.cuda()).mean.cpu(), ref, **tol)
+    torch.testing.assert_close(model_gpu.forecast(x[:, :8].cuda(), tau.cuda()).mean.cpu(), ref_fc, **tol)
+
+
 def test_taylor_green_on_cuda_matches_cpu():
     ns = systems.get("navier_stokes_2d", forcing="taylor_green")
     kw = dict(t_span=(0.0, 1.0), n_steps=5, grid=32, seed=0, params=None)

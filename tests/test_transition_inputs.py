@@ -87,7 +87,8 @@ def test_lstsq_is_the_running_least_squares_fit_of_a_quadratic_field():
     dx = (x[:, 1:t + 1] - x[:, :t]) * ti.AREA_SCALE
     gram = phi.transpose(1, 2) @ phi
     scale = gram.diagonal(dim1=-2, dim2=-1).mean(-1)[:, None, None]
-    direct = torch.linalg.solve(gram + (ti.LSTSQ_RIDGE * scale + 1e-8) * torch.eye(L, dtype=F64), phi.transpose(1, 2) @ dx)
+    ridge = (ti.LSTSQ_RIDGE * scale + 1e-8) * torch.eye(L, dtype=F64)
+    direct = torch.linalg.solve(gram + ridge, phi.transpose(1, 2) @ dx)
     torch.testing.assert_close(r[:, t, d:], direct.flatten(-2), rtol=1e-9, atol=1e-10)
     later = x.clone()
     later[:, 20:] += 1.0

@@ -50,10 +50,10 @@ def fit_lag_readout(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, *, rid
     """Set ``model.lag_readout`` (a WARP with ``ar_lags``) to the least-squares fit of what the
     model without it misses on x (B, T, d) teacher forced at times tau (T,): W, b minimise
     sum_{t >= s} |x_t - mean_t - W lags_t - b|^2 (+ ``ridge`` |W|^2, relative to the mean diagonal),
-    mean_t the model's prediction with the term at zero, s = p (the first step whose p lags are all
-    observed; the earlier steps repeat u_0, `lag_stack`) when T > p, else s = 1. So training starts from an AR(p) fit of
-    the data (of its residual after the prior, e.g. of the increments with ``increment``)
-    instead of from zero. Normal equations accumulated over chunks of ``chunk`` trajectories, in
+    mean_t the model's prediction with the term at zero, s = p (the first step whose p lags are
+    all observed; the earlier steps repeat u_0, `lag_stack`) when T > p, else s = 1. So training
+    starts from an AR(p) fit of the data (of its residual after the prior, e.g. of the increments
+    with ``increment``) instead of from zero. Normal equations accumulated over chunks of ``chunk`` trajectories, in
     float64. Returns the model."""
     readout = model.lag_readout
     lin = readout.linear

@@ -20,8 +20,8 @@ transition input of step t (warp_phys/model.py, ``transition_input``):
   quadratic vector field itself, where ``"moments"`` gives its statistics. Its coefficients are
   (up to the discretisation, O(dt)) linear in the physical parameters of a polynomial system
   (k/m and c/m of a spring, sigma, rho, beta of Lorenz-63), so a root network that emits those
-  parameters (the grey box) reads them through a near-linear map, which extrapolates to
-  parameters outside the training range where a ratio of moments learned by the network does not.
+  parameters (the grey box) needs only a near-linear map of what the weights read, not a ratio
+  of moments (benchmarks/README.md, "Paper-table settings", compares the two).
   The normal equations (of steps 1..t; step 0 has no increment) carry a ridge ``LSTSQ_RIDGE``
   times their mean diagonal (plus 1e-8), so the first steps, fewer than L, give finite
   coefficients (0 at step 0).

@@ -99,14 +99,14 @@ def test_large_scales_validate_every_model_equally_often_and_push_the_black_box_
 
 @pytest.mark.parametrize("scale", ["medium", "full"])
 def test_large_scales_give_warp_the_moments_and_nothing_else(scale):
-    """READ_MOMENTS reaches the black box on MSD, MSD-Zero and LV and the grey box on LV,
-    READ_LSTSQ the grey box on MSD and MSD-Zero (with GREY_HORIZON at medium scale); no other
+    """READ_MOMENTS reaches the black box on MSD, MSD-Zero and LV, READ_LSTSQ the grey box on
+    the three (with GREY_HORIZON on MSD and MSD-Zero at medium scale); no other
     model, task (the segment-repeat task, Sine) or scale reads either."""
     for dataset in ("msd", "msd_zero", "lv"):
         for m in PT.MODELS:
             if PT.applicable(dataset, m):
                 got = PT.model_call(scale, dataset, m)[2].get("transition_input")
-                want = ("lstsq" if m == "warp_prior" and dataset != "lv" else "moments") \
+                want = ("lstsq" if m == "warp_prior" else "moments") \
                     if m in ("warp", "warp_prior") else None
                 assert got == want, (dataset, m)
         grey = PT.model_call(scale, dataset, "warp_prior")[2]
@@ -115,7 +115,7 @@ def test_large_scales_give_warp_the_moments_and_nothing_else(scale):
         # the grey box's input is the only difference between the per-dataset tables and the default
         for m in PT.MODELS:
             if PT.applicable(dataset, m) and m != "warp_prior":
-                assert PT.settings(scale, dataset, m) == {**PT.settings(scale, "lv", m),
+                assert PT.settings(scale, dataset, m) == {**PT.SETTINGS[scale]["_default"][m],
                                                           **PT.SIZES[scale][dataset]}, (dataset, m)
     for dataset, m in (("lv_segment", "warp"), ("sine", "warp"), ("sine", "warp_prior")):
         assert "transition_input" not in PT.model_call(scale, dataset, m)[2]

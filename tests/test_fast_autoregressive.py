@@ -83,7 +83,7 @@ def test_full_feedback_equals_sequential_rollout_for_every_transition(transition
     noise = 0.05 * torch.randn(B, T, d, generator=torch.Generator().manual_seed(3), dtype=F64)
     # "lstsq" solves its normal equations batched over time in parallel and per step in the loop:
     # the two differ by float64 round-off amplified by the solve's conditioning, poor while a path
-    # has fewer steps than library terms and only the ridge (LSTSQ_RIDGE) regularises the fit
+    # has fewer steps than library terms and the fading ridge (LSTSQ_RIDGE) regularises the fit
     tol = {"rtol": 1e-5, "atol": 1e-7} if transition_input == "lstsq" else TOL
     for nz in (None, noise):
         seq = m.rollout(x, tau, force, noise=nz)

@@ -97,8 +97,9 @@ def test_lstsq_reads_the_parameters_of_a_sampled_quadratic_field():
     B, T, dt, d, L = 4, 100, 0.01, 3, 10
     assert ti.n_inputs("lstsq", d) == d + L * d and ti.n_inputs("lstsq", 2) == 2 + 6 * 2
     x, W = _lorenz_path(B, T, dt)
-    x = x / torch.tensor([10.0, 10.0, 30.0], dtype=F64)  # O(1) units as the model reads them (z: 30 x
-    # units): the field stays quadratic; sigma, rho and beta are the coefficients of y in dx, x in dy, -z in dz
+    # O(1) units, as the model reads them (x, y divided by 10, z by 30): the field stays quadratic,
+    # and sigma, rho, beta stay the coefficients of y in dx, of x in dy and of -z in dz
+    x = x / torch.tensor([10.0, 10.0, 30.0], dtype=F64)
     r = ti.features("lstsq", x)
     assert r.shape == (B, T, ti.n_inputs("lstsq", d))
     torch.testing.assert_close(r[..., :d], x, rtol=0, atol=0)
@@ -109,7 +110,7 @@ def test_lstsq_reads_the_parameters_of_a_sampled_quadratic_field():
     assert ((read / truth - 1).abs() < 5e-3).all(), read / truth - 1
     phi = ti.library(x[:, :-1])  # Euler's form on the same path: biased at O(dt)
     euler = torch.linalg.solve(phi.transpose(1, 2) @ phi, phi.transpose(1, 2) @ (x[:, 1:] - x[:, :-1])) / dt
-    euler_read = torch.stack([euler[:, 2, 0] * 1.0, euler[:, 1, 1], -euler[:, 3, 2]], 1)
+    euler_read = torch.stack([euler[:, 2, 0], euler[:, 1, 1], -euler[:, 3, 2]], 1)
     assert ((euler_read / truth - 1).abs() > 2e-2).any()
     t = 15  # a direct solve with the same ridge at one step: rows are the Simpson pairs ending at 2..t
     psi = (ti.library(x[:, :t - 1]) + 4 * ti.library(x[:, 1:t]) + ti.library(x[:, 2:t + 1])) / 3

@@ -35,9 +35,10 @@ def test_a_class_smaller_than_the_folds_is_refused():
 
 def test_the_chosen_length_is_the_lowest_mean_validation_loss_and_the_refit_runs_it():
     x, y = spirals(48, seed=5)
-    clf = SequenceClassifier("gru", **{**FAST, **SIZES["gru"], "epochs": 12, "seed": 1})
+    clf = SequenceClassifier("gru", **{**FAST, **SIZES["gru"], "epochs": 12, "seed": 1, "patience": 1})
     final, sel = fit_cross_validated(clf, x, y, folds=3)
     common = min(len(c) for c in sel.fold_val_loss)
+    assert common == 12  # no early stopping in the folds: every curve covers the epoch cap
     assert len(sel.fold_val_loss) == 3 and sel.mean_val_loss.shape == (common,)
     np.testing.assert_allclose(sel.mean_val_loss, np.mean([c[:common] for c in sel.fold_val_loss], axis=0))
     assert sel.epochs == int(np.argmin(sel.mean_val_loss)) + 1

@@ -70,12 +70,13 @@ def select_epochs(clf: SequenceClassifier, X: Any, y: Any, *, folds: int = 4, le
     """Fit copies of ``clf`` (its settings; ``clf`` itself is not fit) on ``folds`` stratified
     folds of (X, y), drawn with ``clf.seed``, and choose the number of epochs whose validation
     cross-entropy, averaged over the folds, is lowest (the earliest on a tie). Each fold runs with
-    ``clf``'s epoch cap, patience and ``max_time``."""
+    ``clf``'s epoch cap and ``max_time`` and no early stopping (patience = epochs), so that every
+    fold's curve covers the epochs the cap and the clock allow."""
     x, lens = as_sequences(X, lengths, "X")
     labels = as_labels(y, x.shape[0], "y")
     curves, best, fitted = [], [], []
     for train_idx, val_idx in stratified_folds(labels, folds, clf.seed):
-        sub = _clone(clf, checkpoint_path=None)
+        sub = _clone(clf, checkpoint_path=None, patience=clf.epochs)
         sub.fit(x[train_idx], labels[train_idx], lengths=lens[train_idx], X_val=x[val_idx], y_val=labels[val_idx],
                 lengths_val=lens[val_idx])
         curves.append(np.asarray(sub.history_.val_loss, dtype=float))

@@ -27,7 +27,8 @@ When it accepts ``phases=``, CO2 and El Nino get one more row for WARP and for G
 validation-chosen learning rate: the phase of the calendar year (52.18 weeks, 12 months) as a
 known input (`PHASES`). When WARP has ``ar_lags``, WARP at its validation-chosen learning rate
 runs again with the linear term over its last p inputs (``warp_phys.lag_readout``), p the classical
-AR's order (chosen on the validation block) and, for a series with a period, p = period + 1.
+AR's order (chosen on the validation block) and, for a series with a period, p = period + 1; on a
+series with a calendar phase, once more with both the phase and p = period + 1.
 "WARP, chosen on val" is, per seed, the WARP row with the lowest validation score among the plain
 run and the phase and AR-lag rows (the detrend rows score residuals in other units).
 """
@@ -113,7 +114,8 @@ def variants_for(name: str, model: str = "warp", ar_order: int | None = None) ->
     phases= and a calendar period (`PHASES`; WARP and GRU), the phase of that period as a known input;
     when WARP has ``ar_lags`` (WARP only), the linear term over the last p inputs, p = ``ar_order``
     (the classical AR's order, chosen on the validation block), and with a period (`PERIODS`) also
-    p = period + 1 (the same phase one period back)."""
+    p = period + 1 (the same phase one period back); with a calendar phase too, one row with both the
+    phase and p = period + 1."""
     params = set(inspect.signature(warp_phys.reconstruct).parameters)
     if not {"detrend", "deseason"} <= params:
         return []
@@ -125,12 +127,15 @@ def variants_for(name: str, model: str = "warp", ar_order: int | None = None) ->
     if model == "warp" and ar_order and "ar_lags" in inspect.signature(WARP).parameters:
         lags = sorted({int(ar_order), *([PERIODS[name] + 1] if PERIODS.get(name) else [])})
         out += [dict(ar_lags=p) for p in lags if p < SERIES[name][1]["context"]]
+        if "phases" in params and PHASES.get(name) and PERIODS.get(name) \
+                and PERIODS[name] + 1 < SERIES[name][1]["context"]:  # both: the phase and a period of lags
+            out.append(dict(phases=(PHASES[name],), ar_lags=PERIODS[name] + 1))
     return out
 
 
 def variant_label(extra: dict) -> str:
     if "ar_lags" in extra:
-        return f"AR lags {extra['ar_lags']}"
+        return ("phases + " if "phases" in extra else "") + f"AR lags {extra['ar_lags']}"
     return "phases" if "phases" in extra else "detrend + deseason" if "deseason" in extra else "detrend"
 
 

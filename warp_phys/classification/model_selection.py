@@ -95,7 +95,8 @@ def select_epochs(clf: SequenceClassifier, X: Any, y: Any, *, folds: int = 4, le
 def fit_cross_validated(clf: SequenceClassifier, X: Any, y: Any, *, folds: int = 4,
                         lengths: Any = None) -> tuple[SequenceClassifier, EpochSelection]:
     """`select_epochs`, then a copy of ``clf`` fit on all of (X, y) for exactly the chosen number
-    of epochs (``val_fraction=0``, patience = epochs). Its ``max_time`` is ``clf.max_time`` times
+    of epochs (``val_fraction=0``, patience = epochs; as always without validation data, the weights
+    kept are those of the epoch with the lowest training loss, usually the last). Its ``max_time`` is ``clf.max_time`` times
     folds / (folds - 1), the ratio of the training sizes, so that it can run as many epochs as the
     folds did; it still applies, so check ``history_.epochs_run``. Returns (the fitted copy, the
     selection)."""

@@ -50,7 +50,7 @@ def test_the_chosen_length_is_the_lowest_mean_validation_loss_and_the_refit_runs
     np.testing.assert_array_equal(again.predict_proba(X_TEST), final.predict_proba(X_TEST))
 
 
-def test_select_epochs_with_a_single_sequence_per_fold_class_is_refused():
+def test_select_epochs_refuses_a_class_smaller_than_the_folds_before_fitting():
     x, y = spirals(6, seed=0)
     with pytest.raises(InputError, match="fewer than folds"):
         select_epochs(SequenceClassifier("gru", **FAST), x, y, folds=4)

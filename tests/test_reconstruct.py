@@ -84,7 +84,8 @@ def test_summary_weights_parameters_plot(msd):
     s = np.linalg.svd(dw, compute_uv=False)
     assert s[2] < 1e-4 * s[0]
     par = msd.parameters(trajectory=0)
-    assert set(par.data_vars) == {"m", "k", "c"} and par["k"].dims == ("trajectory", "time")
+    assert set(par.data_vars) == {"m", "k", "c", "m_held", "k_held", "c_held"} and par["k"].dims == ("trajectory", "time")
+    assert par["k_held"].dims == ("trajectory",)  # what the forecast holds after the context
     fig = msd.plot(0)
     assert len(fig.axes) == 3  # x, v, and the phase portrait
     with pytest.raises(ValueError, match="out of range"):

@@ -29,6 +29,8 @@ from warp_phys.hypernet import FreeInitialState, Hypernetwork
 from warp_phys.lag_readout import LagReadout, lag_stack
 from warp_phys.model_config import _jsonable, bind_context_to_config, prior_to_config
 from warp_phys.priors.base import BindContext, Identity, Prior, roll_out
+from warp_phys.priors.grey_box import GreyBox
+from warp_phys.priors.parameter_fit import fit_raw
 from warp_phys.root import RootNetwork, get_activation
 from warp_phys.rollout import check_feedback_options, draw_noise, feedback_rollout, sequential_rollout
 from warp_phys.scaling import Scaler
@@ -40,6 +42,18 @@ from warp_phys.transitions import make_transition
 from warp_phys.validation import check_int, check_seed
 
 OUTPUTS = ("mean", "gaussian")
+
+
+def check_parameter_fit(parameter_fit: Any, prior: Prior, hold: bool) -> bool:
+    """``parameter_fit`` as a bool; ValueError unless it is a bool and, when True, the prior is a
+    grey box (its parameters can be fitted) whose outputs are held after the context."""
+    if not isinstance(parameter_fit, bool):
+        raise ValueError(f"parameter_fit must be True or False, got {parameter_fit!r}")
+    if parameter_fit and not isinstance(prior, GreyBox):
+        raise ValueError(f"parameter_fit=True needs a grey-box prior ('grey_box' or 'hybrid'), not {prior.name!r}")
+    if parameter_fit and not hold:
+        raise ValueError("parameter_fit=True needs hold_after_context: the fitted parameters are held for the forecast")
+    return parameter_fit
 INIT_STATES = ("hypernetwork", "free")
 EVALUATIONS = ("auto", "factored", "plain")
 
@@ -76,6 +90,12 @@ class WARP(SequenceModel):
         ar_lags: p >= 1 adds a learned linear function of the last p inputs to every decoded
             mean (an AR(p) model inside the network, zero at initialisation;
             `warp_phys.lag_readout`); 0 (default): none. Not with ``hold_after_context``.
+        parameter_fit: with a grey-box prior (and ``hold_after_context``), the parameters a
+            forecast holds after the context start from a least-squares fit of the prior's
+            parameters to the context (`warp_phys.priors.parameter_fit`, detached); the root
+            network's held raw outputs add a correction through a learned gate that starts at
+            zero: held raw = fit + gate * network. The one-step predictions inside the context
+            stay the network's own (causal). False (default): the network's values alone.
         seed: seed of the parameter initialisation.
     """
 
@@ -86,7 +106,7 @@ class WARP(SequenceModel):
                  prior: Prior | None = None, bind_context: BindContext | None = None,
                  hold_after_context: bool | None = None, output_clip: float | None = None,
                  evaluation: str = "auto", max_dense_params: int = 4096, transition_input: str = "state",
-                 ar_lags: int = 0, seed: int = 0) -> None:
+                 ar_lags: int = 0, parameter_fit: bool = False, seed: int = 0) -> None:
         super().__init__()
         d = check_int(n_variables, "n_variables", minimum=1)
         seed = check_seed(seed)
@@ -121,6 +141,9 @@ class WARP(SequenceModel):
                              f"{self.prior.name!r} holds its outputs after the context and feeds back the last "
                              "prediction only; pass hold_after_context=False or another prior")
         self.lag_readout = LagReadout(d, self.ar_lags) if self.ar_lags else None
+        self.parameter_fit = check_parameter_fit(parameter_fit, self.prior, self.hold_after_context)
+        # gate of the network's correction to the fitted parameters: zero, so training starts at the fit
+        self.fit_gate = nn.Parameter(torch.zeros(self.n_prior_outputs)) if self.parameter_fit else None
         self.output = output
         self.std_floor = float(std_floor)
         self.prev_obs_input = bool(prev_obs_input)
@@ -147,7 +170,8 @@ class WARP(SequenceModel):
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
             "hold_after_context": hold_after_context, "output_clip": self.output_clip,
             "evaluation": evaluation, "max_dense_params": int(max_dense_params),
-            "transition_input": transition_input, "ar_lags": self.ar_lags, "seed": seed,
+            "transition_input": transition_input, "ar_lags": self.ar_lags,
+            "parameter_fit": self.parameter_fit, "seed": seed,
         }
 
     # ------------------------------------------------------------------ helpers
@@ -277,11 +301,22 @@ class WARP(SequenceModel):
             return self.rollout(x, tau, force, noise=noise)
         return self.feedback_rollout(x, tau, force, passes=feedback_passes, detach=detach_feedback, noise=noise)
 
+    def _held_raw(self, raw_next: torch.Tensor, x_ctx: torch.Tensor, tau_ctx: torch.Tensor) -> torch.Tensor:
+        """The raw outputs (B, 1, n_out) held after the context: the network's raw outputs of
+        step n_ctx, raw_next (B, 1, n_out), or with ``parameter_fit`` the least-squares fit to
+        x_ctx (B, n_ctx, d) at times tau_ctx (n_ctx,) plus the gated network correction."""
+        if not self.parameter_fit:
+            return raw_next
+        fitted = fit_raw(self.prior, x_ctx, tau_ctx).to(raw_next.dtype).unsqueeze(1)
+        P = self.n_prior_outputs
+        return torch.cat([fitted + self.fit_gate * raw_next[..., :P], raw_next[..., P:]], dim=-1)
+
     def _held_forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, horizon: int) -> Prediction:
         """Teacher-forced one-step predictions over the context x_ctx (B, n_ctx, d), then
         ``horizon`` steps decoded with the raw outputs of step n_ctx (weights theta_{n_ctx-1},
-        which have read the whole context) held fixed, each step advancing the model's own
-        previous prediction. Differentiable. Returns (B, n_ctx + horizon, d)."""
+        which have read the whole context; with ``parameter_fit`` see `_held_raw`) held fixed,
+        each step advancing the model's own previous prediction. Differentiable. Returns
+        (B, n_ctx + horizon, d)."""
         B, n_ctx, d = x_ctx.shape
         steps = n_ctx + (1 if horizon > 0 else 0)
         # raw[:, n_ctx] needs theta_{n_ctx-1} and z_prev = x_{n_ctx-1} only: pad x with a copy
@@ -290,7 +325,7 @@ class WARP(SequenceModel):
         ctx_pred = self._decode(raw[:, :n_ctx], tau[:n_ctx], z_prev[:, :n_ctx])
         if horizon == 0:
             return ctx_pred
-        held = raw[:, n_ctx:n_ctx + 1]
+        held = self._held_raw(raw[:, n_ctx:n_ctx + 1], x_ctx, tau[:n_ctx])
         mean = roll_out(self._decode_mean, held[..., : self.n_prior_outputs], tau[n_ctx:n_ctx + horizon],
                         x_ctx[:, -1:])
         mean = torch.cat([ctx_pred.mean, mean], dim=1)
@@ -298,6 +333,22 @@ class WARP(SequenceModel):
             return Prediction(mean, None)
         held_std = self._decode(held, tau[n_ctx:n_ctx + 1], x_ctx[:, -1:]).std  # constant after the context
         return Prediction(mean, torch.cat([ctx_pred.std, held_std.expand(-1, horizon, -1)], dim=1))
+
+    @torch.no_grad()
+    def held_parameters(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The prior's named quantities {name: (B,)} that a forecast from the context x_ctx
+        (B, n_ctx, d) holds after it (tau (T,), T > n_ctx): e.g. the grey box's physical
+        parameters used for every forecast step. Needs ``hold_after_context``."""
+        if not self.hold_after_context:
+            raise ValueError("held_parameters needs hold_after_context: this model's outputs change at every step")
+        x_ctx, tau = self._check_context(x_ctx, tau)
+        n_ctx = x_ctx.shape[1]
+        if tau.shape[0] <= n_ctx:
+            raise ValueError(f"held_parameters needs a tau longer than the context ({n_ctx} steps)")
+        x_pad = torch.cat([x_ctx, x_ctx[:, -1:]], dim=1)
+        raw, _ = self._raw_parallel(x_pad, tau[:n_ctx + 1])
+        held = self._held_raw(raw[:, n_ctx:n_ctx + 1], x_ctx, tau[:n_ctx])
+        return {k: v[:, 0] for k, v in self.prior.interpret(held[..., : self.n_prior_outputs]).items()}
 
     def _check_context(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x_ctx = self._check_x(x_ctx, "x_ctx")

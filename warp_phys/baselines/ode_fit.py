@@ -18,6 +18,7 @@ import torch
 
 from warp_phys.priors.base import BindContext, roll_out
 from warp_phys.priors.grey_box import GreyBox
+from warp_phys.priors.parameter_fit import fit_raw, one_step_predictions
 from warp_phys.sequence import Prediction, SequenceModel
 from warp_phys.validation import check_int
 
@@ -55,48 +56,13 @@ class ODEFit(SequenceModel):
         self.iterations = iterations
 
     # ------------------------------------------------------------------ the fit
-    def _predict(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-        """One-step predictions (B, T-1, d) of steps 1..T-1 from x (B, T, d) with parameters raw (B, P)."""
-        B, T, _ = x.shape
-        r = raw.unsqueeze(1).expand(B, T - 1, raw.shape[-1])
-        return self.prior.decode(r, tau[1:].view(1, -1, 1).expand(B, -1, 1), x[:, :-1])
-
-    def _residuals(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
-        """One-step residuals (B, (T-1) d) of parameters raw (B, P) on x (B, T, d)."""
-        return (self._predict(raw, x, tau) - x[:, 1:]).reshape(x.shape[0], -1)
-
     def fit_raw(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """Raw grey-box outputs (B, P) minimising each trajectory's one-step squared error on
-        x (B, T >= 2, d): Levenberg-Marquardt from the middle of the ranges, in float64."""
+        x (B, T >= 2, d): Levenberg-Marquardt from the middle of the ranges, in float64
+        (`warp_phys.priors.parameter_fit.fit_raw`)."""
         if x.shape[1] < 2:
             raise ValueError("ode_fit needs a context of at least 2 steps to fit the parameters")
-        x, tau = x.detach().double(), tau.detach().double()
-        B, P = x.shape[0], self.prior.n_outputs
-        raw = x.new_zeros(B, P)
-        damping = x.new_full((B, 1, 1), 1e-3)
-        eye = torch.eye(P, dtype=x.dtype, device=x.device)
-        with torch.no_grad():
-            res = self._residuals(raw, x, tau)
-            cost = (res**2).sum(-1)
-        for _ in range(self.iterations):
-            # Jacobian (B, n, P) by forward mode, one column per parameter (batch-separable)
-            cols = [torch.func.jvp(lambda r: self._residuals(r, x, tau), (raw,), (eye[j].expand(B, P),))[1]
-                    for j in range(P)]
-            J = torch.stack(cols, dim=-1)
-            JtJ = J.transpose(1, 2) @ J
-            g = J.transpose(1, 2) @ res.unsqueeze(-1)
-            diag = torch.diagonal(JtJ, dim1=1, dim2=2).clamp_min(1e-12)
-            step = torch.linalg.solve(JtJ + damping * torch.diag_embed(diag), -g).squeeze(-1)
-            with torch.no_grad():
-                new_raw = raw + step
-                new_res = self._residuals(new_raw, x, tau)
-                new_cost = (new_res**2).sum(-1)
-            better = torch.isfinite(new_cost) & (new_cost < cost)
-            raw = torch.where(better.unsqueeze(-1), new_raw, raw)
-            res = torch.where(better.unsqueeze(-1), new_res, res)
-            cost = torch.where(better, new_cost, cost)
-            damping = torch.where(better.view(B, 1, 1), damping / 3, damping * 4).clamp(1e-9, 1e9)
-        return raw
+        return fit_raw(self.prior, x, tau, self.iterations)
 
     def interpret(self, x: torch.Tensor, tau: torch.Tensor) -> dict[str, torch.Tensor]:
         """{parameter name: (B,) fitted value} on x (B, T, d)."""
@@ -111,7 +77,7 @@ class ODEFit(SequenceModel):
     def _one_step(self, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """Teacher-forced one-step predictions (B, T, d) in float64; step 0 is x_0."""
         x = x.double()
-        return torch.cat([x[:, :1], self._predict(raw, x, tau.double())], dim=1)
+        return torch.cat([x[:, :1], one_step_predictions(self.prior, raw, x, tau.double())], dim=1)
 
     @torch.no_grad()
     def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> Prediction:

@@ -192,8 +192,10 @@ class Reconstruction:
     def parameters(self, split: str = "test", trajectory: int | list[int] | None = None) -> xr.Dataset:
         """Physical quantities the prior reads off the root network at every step (e.g. the
         grey-box prior's sigma, rho, beta) as (trajectory, time) variables, with the true
-        per-trajectory values as coordinates ``<name>_true`` when known. WARP only (with known
-        inputs too, as `weights`)."""
+        per-trajectory values as coordinates ``<name>_true`` when known, and, for a model that
+        holds them after the context (the grey box), the values its forecast holds as
+        ``<name>_held`` (trajectory,) (`WARP.held_parameters`). WARP only (with known inputs
+        too, as `weights`)."""
         net = self._warp("parameters")
         z, tau, ds = self._inputs(self._split(split), trajectory)
         self.model.eval()
@@ -208,6 +210,13 @@ class Reconstruction:
             u, ln = units.get(name, ("1", name))
             data_vars[name] = (("trajectory", "time"), val.detach().cpu().numpy(),
                                {"units": u, "long_name": f"inferred {ln}"})
+        if getattr(net, "hold_after_context", False) and 0 < self.context < z.shape[1]:
+            with torch.no_grad():
+                held = net.held_parameters(z[:, :self.context], tau)
+            for name, val in held.items():
+                u, ln = units.get(name, ("1", name))
+                data_vars[f"{name}_held"] = (("trajectory",), val.detach().cpu().numpy(),
+                                             {"units": u, "long_name": f"{ln} held by the forecast after the context"})
         coords = {"trajectory": ds["trajectory"].values, "time": ds["time"]}
         for name in out:
             if name in ds.coords and ds[name].dims == ("trajectory",):

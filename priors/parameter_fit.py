@@ -1,0 +1,67 @@
+"""Least-squares fit of a grey-box prior's physical parameters to observed steps.
+
+For every trajectory, the raw outputs of a bound `GreyBox` (its parametrisation and ranges: one
+RK4 step of ``system.rhs`` per sampling interval, parameters clamped into their ranges by a
+sigmoid) that minimise the squared one-step error on the given steps, by batched
+Levenberg-Marquardt in float64. Used by the ``ode_fit`` baseline (the fit is the model) and by
+WARP's ``parameter_fit`` option (the fit is where the held parameters of a forecast start).
+
+Shapes: x (B, T, d) in normalised units, tau (T,) normalised times, raw (B, P).
+"""
+from __future__ import annotations
+
+import torch
+
+from .grey_box import GreyBox
+
+
+def one_step_predictions(prior: GreyBox, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    """One-step predictions (B, T-1, d) of steps 1..T-1 from x (B, T, d), parameters raw (B, P)."""
+    B, T, _ = x.shape
+    r = raw.unsqueeze(1).expand(B, T - 1, raw.shape[-1])
+    return prior.decode(r, tau[1:].view(1, -1, 1).expand(B, -1, 1), x[:, :-1])
+
+
+def _residuals(prior: GreyBox, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    """One-step residuals (B, (T-1) d)."""
+    return (one_step_predictions(prior, raw, x, tau) - x[:, 1:]).reshape(x.shape[0], -1)
+
+
+@torch.no_grad()
+def _cost(prior: GreyBox, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    res = _residuals(prior, raw, x, tau)
+    return res, (res ** 2).sum(-1)
+
+
+def fit_raw(prior: GreyBox, x: torch.Tensor, tau: torch.Tensor, iterations: int = 30) -> torch.Tensor:
+    """Raw outputs (B, P) minimising each trajectory's one-step squared error on x (B, T >= 2, d),
+    by ``iterations`` Levenberg-Marquardt steps from the middle of the ranges (raw = 0), in
+    float64. Detached: no gradient flows through the fit."""
+    if x.shape[1] < 2:
+        raise ValueError("a parameter fit needs at least 2 observed steps")
+    x, tau = x.detach().double(), tau.detach().double()
+    B, P = x.shape[0], prior.n_outputs
+    raw = x.new_zeros(B, P)
+    damping = x.new_full((B, 1, 1), 1e-3)
+    eye = torch.eye(P, dtype=x.dtype, device=x.device)
+    res, cost = _cost(prior, raw, x, tau)
+    for _ in range(iterations):
+        # Jacobian (B, n, P) by forward mode, one column per parameter (batch-separable)
+        cols = [torch.func.jvp(lambda r: _residuals(prior, r, x, tau), (raw,), (eye[j].expand(B, P),))[1]
+                for j in range(P)]
+        J = torch.stack(cols, dim=-1).detach()
+        JtJ = J.transpose(1, 2) @ J
+        g = J.transpose(1, 2) @ res.unsqueeze(-1)
+        diag = torch.diagonal(JtJ, dim1=1, dim2=2).clamp_min(1e-12)
+        step = torch.linalg.solve(JtJ + damping * torch.diag_embed(diag), -g).squeeze(-1)
+        new_raw = raw + step
+        new_res, new_cost = _cost(prior, new_raw, x, tau)
+        better = torch.isfinite(new_cost) & (new_cost < cost)
+        raw = torch.where(better.unsqueeze(-1), new_raw, raw)
+        res = torch.where(better.unsqueeze(-1), new_res, res)
+        cost = torch.where(better, new_cost, cost)
+        damping = torch.where(better.view(B, 1, 1), damping / 3, damping * 4).clamp(1e-9, 1e9)
+    return raw.detach()
+
+
+__all__ = ["fit_raw", "one_step_predictions"]

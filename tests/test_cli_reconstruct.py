@@ -70,6 +70,14 @@ def test_cli_ar_lags_reach_warp(tmp_path):
     assert json.loads(open_trajectories(out).attrs["model_options"])["ar_lags"] == 3
 
 
+def test_cli_parameter_fit_reaches_warp(tmp_path):
+    out = tmp_path / "msd.nc"
+    rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "1", "--n-train", "8", "--device", "cpu", "--quiet",
+               "--prior", "grey_box", "--parameter-fit"])
+    assert rc == 0
+    assert json.loads(open_trajectories(out).attrs["model_options"])["parameter_fit"] is True
+
+
 def test_cli_forecast_weight_reaches_the_recipe(tmp_path, capsys):
     out = tmp_path / "msd.nc"
     rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "1", "--n-train", "8", "--device", "cpu",

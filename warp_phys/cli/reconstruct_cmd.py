@@ -70,6 +70,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ar-lags", type=int, default=None,
                    help="WARP: add a learned linear function of the last this many inputs to each prediction (an "
                         "AR(p) model inside the network, zero at the start; e.g. the order of a good AR fit)")
+    p.add_argument("--parameter-fit", action="store_true", default=None,
+                   help="WARP with a grey-box prior: the parameters its forecast holds after the context start from "
+                        "a least-squares fit of the system's parameters to the context; the network adds a gated "
+                        "correction")
     p.add_argument("--val-horizon", type=int, default=None,
                    help="score the validation forecast over its first this many steps only (default: to the end); "
                         "for a chaotic system about two Lyapunov times")
@@ -97,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     check_seed(args.seed, "--seed")
     resolve_device(args.device)
     options = {name: getattr(args, name) for name in ("max_time", "forecast_weight", "n_train", "batches_per_epoch",
-                                                      "val_horizon", "transition_input", "ar_lags")
+                                                      "val_horizon", "transition_input", "ar_lags",
+                                                      "parameter_fit")
                if getattr(args, name) is not None}
     t0 = time.perf_counter()
     common = dict(context=args.context, horizon=args.horizon, prior=args.prior, model=args.model, epochs=args.epochs,

@@ -28,9 +28,8 @@ from torch.nn import functional as F
 from warp_phys.hypernet import FreeInitialState, Hypernetwork
 from warp_phys.lag_readout import LagReadout, lag_stack
 from warp_phys.model_config import _jsonable, bind_context_to_config, prior_to_config
-from warp_phys.priors.base import BindContext, Identity, Prior, roll_out
-from warp_phys.priors.grey_box import GreyBox
-from warp_phys.priors.parameter_fit import fit_raw
+from warp_phys.priors.base import BindContext, Identity, Prior
+from warp_phys.held_forecast import check_parameter_fit, held_forecast, held_parameters
 from warp_phys.root import RootNetwork, get_activation
 from warp_phys.rollout import check_feedback_options, draw_noise, feedback_rollout, sequential_rollout
 from warp_phys.scaling import Scaler
@@ -42,18 +41,6 @@ from warp_phys.transitions import make_transition
 from warp_phys.validation import check_int, check_seed
 
 OUTPUTS = ("mean", "gaussian")
-
-
-def check_parameter_fit(parameter_fit: Any, prior: Prior, hold: bool) -> bool:
-    """``parameter_fit`` as a bool; ValueError unless it is a bool and, when True, the prior is a
-    grey box (its parameters can be fitted) whose outputs are held after the context."""
-    if not isinstance(parameter_fit, bool):
-        raise ValueError(f"parameter_fit must be True or False, got {parameter_fit!r}")
-    if parameter_fit and not isinstance(prior, GreyBox):
-        raise ValueError(f"parameter_fit=True needs a grey-box prior ('grey_box' or 'hybrid'), not {prior.name!r}")
-    if parameter_fit and not hold:
-        raise ValueError("parameter_fit=True needs hold_after_context: the fitted parameters are held for the forecast")
-    return parameter_fit
 INIT_STATES = ("hypernetwork", "free")
 EVALUATIONS = ("auto", "factored", "plain")
 
@@ -301,54 +288,17 @@ class WARP(SequenceModel):
             return self.rollout(x, tau, force, noise=noise)
         return self.feedback_rollout(x, tau, force, passes=feedback_passes, detach=detach_feedback, noise=noise)
 
-    def _held_raw(self, raw_next: torch.Tensor, x_ctx: torch.Tensor, tau_ctx: torch.Tensor) -> torch.Tensor:
-        """The raw outputs (B, 1, n_out) held after the context: the network's raw outputs of
-        step n_ctx, raw_next (B, 1, n_out), or with ``parameter_fit`` the least-squares fit to
-        x_ctx (B, n_ctx, d) at times tau_ctx (n_ctx,) plus the gated network correction."""
-        if not self.parameter_fit:
-            return raw_next
-        fitted = fit_raw(self.prior, x_ctx, tau_ctx).to(raw_next.dtype).unsqueeze(1)
-        P = self.n_prior_outputs
-        return torch.cat([fitted + self.fit_gate * raw_next[..., :P], raw_next[..., P:]], dim=-1)
-
     def _held_forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, horizon: int) -> Prediction:
-        """Teacher-forced one-step predictions over the context x_ctx (B, n_ctx, d), then
-        ``horizon`` steps decoded with the raw outputs of step n_ctx (weights theta_{n_ctx-1},
-        which have read the whole context; with ``parameter_fit`` see `_held_raw`) held fixed,
-        each step advancing the model's own previous prediction. Differentiable. Returns
-        (B, n_ctx + horizon, d)."""
-        B, n_ctx, d = x_ctx.shape
-        steps = n_ctx + (1 if horizon > 0 else 0)
-        # raw[:, n_ctx] needs theta_{n_ctx-1} and z_prev = x_{n_ctx-1} only: pad x with a copy
-        x_pad = torch.cat([x_ctx, x_ctx[:, -1:]], dim=1)[:, :steps]
-        raw, z_prev = self._raw_parallel(x_pad, tau[:steps])
-        ctx_pred = self._decode(raw[:, :n_ctx], tau[:n_ctx], z_prev[:, :n_ctx])
-        if horizon == 0:
-            return ctx_pred
-        held = self._held_raw(raw[:, n_ctx:n_ctx + 1], x_ctx, tau[:n_ctx])
-        mean = roll_out(self._decode_mean, held[..., : self.n_prior_outputs], tau[n_ctx:n_ctx + horizon],
-                        x_ctx[:, -1:])
-        mean = torch.cat([ctx_pred.mean, mean], dim=1)
-        if ctx_pred.std is None:
-            return Prediction(mean, None)
-        held_std = self._decode(held, tau[n_ctx:n_ctx + 1], x_ctx[:, -1:]).std  # constant after the context
-        return Prediction(mean, torch.cat([ctx_pred.std, held_std.expand(-1, horizon, -1)], dim=1))
+        """The context's one-step predictions, then ``horizon`` steps with the prior's outputs held
+        (`warp_phys.held_forecast.held_forecast`). Differentiable. (B, n_ctx + horizon, d)."""
+        return held_forecast(self, x_ctx, tau, horizon)
 
     @torch.no_grad()
     def held_parameters(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> dict[str, torch.Tensor]:
         """The prior's named quantities {name: (B,)} that a forecast from the context x_ctx
         (B, n_ctx, d) holds after it (tau (T,), T > n_ctx): e.g. the grey box's physical
         parameters used for every forecast step. Needs ``hold_after_context``."""
-        if not self.hold_after_context:
-            raise ValueError("held_parameters needs hold_after_context: this model's outputs change at every step")
-        x_ctx, tau = self._check_context(x_ctx, tau)
-        n_ctx = x_ctx.shape[1]
-        if tau.shape[0] <= n_ctx:
-            raise ValueError(f"held_parameters needs a tau longer than the context ({n_ctx} steps)")
-        x_pad = torch.cat([x_ctx, x_ctx[:, -1:]], dim=1)
-        raw, _ = self._raw_parallel(x_pad, tau[:n_ctx + 1])
-        held = self._held_raw(raw[:, n_ctx:n_ctx + 1], x_ctx, tau[:n_ctx])
-        return {k: v[:, 0] for k, v in self.prior.interpret(held[..., : self.n_prior_outputs]).items()}
+        return held_parameters(self, *self._check_context(x_ctx, tau))
 
     def _check_context(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x_ctx = self._check_x(x_ctx, "x_ctx")

@@ -28,7 +28,10 @@ validation-chosen learning rate: the phase of the calendar year (52.18 weeks, 12
 known input (`PHASES`). When WARP has ``ar_lags``, WARP at its validation-chosen learning rate
 runs again with the linear term over its last p inputs (``warp_phys.lag_readout``), p the classical
 AR's order (chosen on the validation block) and, for a series with a period, p = period + 1; on a
-series with a calendar phase, once more with both the phase and p = period + 1.
+series with a calendar phase, once more with both the phase and p = period + 1. Where WARP has
+``ar_gate``, these rows use it: the root network's outputs start at zero behind a learned gate, so
+each such run starts as the classical AR(p) of its training windows, and that start is a candidate
+of the validation selection (``rec.history.kept_start``).
 "WARP, chosen on val" is, per seed, the WARP row with the lowest validation score among the plain
 run and the phase and AR-lag rows (the detrend rows score residuals in other units).
 """
@@ -125,17 +128,19 @@ def variants_for(name: str, model: str = "warp", ar_order: int | None = None) ->
     if "phases" in params and PHASES.get(name):
         out.append(dict(phases=(PHASES[name],)))
     if model == "warp" and ar_order and "ar_lags" in inspect.signature(WARP).parameters:
+        gate = dict(ar_gate=True) if "ar_gate" in inspect.signature(WARP).parameters else {}
         lags = sorted({int(ar_order), *([PERIODS[name] + 1] if PERIODS.get(name) else [])})
-        out += [dict(ar_lags=p) for p in lags if p < SERIES[name][1]["context"]]
+        out += [dict(ar_lags=p, **gate) for p in lags if p < SERIES[name][1]["context"]]
         if "phases" in params and PHASES.get(name) and PERIODS.get(name) \
                 and PERIODS[name] + 1 < SERIES[name][1]["context"]:  # both: the phase and a period of lags
-            out.append(dict(phases=(PHASES[name],), ar_lags=PERIODS[name] + 1))
+            out.append(dict(phases=(PHASES[name],), ar_lags=PERIODS[name] + 1, **gate))
     return out
 
 
 def variant_label(extra: dict) -> str:
     if "ar_lags" in extra:
-        return ("phases + " if "phases" in extra else "") + f"AR lags {extra['ar_lags']}"
+        return (("phases + " if "phases" in extra else "") + f"AR lags {extra['ar_lags']}"
+                + (" (gated)" if extra.get("ar_gate") else ""))
     return "phases" if "phases" in extra else "detrend + deseason" if "deseason" in extra else "detrend"
 
 
@@ -184,6 +189,7 @@ def run_one(y, t, settings: dict, model: str, lr: float, seed: int, budget: floa
     bad = ~np.isfinite(pred.reshape(pred.shape[0], -1)).all(axis=1)  # test windows with a non-finite forecast
     return rec, dict(model=model, lr=lr, seed=seed, val=float(h.best_score), test_mse=float(rec.metrics["mse"]),
                      nonfinite_windows=int(bad.sum()), epochs=int(h.epochs_run), best_epoch=int(h.best_epoch),
+                     kept_start=bool(getattr(h, "kept_start", False)), start_val=float(getattr(h, "start_score", np.nan)),
                      wall=time.perf_counter() - t0)
 
 
@@ -262,6 +268,8 @@ def main(argv: list[str] | None = None) -> dict:
                     chosen.setdefault(f"{model}, {label}", []).append(row)
                     print(f"  seed {seed} {model} {extra}: val {row['val']:.4g} test {row['test_mse']:.4g} "
                           f"(non-finite test windows {row['nonfinite_windows']}) epochs {row['epochs']}"
+                          + (f"; the AR start: val {row['start_val']:.4g}, kept {row['kept_start']}"
+                             if extra.get("ar_gate") else "")
                           + (f"; the transform alone: test {row['mse_transform']:.4g}" if "mse_transform" in row else ""),
                           flush=True)
         for seed in args.seeds:  # WARP's variant chosen on validation among the comparable rows

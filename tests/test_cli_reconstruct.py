@@ -65,9 +65,10 @@ def test_cli_batches_per_epoch_reaches_the_trainer(tmp_path):
 def test_cli_ar_lags_reach_warp(tmp_path):
     out = tmp_path / "msd.nc"
     rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "1", "--n-train", "8", "--device", "cpu", "--quiet",
-               "--prior", "increment", "--ar-lags", "3"])
+               "--prior", "increment", "--ar-lags", "3", "--ar-gate"])
     assert rc == 0
-    assert json.loads(open_trajectories(out).attrs["model_options"])["ar_lags"] == 3
+    options = json.loads(open_trajectories(out).attrs["model_options"])
+    assert options["ar_lags"] == 3 and options["ar_gate"] is True
 
 
 def test_cli_parameter_fit_reaches_warp(tmp_path):

@@ -62,21 +62,29 @@ def test_an_untrained_lag_term_changes_nothing():
     torch.testing.assert_close(lagged.forecast(x[:, :4], tau).mean, plain.forecast(x[:, :4], tau).mean, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("gate", [False, True])
 @pytest.mark.parametrize("transition", ["lowrank", "subspace", "diagonal"])
-def test_a_lagged_model_is_one_model_in_every_path(transition):
+def test_a_lagged_model_is_one_model_in_every_path(transition, gate):
     B, T = 3, 12
     x, tau = _paths(B=B, T=T, seed=2), torch.linspace(0, 1, T, dtype=F64)
     prior = get_prior("increment")
     m = _with_lags(WARP(2, width=8, depth=2, transition=transition, rank=2, prev_obs_input=True, prior=prior,
-                        ar_lags=4, output_clip=3.0, seed=3).to(F64))
+                        ar_lags=4, ar_gate=gate, output_clip=3.0, seed=3).to(F64))
+    if gate:  # open the gate part way, so every path must apply it
+        with torch.no_grad():
+            m.network_gate.copy_(torch.tensor([0.7, -0.4], dtype=F64))
     tf = m(x, tau).mean
     # teacher forced = the loop fed the truth
     torch.testing.assert_close(m.rollout(x, tau, torch.ones(B, T, dtype=torch.bool)).mean, tf, rtol=1e-10, atol=1e-12)
-    # the term is in the prediction: by hand, mean_t = increment decode + W [x_{t-1}, .., x_{t-4}] + b
-    bare = WARP(**{k: v for k, v in m.config.items() if k not in ("prior", "bind_context", "ar_lags")},
+    # the term is in the prediction: by hand, mean_t = increment decode (of the gated raw outputs)
+    # + W [x_{t-1}, .., x_{t-4}] + b
+    bare = WARP(**{k: v for k, v in m.config.items() if k not in ("prior", "bind_context", "ar_lags", "ar_gate")},
                 prior=get_prior("increment")).to(F64)
     bare.load_state_dict(m.state_dict(), strict=False)
-    expect = (bare(x, tau).mean + m.lag_readout(lag_stack(x, 4))).clamp(-3.0, 3.0)
+    increment = bare(x, tau).mean - torch.cat([x[:, :1], x[:, :-1]], dim=1)  # gain * raw
+    if gate:
+        increment = increment * m.network_gate.detach()
+    expect = (torch.cat([x[:, :1], x[:, :-1]], dim=1) + increment + m.lag_readout(lag_stack(x, 4))).clamp(-3.0, 3.0)
     torch.testing.assert_close(tf, expect, rtol=1e-10, atol=1e-12)
     # free running: feedback passes (T - 2 of them) equal the loop
     force = torch.zeros(B, T, dtype=torch.bool)
@@ -173,3 +181,78 @@ def test_the_least_squares_start_is_the_classical_ar_fit():
     expected[0] -= 1.0  # the increment prior already holds x_{t-1}
     np.testing.assert_allclose(m.lag_readout.linear.weight[0].detach().numpy(), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(float(m.lag_readout.linear.bias[0].detach()), float(ar.intercept[0]), rtol=0, atol=1e-6)
+
+
+def test_the_gated_start_forecasts_as_the_classical_ar():
+    """With ``ar_gate`` the root network's outputs start at zero, so the least-squares start is the
+    classical AR(p) at the default increment gain too: the free-running forecasts agree to float64
+    round-off over 30 steps (the AR's own forecast of the same context)."""
+    from warp_phys.baselines.classical import AR
+    from warp_phys.lag_readout import fit_lag_readout
+
+    g = torch.Generator().manual_seed(4)
+    B, T, p, n_ctx = 24, 40, 4, 10
+    x = torch.cumsum(torch.randn(B, T, 1, generator=g, dtype=F64), dim=1) * 0.3
+    x = x + torch.sin(torch.arange(T, dtype=F64) * 0.7).view(1, T, 1)
+    tau = torch.linspace(0, 1, T, dtype=F64)
+    m = WARP(1, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment"), ar_lags=p,
+             ar_gate=True, seed=0).to(F64)
+    fit_lag_readout(m, x, tau, ridge=0.0)
+    ar = AR(1, order=p, ridge=0.0).fit(x.numpy(), x_val=x[:4].numpy(), context=p + 1)
+    ours = m.forecast(x[:, :n_ctx], tau).mean[:, n_ctx:]
+    theirs = ar.forecast(x[:, :n_ctx], tau).mean[:, n_ctx:]
+    assert ours.shape == theirs.shape == (B, T - n_ctx, 1)
+    scale = float(theirs.abs().max())
+    assert float((ours - theirs).abs().max()) <= 1e-8 * scale
+
+
+def test_the_gate_opens_with_training_and_is_checked():
+    """The gate is zero at the start, gets a gradient (the network's outputs do not, until it opens),
+    and is refused without ar_lags or as a non-bool."""
+    torch.manual_seed(0)
+    m = WARP(2, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment"), ar_lags=2,
+             ar_gate=True, seed=0)
+    assert torch.equal(m.network_gate.detach(), torch.zeros(2))
+    x = torch.randn(3, 12, 2)
+    tau = torch.linspace(0, 1, 12)
+    m(x, tau).mean.square().sum().backward()
+    assert float(m.network_gate.grad.abs().sum()) > 0
+    root_grads = [q.grad for n, q in m.named_parameters() if n != "network_gate" and not n.startswith("lag_readout")]
+    assert all(q is None or float(q.abs().sum()) == 0.0 for q in root_grads)
+    with pytest.raises(ValueError, match="ar_gate"):
+        WARP(2, ar_gate=True)
+    with pytest.raises(ValueError, match="ar_gate"):
+        WARP(2, ar_lags=2, ar_gate=1)
+    assert WARP(2, ar_lags=2, ar_gate=True).config["ar_gate"] is True
+
+
+def test_the_fitted_start_is_kept_when_training_does_not_beat_it_on_validation():
+    """`keep_fitted_start`: the start is a candidate of the validation selection; it is kept (the
+    history says so) when its validation score is at most the trained model's, else the trained
+    parameters stay."""
+    from warp_phys import Trainer
+    from warp_phys.pipeline.engine import keep_fitted_start
+    from warp_phys.training import TrainHistory
+
+    m = WARP(1, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment"), ar_lags=2,
+             ar_gate=True, seed=0)
+    x = torch.sin(torch.linspace(0, 6, 30)).view(1, 30, 1).repeat(4, 1, 1)
+    tau = torch.linspace(0, 1, 30)
+    start = {k: v.clone() for k, v in m.state_dict().items()}
+    trainer = Trainer(val_n_ctx=10, batch_size=4)
+    start_score = trainer.evaluate(m, x, tau)
+    with torch.no_grad():
+        m.network_gate.fill_(0.5)
+    trained = {k: v.clone() for k, v in m.state_dict().items()}
+
+    worse = TrainHistory(best_epoch=3, best_score=start_score * 2)
+    keep_fitted_start(m, start, trainer, x, tau, worse)
+    assert worse.kept_start and worse.best_epoch == -1 and worse.best_score == pytest.approx(start_score, rel=1e-12)
+    assert torch.equal(m.network_gate.detach(), torch.zeros(1))
+
+    m.load_state_dict(trained)
+    better = TrainHistory(best_epoch=3, best_score=start_score / 2)
+    keep_fitted_start(m, start, trainer, x, tau, better)
+    assert not better.kept_start and better.best_epoch == 3
+    assert better.start_score == pytest.approx(start_score, rel=1e-12)
+    assert torch.equal(m.network_gate.detach(), torch.full((1,), 0.5))

@@ -77,6 +77,10 @@ class WARP(SequenceModel):
         ar_lags: p >= 1 adds a learned linear function of the last p inputs to every decoded
             mean (an AR(p) model inside the network, zero at initialisation;
             `warp_phys.lag_readout`); 0 (default): none. Not with ``hold_after_context``.
+        ar_gate: with ``ar_lags``, the root network's raw outputs reach the prior's decoder through
+            a learned gate (one per output) that starts at zero, so the untrained model is the
+            prior at zero plus the lag term: with the least-squares start of `reconstruct` and the
+            ``none`` or ``increment`` prior, exactly the classical AR(p) fit. False (default): no gate.
         parameter_fit: with a grey-box prior (and ``hold_after_context``), the parameters a
             forecast holds after the context start from a least-squares fit of the prior's
             parameters to the context (`warp_phys.priors.parameter_fit`, detached); the root
@@ -93,7 +97,8 @@ class WARP(SequenceModel):
                  prior: Prior | None = None, bind_context: BindContext | None = None,
                  hold_after_context: bool | None = None, output_clip: float | None = None,
                  evaluation: str = "auto", max_dense_params: int = 4096, transition_input: str = "state",
-                 ar_lags: int = 0, parameter_fit: bool = False, seed: int = 0) -> None:
+                 ar_lags: int = 0, ar_gate: bool = False, parameter_fit: bool = False,
+                 seed: int = 0) -> None:
         super().__init__()
         d = check_int(n_variables, "n_variables", minimum=1)
         seed = check_seed(seed)
@@ -128,6 +133,11 @@ class WARP(SequenceModel):
                              f"{self.prior.name!r} holds its outputs after the context and feeds back the last "
                              "prediction only; pass hold_after_context=False or another prior")
         self.lag_readout = LagReadout(d, self.ar_lags) if self.ar_lags else None
+        if not isinstance(ar_gate, bool) or (ar_gate and not self.ar_lags):
+            raise ValueError(f"ar_gate must be True or False, and True needs ar_lags >= 1; got ar_gate={ar_gate!r}, "
+                             f"ar_lags={self.ar_lags}")
+        self.ar_gate = ar_gate  # the gate of the network's raw outputs: zero, so training starts at the AR term
+        self.network_gate = nn.Parameter(torch.zeros(self.n_prior_outputs)) if ar_gate else None
         self.parameter_fit = check_parameter_fit(parameter_fit, self.prior, self.hold_after_context)
         # gate of the network's correction to the fitted parameters: zero, so training starts at the fit
         self.fit_gate = nn.Parameter(torch.zeros(self.n_prior_outputs)) if self.parameter_fit else None
@@ -157,7 +167,7 @@ class WARP(SequenceModel):
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
             "hold_after_context": hold_after_context, "output_clip": self.output_clip,
             "evaluation": evaluation, "max_dense_params": int(max_dense_params),
-            "transition_input": transition_input, "ar_lags": self.ar_lags,
+            "transition_input": transition_input, "ar_lags": self.ar_lags, "ar_gate": self.ar_gate,
             "parameter_fit": self.parameter_fit, "seed": seed,
         }
 
@@ -214,6 +224,8 @@ class WARP(SequenceModel):
     def _decode_mean(self, raw: torch.Tensor, tcol: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
         """The prior's decoded mean (..., d) plus the lag read-out (``ar_lags``), clamped by
         ``output_clip``; raw (..., n_prior_outputs), z_prev (`previous`)."""
+        if self.network_gate is not None:  # ``ar_gate``
+            raw = self.network_gate * raw
         mean = self.prior.decode(raw, tcol, z_prev[..., : self.n_variables])
         if self.lag_readout is not None:
             mean = mean + self.lag_readout(z_prev)

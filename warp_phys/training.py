@@ -1,24 +1,23 @@
 """Training of sequence models (WARP and baselines): `Trainer(...).fit(model, x_train, tau, x_val)`.
 
-AdamW with gradient clipping, reduce-on-plateau on the validation score, best-state
-selection, early stopping, a time budget, a progress bar, and checkpoint/resume (a resumed
-run gives the same result as an uninterrupted one). Objectives for free-running forecasts:
-scheduled sampling (``p_force_schedule``), a rollout curriculum on the forecast loss
-(``forecast_horizon_schedule``) and noise / parallel feedback passes in the autoregressive
-forward (``feedback_noise``, ``feedback_passes``); the schedules are in `warp_phys.schedules`.
-Inputs are normalised tensors x (N, T, d) and tau (T,); the targets are x itself (one-step prediction),
-separate targets y (N, T, d) (sequence to sequence), or with ``loss="cross_entropy"`` class labels y (N,) of a
-classifier whose forward returns logits (B, K). Deterministic given ``seed`` (batch order, teacher-forcing and
-noise draws come from one CPU generator whose state is checkpointed). A run cannot fail silently: non-finite training or validation losses are recovered from (or warned
-about), and a run with no finite epoch raises `TrainingFailedError`; settings, input copies and the
-failure message are in `warp_phys.training_guard`, the resume checks in `warp_phys.training_resume`,
-data-parallel training under torchrun (``distributed``) in `warp_phys.distributed`.
+AdamW with gradient clipping, reduce-on-plateau on the validation score, best-state selection, early stopping, a time
+budget, a progress bar, and checkpoint/resume (a resumed run gives the same result as an uninterrupted one).
+Objectives for free-running forecasts: scheduled sampling (``p_force_schedule``), a rollout curriculum on the forecast
+loss (``forecast_horizon_schedule``) and noise / parallel feedback passes in the autoregressive forward
+(``feedback_noise``, ``feedback_passes``); the schedules are in `warp_phys.schedules`. Inputs are normalised tensors x
+(N, T, d) and tau (T,); the targets are x itself (one-step prediction), separate targets y (N, T, d) (sequence to
+sequence), or with ``loss="cross_entropy"`` class labels y (N,) of a classifier whose forward returns logits (B, K).
+Deterministic given ``seed`` (batch order, teacher-forcing and noise draws come from one CPU generator whose state is
+checkpointed). A run cannot fail silently: non-finite training or validation losses are recovered from (or warned
+about), and a run with no finite epoch raises `TrainingFailedError`; settings, input copies and the failure message
+are in `warp_phys.training_guard`, the resume checks in `warp_phys.training_resume`, data-parallel training under
+torchrun (``distributed``) in `warp_phys.distributed`.
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -33,36 +32,11 @@ from warp_phys.schedules import FEEDBACK_KEYWORDS, check_schedule_options, feedb
 from warp_phys.training_epoch import epoch_order, train_epoch
 from warp_phys.training_guard import (TrainingFailedError, check_fit_inputs, check_label_settings,
                                       check_trainer_settings, failure_message, handle_non_finite)
+from warp_phys.training_history import TrainHistory
 from warp_phys.training_resume import data_fingerprint, load_checkpoint, save_checkpoint, trainer_settings
 from warp_phys.validation import InputError
 
 __all__ = ["FEEDBACK_KEYWORDS", "TrainHistory", "Trainer", "TrainingFailedError"]
-
-
-@dataclass
-class TrainHistory:
-    """Per-epoch records. ``val_loss`` is empty without validation data; the selection
-    score is then the training loss. ``best_epoch`` is 0-based (-1: nothing trained).
-    ``status``: "ok" (every epoch finite) | "unstable" (non-finite losses were met and each recovered
-    from or skipped: ``non_finite`` lists them) | "stopped_non_finite" (nan_retries ran out; best epoch kept) |
-    "failed" (no finite epoch: fit raised `TrainingFailedError`) | "nothing_to_train" (no
-    trainable parameters) | "running" (fit has not finished: a checkpoint's history)."""
-
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
-    best_epoch: int = -1
-    best_score: float = math.inf
-    stopped_early: bool = False
-    stop_reason: str = "epochs"  # epochs | early_stopping | max_time | non_finite_loss | no_parameters
-    epochs_run: int = 0
-    time_s: float = 0.0
-    recoveries: int = 0  # non-finite losses recovered from (best state restored, lr lowered)
-    p_force: list[float] = field(default_factory=list)  # teacher-forcing probability of each epoch
-    forecast_horizon: list[int | None] = field(default_factory=list)  # forecast-loss steps (None: no such loss)
-    status: str = "running"
-    non_finite: list[dict[str, Any]] = field(default_factory=list)  # {"epoch", "loss", "lr", "action"}
-    val_accuracy: list[float] = field(default_factory=list)  # loss="cross_entropy" with validation data, 0..1
 
 
 class Trainer:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import time as _time
 import warnings
 from dataclasses import dataclass, field
@@ -94,14 +95,36 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
         else:
             net.fit(z_train)
     inner = getattr(net, "model", net)  # known inputs wrap the model
+    start = None
     if getattr(inner, "lag_readout", None) is not None and isinstance(z_train, torch.Tensor):  # WARP(ar_lags=p)
         fit_lag_readout(inner, z_train, tau)
+        start = {k: v.detach().clone() for k, v in net.state_dict().items()}
     y_train, y_val = targets if targets is not None else (None, None)
     try:
-        return trainer.fit(net, z_train, tau, z_val, y_train=y_train, y_val=y_val)
+        history = trainer.fit(net, z_train, tau, z_val, y_train=y_train, y_val=y_val)
     except TrainingFailedError as err:
         raise TrainingFailedError(f"{type(net).__name__}: {err}. With warp_phys.reconstruct: pass a lower lr= "
                                   "(and output_clip= for model='warp'); its grad_clip is 1.0", err.history) from None
+    if start is not None and isinstance(z_val, torch.Tensor) and targets is None:
+        keep_fitted_start(net, start, trainer, z_val, tau, history)
+    return history
+
+
+def keep_fitted_start(net: Any, start: dict[str, torch.Tensor], trainer: Any, z_val: torch.Tensor, tau: torch.Tensor,
+                      history: Any) -> None:
+    """The fitted start (``start``, a state dict of ``net`` before training, e.g. WARP's lag term at its
+    least-squares fit) is one more candidate of the validation selection: if its validation score
+    (``trainer.evaluate`` on z_val (N, T, d) at times tau (T,)) is at most the trained model's best,
+    ``net`` gets it back and ``history`` says so (``kept_start``, ``best_epoch`` -1, ``best_score``);
+    ``history.start_score`` is the start's score either way."""
+    trained = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    net.load_state_dict(start)
+    device = next(net.parameters()).device
+    score = history.start_score = trainer.evaluate(net, z_val.to(device), tau.to(device))
+    if math.isfinite(score) and score <= history.best_score:
+        history.best_score, history.best_epoch, history.kept_start = score, -1, True
+    else:
+        net.load_state_dict(trained)
 
 
 def forecast(net: Any, z: torch.Tensor, tau: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:

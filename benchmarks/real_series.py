@@ -24,14 +24,16 @@ at run time), WARP at the validation-chosen learning rate runs again with a stra
 removed (detrend=1), and with the line and the mean season removed (deseason=P, the period
 fixed in advance), as extra rows; "the transform alone" is the trend (+ season) as the forecast.
 When it accepts ``phases=``, CO2 and El Nino get one more row for WARP and for GRU, each at its
-validation-chosen learning rate: the phase of the calendar year (52.18 weeks, 12 months) as a
-known input (`PHASES`). When WARP has ``ar_lags``, WARP at its validation-chosen learning rate
-runs again with the linear term over its last p inputs (``warp_phys.lag_readout``), p the classical
-AR's order (chosen on the validation block) and, for a series with a period, p = period + 1; on a
-series with a calendar phase, once more with both the phase and p = period + 1. Where WARP has
-``ar_gate``, these rows use it: the root network's outputs start at zero behind a learned gate, so
-each such run starts as the classical AR(p) of its training windows, and that start is a candidate
-of the validation selection (``rec.history.kept_start``).
+validation-chosen learning rate: the phase of the calendar year (52.18 weeks, 12 months) as a known
+input (`PHASES`). When WARP has ``ar_lags``, WARP at its validation-chosen learning rate runs again
+with the linear term over its last p inputs (``warp_phys.lag_readout``), p the classical AR's order
+(chosen on the validation block) and, for a series with a period, p = period + 1; on a series with
+a calendar phase, once more with both the phase and p = period + 1. Where WARP has ``ar_gate``,
+these rows use it: the root network's outputs start at zero behind a learned gate, so each such run
+starts as the classical AR(p) of its training windows, and that start is a candidate of the
+validation selection (``rec.history.kept_start``). With ``--variant-lrs grid`` the phase and
+AR-lag rows (of WARP and GRU) each run over the whole learning-rate grid instead and keep their own
+validation choice.
 "WARP, chosen on val" is, per seed, the WARP row with the lowest validation score among the plain
 run and the phase and AR-lag rows (the detrend rows score residuals in other units).
 """
@@ -199,6 +201,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--series", nargs="+", default=list(SERIES), choices=list(SERIES))
     p.add_argument("--lrs", type=float, nargs="+", default=list(LRS), help="the learning-rate grid (both models)")
+    p.add_argument("--variant-lrs", choices=("chosen", "grid"), default="chosen",
+                   help="the learning rates of the phase and AR-lag rows: the plain run's validation choice "
+                        "(default), or the whole grid, chosen on validation per row (3x their run time)")
     p.add_argument("--quick", action="store_true", help="smoke test: 2 s per run, sunspots and nile, one lr")
     p.add_argument("--out", type=Path, help="write the rows and the summary as JSON")
     args = p.parse_args(argv)
@@ -211,7 +216,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(format_machine(machine_info("cpu")))
     print(f"- {args.budget:g} s of training per neural run (max_time; WARP and GRU alike), seeds {args.seeds}, "
           f"learning-rate grid {args.lrs} for both, chosen on the validation block; default widths "
-          f"(WARP user-data recipe with output_clip=5, GRU hidden 64 x 2); patience off")
+          f"(WARP user-data recipe with output_clip=5, GRU hidden 64 x 2); patience off; the phase and AR-lag "
+          f"rows at {'each row' + chr(39) + 's own validation choice over the grid' if args.variant_lrs == 'grid' else 'the plain run' + chr(39) + 's chosen lr'}")
     print(f"- reconstruct accepts detrend=/deseason=: {'yes' if variants else 'no'}"
           + (f" (extra WARP rows at the validation-chosen lr: detrend=1, and detrend=1 with deseason=P for the "
              f"periods {PERIODS}, fixed in advance)" if variants else "") + "\n")
@@ -253,25 +259,33 @@ def main(argv: list[str] | None = None) -> dict:
                 best = min(grid, key=lambda r: r["val"] if np.isfinite(r["val"]) else np.inf)
                 best["chosen"] = True
                 chosen.setdefault(model, []).append(best)
-                # the variants at this model's validation-chosen learning rate
+                # the variants at this model's validation-chosen learning rate (or, with --variant-lrs grid,
+                # the comparable variants each over the whole grid, chosen on validation)
                 for extra in variants_for(name, model, classical["ar_order"] if classical else None):
-                    try:
-                        rec_v, row = run_one(y, t, settings, model, best["lr"], seed, args.budget, extra)
-                    except (TypeError, ValueError) as err:
-                        print(f"  seed {seed} {model} {extra}: refused: {err}")
-                        continue
                     label = variant_label(extra)
-                    row.update(series=name, variant=label, chosen=True)
-                    if rec_v is not None and "detrend" in extra:  # the trend (+ season) alone as the forecast
-                        row["mse_transform"] = float(rec_v.metrics.get("mse_transform", float("nan")))
-                    rows.append(row)
-                    chosen.setdefault(f"{model}, {label}", []).append(row)
-                    print(f"  seed {seed} {model} {extra}: val {row['val']:.4g} test {row['test_mse']:.4g} "
-                          f"(non-finite test windows {row['nonfinite_windows']}) epochs {row['epochs']}"
-                          + (f"; the AR start: val {row['start_val']:.4g}, kept {row['kept_start']}"
-                             if extra.get("ar_gate") else "")
-                          + (f"; the transform alone: test {row['mse_transform']:.4g}" if "mse_transform" in row else ""),
-                          flush=True)
+                    lrs = args.lrs if args.variant_lrs == "grid" and comparable(label) else [best["lr"]]
+                    tried = []
+                    for lr in lrs:
+                        try:
+                            rec_v, row = run_one(y, t, settings, model, lr, seed, args.budget, extra)
+                        except (TypeError, ValueError) as err:
+                            print(f"  seed {seed} {model} {extra}: refused: {err}")
+                            break
+                        row.update(series=name, variant=label, chosen=False)
+                        if rec_v is not None and "detrend" in extra:  # the trend (+ season) alone as the forecast
+                            row["mse_transform"] = float(rec_v.metrics.get("mse_transform", float("nan")))
+                        rows.append(row)
+                        tried.append(row)
+                        print(f"  seed {seed} {model} {extra} lr {lr:g}: val {row['val']:.4g} test {row['test_mse']:.4g} "
+                              f"(non-finite test windows {row['nonfinite_windows']}) epochs {row['epochs']}"
+                              + (f"; the AR start: val {row['start_val']:.4g}, kept {row['kept_start']}"
+                                 if extra.get("ar_gate") else "")
+                              + (f"; the transform alone: test {row['mse_transform']:.4g}" if "mse_transform" in row
+                                 else ""), flush=True)
+                    if tried:
+                        pick = min(tried, key=lambda r: r["val"] if np.isfinite(r["val"]) else np.inf)
+                        pick["chosen"] = True
+                        chosen.setdefault(f"{model}, {label}", []).append(pick)
         for seed in args.seeds:  # WARP's variant chosen on validation among the comparable rows
             pool = [r for r in rows if r["series"] == name and r["model"] == "warp" and r["seed"] == seed
                     and r.get("chosen") and comparable(r["variant"]) and np.isfinite(r["val"])]

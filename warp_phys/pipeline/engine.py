@@ -79,7 +79,8 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
           context: int, output: str, seed: int, device: torch.device, progress: bool,
           targets: tuple[torch.Tensor, torch.Tensor] | None = None, trainer: Any = None) -> Any:
     """Fit ``net`` (closed-form models first call their own ``fit``; WARP with ``ar_lags`` starts
-    its lag term at the least-squares fit, `warp_phys.lag_readout.fit_lag_readout`) and train it with the
+    its lag term at the least-squares fit, `warp_phys.lag_readout.fit_lag_readout`, a start that
+    stays a candidate of the validation selection: `keep_fitted_start`) and train it with the
     `warp_phys.Trainer` (``trainer``, or `make_trainer` of ``plan``), selecting on the validation
     forecast error; returns the history. ``targets``: (y_train, y_val) of a sequence-to-sequence
     task, selected on the validation one-step loss against y_val instead. A run with no finite

@@ -256,3 +256,34 @@ def test_the_fitted_start_is_kept_when_training_does_not_beat_it_on_validation()
     assert not better.kept_start and better.best_epoch == 3
     assert better.start_score == pytest.approx(start_score, rel=1e-12)
     assert torch.equal(m.network_gate.detach(), torch.full((1,), 0.5))
+
+
+def test_a_failed_training_run_keeps_the_fitted_start_with_a_warning():
+    """When training finds no finite epoch, `engine.train` returns the least-squares start (a usable
+    AR model) with a RuntimeWarning instead of raising; without a lag term it still raises."""
+    from warp_phys import Trainer
+    from warp_phys.pipeline import engine
+    from warp_phys.training import TrainHistory
+    from warp_phys.training_guard import TrainingFailedError
+
+    class Failing(Trainer):
+        def fit(self, model, *args, **kwargs):
+            with torch.no_grad():
+                for q in model.parameters():
+                    q.add_(1.0)  # what a diverged run leaves behind
+            raise TrainingFailedError("no epoch gave a finite validation loss",
+                                      TrainHistory(status="failed"))
+
+    x = torch.sin(torch.linspace(0, 12, 40)).view(1, 40, 1).repeat(6, 1, 1) + 0.01 * torch.randn(6, 40, 1)
+    tau = torch.linspace(0, 1, 40)
+    m = WARP(1, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment"), ar_lags=3,
+             ar_gate=True, seed=0)
+    kw = dict(context=10, output="mean", seed=0, device=torch.device("cpu"), progress=False)
+    with pytest.warns(RuntimeWarning, match="fitted start"):
+        history = engine.train(m, x[:4], tau, x[4:], None, trainer=Failing(val_n_ctx=10), **kw)
+    assert history.kept_start and history.status == "failed" and history.best_epoch == -1
+    assert torch.equal(m.network_gate.detach(), torch.zeros(1))  # the start, not the diverged parameters
+    assert history.best_score == pytest.approx(Trainer(val_n_ctx=10).evaluate(m, x[4:], tau), rel=1e-6)
+    plain = WARP(1, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment"), seed=0)
+    with pytest.raises(TrainingFailedError):
+        engine.train(plain, x[:4], tau, x[4:], None, trainer=Failing(val_n_ctx=10), **kw)

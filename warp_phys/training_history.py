@@ -12,7 +12,7 @@ class TrainHistory:
     ``best_epoch`` is 0-based (-1: nothing trained, or ``kept_start``). ``status``: "ok" (every epoch finite) |
     "unstable" (non-finite losses were met and each recovered from or skipped: ``non_finite`` lists them) |
     "stopped_non_finite" (nan_retries ran out; best epoch kept) | "failed" (no finite epoch: fit raised
-    `TrainingFailedError`) | "nothing_to_train" (no trainable parameters) | "running" (fit has not finished: a
+    `TrainingFailedError`; with ``kept_start``, `pipeline.engine.train` kept the fitted start instead) | "nothing_to_train" (no trainable parameters) | "running" (fit has not finished: a
     checkpoint's history)."""
 
     train_loss: list[float] = field(default_factory=list)

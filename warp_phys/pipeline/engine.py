@@ -101,31 +101,39 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
         fit_lag_readout(inner, z_train, tau)
         start = {k: v.detach().clone() for k, v in net.state_dict().items()}
     y_train, y_val = targets if targets is not None else (None, None)
+    candidate = start is not None and isinstance(z_val, torch.Tensor) and targets is None
     try:
         history = trainer.fit(net, z_train, tau, z_val, y_train=y_train, y_val=y_val)
     except TrainingFailedError as err:
+        if candidate and keep_fitted_start(net, start, trainer, z_val, tau, err.history):
+            warnings.warn(f"{type(net).__name__}: {err}. The model is its fitted start (the lag term's least-squares "
+                          f"AR fit; validation score {err.history.start_score:.4g}); history.status stays 'failed'",
+                          RuntimeWarning, stacklevel=2)
+            return err.history
         raise TrainingFailedError(f"{type(net).__name__}: {err}. With warp_phys.reconstruct: pass a lower lr= "
                                   "(and output_clip= for model='warp'); its grad_clip is 1.0", err.history) from None
-    if start is not None and isinstance(z_val, torch.Tensor) and targets is None:
+    if candidate:
         keep_fitted_start(net, start, trainer, z_val, tau, history)
     return history
 
 
 def keep_fitted_start(net: Any, start: dict[str, torch.Tensor], trainer: Any, z_val: torch.Tensor, tau: torch.Tensor,
-                      history: Any) -> None:
+                      history: Any) -> bool:
     """The fitted start (``start``, a state dict of ``net`` before training, e.g. WARP's lag term at its
     least-squares fit) is one more candidate of the validation selection: if its validation score
     (``trainer.evaluate`` on z_val (N, T, d) at times tau (T,)) is at most the trained model's best,
     ``net`` gets it back and ``history`` says so (``kept_start``, ``best_epoch`` -1, ``best_score``);
-    ``history.start_score`` is the start's score either way."""
+    ``history.start_score`` is the start's score either way. Returns whether the start was kept. A run
+    that found no finite epoch (best_score inf) keeps a start with a finite score."""
     trained = {k: v.detach().clone() for k, v in net.state_dict().items()}
     net.load_state_dict(start)
     device = next(net.parameters()).device
     score = history.start_score = trainer.evaluate(net, z_val.to(device), tau.to(device))
     if math.isfinite(score) and score <= history.best_score:
         history.best_score, history.best_epoch, history.kept_start = score, -1, True
-    else:
-        net.load_state_dict(trained)
+        return True
+    net.load_state_dict(trained)
+    return False
 
 
 def forecast(net: Any, z: torch.Tensor, tau: torch.Tensor, context: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -82,8 +82,9 @@ def test_a_lagged_model_is_one_model_in_every_path(transition, gate):
                 prior=get_prior("increment")).to(F64)
     bare.load_state_dict(m.state_dict(), strict=False)
     increment = bare(x, tau).mean - torch.cat([x[:, :1], x[:, :-1]], dim=1)  # gain * raw
-    if gate:
-        increment = increment * m.network_gate.detach()
+    if gate:  # gain * gate * tanh(raw)
+        gain = m.prior.gain
+        increment = gain * m.network_gate.detach() * torch.tanh(increment / gain)
     expect = (torch.cat([x[:, :1], x[:, :-1]], dim=1) + increment + m.lag_readout(lag_stack(x, 4))).clamp(-3.0, 3.0)
     torch.testing.assert_close(tf, expect, rtol=1e-10, atol=1e-12)
     # free running: feedback passes (T - 2 of them) equal the loop
@@ -208,7 +209,8 @@ def test_the_gated_start_forecasts_as_the_classical_ar():
 
 def test_the_gate_opens_with_training_and_is_checked():
     """The gate is zero at the start, gets a gradient (the network's outputs do not, until it opens),
-    and is refused without ar_lags or as a non-bool."""
+    bounds the network's correction by |gate| (whatever the input), and is refused without ar_lags or
+    as a non-bool."""
     torch.manual_seed(0)
     m = WARP(2, width=8, depth=1, transition="lowrank", rank=2, prior=get_prior("increment"), ar_lags=2,
              ar_gate=True, seed=0)
@@ -219,6 +221,13 @@ def test_the_gate_opens_with_training_and_is_checked():
     assert float(m.network_gate.grad.abs().sum()) > 0
     root_grads = [q.grad for n, q in m.named_parameters() if n != "network_gate" and not n.startswith("lag_readout")]
     assert all(q is None or float(q.abs().sum()) == 0.0 for q in root_grads)
+    # opened, the correction to the AR term is at most gain * |gate| per step, even far outside the data
+    with torch.no_grad():
+        m.network_gate.fill_(0.5)
+        huge = 1e3 * torch.randn(3, 12, 2, generator=torch.Generator().manual_seed(1))
+        lags = m.lag_readout(lag_stack(huge, 2))
+        correction = m(huge, tau).mean - torch.cat([huge[:, :1], huge[:, :-1]], dim=1) - lags
+    assert float(correction.abs().max()) <= m.prior.gain * 0.5 * (1 + 1e-6)
     with pytest.raises(ValueError, match="ar_gate"):
         WARP(2, ar_gate=True)
     with pytest.raises(ValueError, match="ar_gate"):

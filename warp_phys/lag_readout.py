@@ -9,8 +9,8 @@ does not have to be learned through the weights' recurrence. W and b start at ze
 untrained model equals the model without the term. Lags before the first step repeat u_0,
 the convention of the previous observation at t = 0 (`warp_phys.model`). `fit_lag_readout` sets
 W and b to the least-squares fit of what the rest of the model misses; ``reconstruct`` does so on
-the training windows before training. With ``WARP(ar_gate=True)`` the root network's raw outputs
-pass through a learned gate that starts at zero, so "the rest of the model" is the prior at zero
+the training windows before training. With ``WARP(ar_gate=True)`` the root network's raw outputs r
+enter as gate * tanh(r), the gate starting at zero, so "the rest of the model" is the prior at zero
 (nothing, or the previous state with ``increment``) and the start is the classical AR(p) fit
 exactly; `warp_phys.pipeline.engine.keep_fitted_start` keeps that start if training does not beat
 it on validation.

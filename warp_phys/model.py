@@ -77,10 +77,12 @@ class WARP(SequenceModel):
         ar_lags: p >= 1 adds a learned linear function of the last p inputs to every decoded
             mean (an AR(p) model inside the network, zero at initialisation;
             `warp_phys.lag_readout`); 0 (default): none. Not with ``hold_after_context``.
-        ar_gate: with ``ar_lags``, the root network's raw outputs reach the prior's decoder through
-            a learned gate (one per output) that starts at zero, so the untrained model is the
-            prior at zero plus the lag term: with the least-squares start of `reconstruct` and the
-            ``none`` or ``increment`` prior, exactly the classical AR(p) fit. False (default): no gate.
+        ar_gate: with ``ar_lags``, the root network's raw outputs r reach the prior's decoder as
+            gate * tanh(r), a learned gate (one per output) that starts at zero: the untrained model
+            is the prior at zero plus the lag term (with the least-squares start of `reconstruct`
+            and the ``none`` or ``increment`` prior, exactly the classical AR(p) fit), and on inputs
+            outside the training range the network's correction stays bounded by |gate| per output.
+            False (default): no gate.
         parameter_fit: with a grey-box prior (and ``hold_after_context``), the parameters a
             forecast holds after the context start from a least-squares fit of the prior's
             parameters to the context (`warp_phys.priors.parameter_fit`, detached); the root
@@ -224,8 +226,8 @@ class WARP(SequenceModel):
     def _decode_mean(self, raw: torch.Tensor, tcol: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
         """The prior's decoded mean (..., d) plus the lag read-out (``ar_lags``), clamped by
         ``output_clip``; raw (..., n_prior_outputs), z_prev (`previous`)."""
-        if self.network_gate is not None:  # ``ar_gate``
-            raw = self.network_gate * raw
+        if self.network_gate is not None:  # ``ar_gate``: a bounded correction to the AR term
+            raw = self.network_gate * torch.tanh(raw)
         mean = self.prior.decode(raw, tcol, z_prev[..., : self.n_variables])
         if self.lag_readout is not None:
             mean = mean + self.lag_readout(z_prev)

@@ -96,12 +96,12 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
         else:
             net.fit(z_train)
     inner = getattr(net, "model", net)  # known inputs wrap the model
-    start = None
-    if getattr(inner, "lag_readout", None) is not None and isinstance(z_train, torch.Tensor):  # WARP(ar_lags=p)
+    fitted = getattr(inner, "lag_readout", None) is not None and isinstance(z_train, torch.Tensor)  # WARP(ar_lags=p)
+    if fitted:
         fit_lag_readout(inner, z_train, tau)
-        start = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    candidate = fitted and isinstance(z_val, torch.Tensor) and targets is None  # the start joins the selection
+    start = {k: v.detach().clone() for k, v in net.state_dict().items()} if candidate else None
     y_train, y_val = targets if targets is not None else (None, None)
-    candidate = start is not None and isinstance(z_val, torch.Tensor) and targets is None
     try:
         history = trainer.fit(net, z_train, tau, z_val, y_train=y_train, y_val=y_val)
     except TrainingFailedError as err:

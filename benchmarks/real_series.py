@@ -204,6 +204,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--variant-lrs", choices=("chosen", "grid"), default="chosen",
                    help="the learning rates of the phase and AR-lag rows: the plain run's validation choice "
                         "(default), or the whole grid, chosen on validation per row (3x their run time)")
+    p.add_argument("--split-by", choices=("window", "forecast"), default="window",
+                   help="reconstruct(split_by=...): a val/test window lies wholly in its block (window; default), or "
+                        "its forecast steps do and the context reads the steps before (forecast: every forecast "
+                        "origin of the block scored, 52 instead of 19 test windows on sunspots); the same windows "
+                        "for every model")
     p.add_argument("--quick", action="store_true", help="smoke test: 2 s per run, sunspots and nile, one lr")
     p.add_argument("--out", type=Path, help="write the rows and the summary as JSON")
     args = p.parse_args(argv)
@@ -227,9 +232,12 @@ def main(argv: list[str] | None = None) -> dict:
         loader, settings = SERIES[name]
         y, t, about = loader()
         settings = dict(settings)
+        if args.split_by != "window":
+            settings["split_by"] = args.split_by
         mean = train_mean(y, settings)
         print(f"## {name}: {about}; {y.shape[0]} steps; window {settings['window']} = context {settings['context']} "
               f"+ horizon {settings['horizon']}, stride {settings['stride']}, split {settings.get('split', (0.7, 0.15, 0.15))}"
+              + f", split_by={args.split_by!r}"
               + (f", fill={settings['fill']!r}" if settings.get("fill") else ""), flush=True)
         classical, chosen = None, {}
         for seed in args.seeds:

@@ -216,8 +216,20 @@ def test_cli_data_one_series_with_window(tmp_path, capsys):
     _check_output(out, 40)
 
 
+def test_cli_split_by_forecast_reaches_the_series_plan(tmp_path, capsys):
+    x, t = _sines(n=1, steps=400)
+    path, out = tmp_path / "series.csv", tmp_path / "split_out.nc"
+    _write_csv(path, x, t, keyed=False)
+    rc = main(["reconstruct", "--data", str(path), "-o", str(out), "--window", "40", "--model", "persistence",
+               "--device", "cpu", "--quiet", "--split-by", "forecast"])
+    assert rc == 0, capsys.readouterr().err
+    ds = _check_output(out, 40)
+    info = json.loads(ds.attrs["series"])
+    # test block 340..399, context 10 (a quarter of the window): forecast origins 340..370, windows from 330
+    assert info["split_by"] == "forecast" and info["n_windows"]["test"] == 31 == ds.sizes["trajectory"]
+    assert int(ds["window_start_index"].values[0]) == 330
 
-def test_cli_phases_reach_the_series_model(tmp_path, capsys):
+
     x, t = _sines(n=1, steps=400)
     path, out = tmp_path / "series.csv", tmp_path / "phases_out.nc"
     _write_csv(path, x, t, keyed=False)
@@ -234,6 +246,7 @@ def test_cli_phases_reach_the_series_model(tmp_path, capsys):
     (["--data", "{dir}/missing.csv"], ["--data: no such file", "missing.csv"]),
     (["--data", "{csv}", "--n-train", "5"], ["--n-train describe simulated systems", "drop them"]),
     (["msd", "--window", "10"], ["--window cuts one measured series", "drop --window"]),
+    (["msd", "--split-by", "forecast"], ["--split-by says how the windows", "drop --split-by"]),
     (["msd", "--phases", "12"], ["--phases are known inputs of one measured series", "drop --phases"]),
     (["--data", "{series}"], ["holds one series", "--window STEPS"]),
     (["--data", "{csv}", "--window", "10"], ["already holds 3 trajectories", "drop it"]),

@@ -61,6 +61,55 @@ def test_no_window_straddles_blocks(n_steps, window, stride, gap, split):
     assert set(steps["val"].ravel()).isdisjoint(steps["train"].ravel())
 
 
+@pytest.mark.parametrize("n_steps, window, context, stride, gap, split", [
+    (100, 10, 4, 1, 0, None),
+    (100, 10, 7, 3, 2, None),
+    (309, 44, 33, 1, 0, (0.6, 0.2, 0.2)),
+    (257, 20, 5, 7, 3, (0.6, 0.2, 0.2)),
+    (90, 9, 8, 2, 1, (1, 1, 1)),
+])
+def test_split_by_forecast_scores_every_origin_and_never_a_trained_step(n_steps, window, context, stride, gap, split):
+    plan = plan_windows(n_steps, 1, window=window, context=context, stride=stride, gap=gap, split=split,
+                        split_by="forecast")
+    record = read_series(np.arange(n_steps, dtype=float), np.arange(n_steps) * 0.5)
+    sp = sources.series_splits(record, plan)
+    steps = {name: ds["state"].values[..., 0].astype(int) for name, ds in
+             (("train", sp.train), ("val", sp.val), ("test", sp.tests["test"]))}
+    by_window = plan_windows(n_steps, 1, window=window, context=context, stride=stride, gap=gap, split=split)
+    assert plan.blocks == by_window.blocks
+    np.testing.assert_array_equal(plan.starts["train"], by_window.starts["train"])  # training is unchanged
+    lo, hi = plan.blocks["train"]
+    assert steps["train"].min() >= lo and steps["train"].max() < hi
+    trained = set(steps["train"].ravel())
+    for name in ("val", "test"):
+        lo, hi = plan.blocks[name]
+        forecast, ctx = steps[name][:, context:], steps[name][:, :context]
+        assert forecast.min() >= lo and forecast.max() < hi, (name, lo, hi)  # forecast steps inside the block
+        assert ctx.min() >= lo - context  # the context reads at most `context` steps before the block
+        assert trained.isdisjoint(forecast.ravel())  # no scored step was ever trained on
+        np.testing.assert_array_equal(np.diff(steps[name][:, 0]), stride)
+        if stride == 1:  # every forecast origin of the block: B - (window - context) + 1 windows
+            assert len(forecast) == (hi - lo) - (window - context) + 1
+            assert forecast[0, 0] == lo and forecast[-1, -1] == hi - 1
+        assert len(forecast) >= by_window.starts[name].size
+    assert set(steps["test"][:, context:].ravel()).isdisjoint(steps["val"][:, context:].ravel())
+    # the gap steps are neither trained on nor scored
+    gaps = set(range(plan.blocks["train"][1], plan.blocks["val"][0])) | set(
+        range(plan.blocks["val"][1], plan.blocks["test"][0]))
+    assert gaps.isdisjoint(trained)
+    assert all(gaps.isdisjoint(steps[k][:, context:].ravel()) for k in ("val", "test"))
+
+
+def test_split_by_forecast_needs_only_the_forecast_steps_in_a_block():
+    # 100 steps split 80/10/10: a block of 10 steps cannot hold a window of 12, but holds its 5 forecast steps
+    with pytest.raises(InputError, match="fewer than one window of 12 steps"):
+        plan_windows(100, 1, window=12, context=7, split=(0.8, 0.1, 0.1))
+    plan = plan_windows(100, 1, window=12, context=7, split=(0.8, 0.1, 0.1), split_by="forecast")
+    assert [plan.starts[k].size for k in ("val", "test")] == [6, 6]
+    with pytest.raises(InputError, match="fewer than the 5 forecast steps of one window"):
+        plan_windows(100, 1, window=12, context=7, split=(0.88, 0.08, 0.04), split_by="forecast")
+
+
 def test_default_blocks_are_70_15_15_of_the_steps():
     plan = plan_windows(100, 2, window=10)
     assert plan.blocks == {"train": (0, 70), "val": (70, 85), "test": (85, 100)}
@@ -89,6 +138,22 @@ def test_sine_series_end_to_end(sine):
     info = json.loads(ds.attrs["series"])
     assert info["blocks"] == {"train": [0, 210], "val": [210, 255], "test": [255, 300]}
     assert rec.context == 24 and rec.horizon == 16
+
+
+def test_split_by_forecast_end_to_end():
+    kw = dict(data=X, time=T, window=40, context=24, model="persistence", stride=4, **FAST)
+    by_window = warp_phys.reconstruct(**kw)
+    rec = warp_phys.reconstruct(split_by="forecast", **kw)
+    starts = rec.dataset["window_start_index"].values
+    np.testing.assert_array_equal(starts, np.arange(255 - 24, 300 - 40 + 1, 4))  # forecasts from step 255 on
+    assert rec.dataset.sizes["trajectory"] == 8 > by_window.dataset.sizes["trajectory"] == 2
+    info = json.loads(rec.dataset.attrs["series"])
+    assert info["split_by"] == "forecast" and info["n_windows"]["test"] == 8
+    assert "whose forecast steps (from step 24 on) lie inside steps 255..299" in rec.dataset.attrs["split_description"]
+    # persistence holds each window's last context value: the score is computable by hand
+    truth = X[starts[:, None] + np.arange(24, 40)]
+    held = X[starts + 23][:, None]
+    np.testing.assert_allclose(rec.metrics["mse"], ((truth - held) ** 2).mean(), rtol=1e-5)
 
 
 def test_future_forecast_continues_the_record(sine):
@@ -196,6 +261,8 @@ def test_irregular_time_refused(guarded, time, words):
     (dict(window=20, split=(0.9, 0.05, 0.05)), ["val block holds 15 steps", "window of 20", "split="]),
     (dict(window=40, gap=10), ["val block holds 35 steps", "gap="]),
     (dict(window=20, fill="zero"), ["fill must be None", "'linear'"]),
+    (dict(window=20, split_by="context"), ["split_by must be 'window'", "'forecast'", "'context'"]),
+    (dict(split_by="forecast"), ["['split_by']", "window="]),
     (dict(stride=2), ["['stride']", "window="]),
     (dict(window=20, data=X[None, :, None]), ["(trajectory, time, variable)", "drop window="]),
     (dict(window=20, n_train=4), ["n_train", "drop them"]),

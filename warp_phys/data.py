@@ -101,29 +101,35 @@ def _refuse_series(data) -> None:
 
 
 def chronological_blocks(n_steps: int, fractions: Sequence[float], gap: int,
-                         window: int) -> dict[str, tuple[int, int]]:
+                         window: int, lead: int = 0) -> dict[str, tuple[int, int]]:
     """Time-step blocks [start, stop) of one record of ``n_steps`` steps: train, val, test in
     time order, of sizes ``fractions`` (normalised) of the record. ``gap`` steps at the end of
-    the train and of the val block belong to no block (nothing between blocks is read). Each
-    block must hold one ``window`` of steps; InputError (naming the block and the fix) if not."""
+    the train and of the val block belong to no block. The train block must hold one
+    ``window`` of steps, the val and test blocks ``window - lead`` (their windows may start
+    ``lead`` steps before the block: see `window_starts`); InputError (naming the block and
+    the fix) if not."""
     f = np.cumsum(np.asarray(fractions, dtype=np.float64) / float(np.sum(fractions)))
     b1, b2 = int(round(f[0] * n_steps)), int(round(f[1] * n_steps))
     blocks = {"train": (0, b1 - gap), "val": (b1, b2 - gap), "test": (b2, n_steps)}
     for name, (lo, hi) in blocks.items():
-        if hi - lo < window:
+        need = window if name == "train" else window - lead
+        if hi - lo < need:
+            what = (f"one window of {window} steps" if need == window else
+                    f"the {need} forecast steps of one window")
             raise InputError(
                 f"the {name} block holds {max(hi - lo, 0)} steps (steps {lo}..{hi - 1} of the {n_steps}-step "
-                f"record, split={tuple(float(x) for x in fractions)}, gap={gap}), fewer than one window of "
-                f"{window} steps; use a smaller window=, a smaller gap=, a longer record, or give the "
-                f"{name} block a larger fraction in split=")
+                f"record, split={tuple(float(x) for x in fractions)}, gap={gap}), fewer than {what}; use a "
+                f"smaller window=, a smaller gap=, a longer record, or give the {name} block a larger fraction "
+                f"in split=")
     return blocks
 
 
-def window_starts(block: tuple[int, int], window: int, stride: int) -> np.ndarray:
-    """First steps of the windows of ``window`` steps, every ``stride`` steps, that lie wholly
-    inside ``block`` = [start, stop): int64 (n,), each start + window <= stop."""
+def window_starts(block: tuple[int, int], window: int, stride: int, lead: int = 0) -> np.ndarray:
+    """First steps of the windows of ``window`` steps, every ``stride`` steps, whose steps from
+    the ``lead``-th on lie inside ``block`` = [start, stop): int64 (n,), each start >= start -
+    lead and start + window <= stop. ``lead=0``: windows wholly inside the block."""
     lo, hi = block
-    return np.arange(lo, hi - window + 1, stride, dtype=np.int64)
+    return np.arange(lo - lead, hi - window + 1, stride, dtype=np.int64)
 
 
 def split_indices(n: int, fractions: Sequence[float] = DEFAULT_FRACTIONS, *,

@@ -25,8 +25,8 @@ from warp_phys.validation import InputError, check_int, check_output_path, check
 #: Arguments of `reconstruct` that apply to system= only.
 _SYSTEM_ONLY = ("protocol", "splits", "system_options")
 #: Arguments of `reconstruct` that cut one long series (data= with window=).
-_SERIES = ("window", "stride", "gap", "split", "fill", "detrend", "deseason", "difference", "phases", "covariates",
-           "future_covariates")
+_SERIES = ("window", "stride", "gap", "split", "split_by", "fill", "detrend", "deseason", "difference", "phases",
+           "covariates", "future_covariates")
 
 
 def _check_common(system: Any, data: Any, time: Any, variables: Any, model: Any, progress: Any,
@@ -63,7 +63,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
                 variables: Sequence[str] | None = None, splits: Splits | None = None,
                 system_options: Mapping | None = None, to_netcdf: str | os.PathLike | None = None,
                 window: int | None = None, stride: int | None = None, gap: int | None = None,
-                split: Sequence[float] | None = None, fill: str | None = None, detrend: int | str | None = None,
+                split: Sequence[float] | None = None, split_by: str | None = None, fill: str | None = None,
+                detrend: int | str | None = None,
                 deseason: int | None = None, difference: bool = False,
                 phases: float | str | Sequence[float | str] | None = None, covariates: Any = None,
                 future_covariates: Any = None, **options: Any) -> Reconstruction:
@@ -120,6 +121,12 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
             keeps them apart by ``gap`` steps, for strongly autocorrelated records).
         split: series only: (train, val, test) fractions of the record's time steps, in time
             order (default (0.7, 0.15, 0.15); normalised). Each block must hold a window.
+        split_by: series only: "window" (default): a val or test window lies wholly inside its
+            block; "forecast": its forecast steps do and its context reads the steps before,
+            which may belong to the block before (rolling-origin evaluation: every forecast
+            origin of the block is scored, B - (window - context) + 1 windows in a block of B
+            steps instead of B - window + 1; no val or test forecast step is ever in a training
+            window). Training windows always lie wholly inside the train block.
         fill: series only: None (default) refuses NaN in the series, naming the first NaN
             step; "linear" interpolates NaN between steps (not at the record's ends). An
             irregular time axis (e.g. a missing date) is always refused, naming the first
@@ -179,7 +186,7 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
     common = dict(model=MODELS.resolve(model), prior=prior, prior_options=prior_options, seed=check_seed(seed),
                   device=resolve_device(device))
     options = {**options, **{k: v for k, v in (("epochs", epochs), ("context", context)) if v is not None}}
-    series = {k: v for k, v in zip(_SERIES, (window, stride, gap, split, fill, detrend, deseason, difference,
+    series = {k: v for k, v in zip(_SERIES, (window, stride, gap, split, split_by, fill, detrend, deseason, difference,
                                              phases, covariates, future_covariates))
               if v is not None and v is not False}
     if system is not None:  # window= and stride= stay FieldRecipe options of field systems, as before

@@ -41,6 +41,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="your trajectories instead of a system: a NetCDF or CSV file, or a .zarr store (formats below)")
     p.add_argument("--window", type=int, default=None,
                    help="with --data holding ONE series: steps per window it is cut into (split in time order)")
+    p.add_argument("--split-by", choices=("window", "forecast"), default=None,
+                   help="with --window: what puts a window in the validation or test block: all its steps (window; "
+                        "default) or its forecast steps, the context reading the steps before (forecast: every "
+                        "forecast origin of the block is scored)")
     p.add_argument("--phases", nargs="+", default=None, metavar="P",
                    help="with --window: known periodic inputs, periods in record steps (e.g. 52.18) or, on a date "
                         "axis, year / week / day (sin and cos of the phase, read at every step, never predicted)")
@@ -111,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     common = dict(context=args.context, horizon=args.horizon, prior=args.prior, model=args.model, epochs=args.epochs,
                   seed=args.seed, device=args.device, progress=not args.quiet, **options)
+    if args.split_by is not None:
+        common["split_by"] = args.split_by
     if args.phases is not None:
         common["phases"] = [_number_or_name(v) for v in args.phases]
     if data_path is not None:
@@ -152,6 +158,9 @@ def _check_combination(args: argparse.Namespace) -> Path | None:
         if args.window is not None:
             raise InputError("--window cuts one measured series from --data FILE into windows; a SYSTEM is "
                              "simulated as whole trajectories: drop --window")
+        if args.split_by is not None:
+            raise InputError("--split-by says how the windows of one measured series (--data FILE --window STEPS) "
+                             "are split; a SYSTEM is simulated as whole trajectories: drop --split-by")
         if args.phases is not None:
             raise InputError("--phases are known inputs of one measured series (--data FILE --window STEPS); a "
                              "SYSTEM has none: drop --phases")

@@ -244,13 +244,14 @@ def user_job(data: Any, time: Any, variables: Sequence[str] | None, *, model: st
 
 
 def series_job(data: Any, time: Any, variables: Sequence[str] | None, *, window: int, stride: int | None = None,
-               gap: int | None = None, split: Sequence[float] | None = None, fill: str | None = None, model: str,
+               gap: int | None = None, split: Sequence[float] | None = None, split_by: str | None = None,
+               fill: str | None = None, model: str,
                prior: Any, prior_options: Mapping | None, seed: int, options: dict[str, Any],
                horizon: int | None = None, detrend: Any = None, deseason: Any = None, difference: Any = False,
                phases: Any = None, covariates: Any = None, future_covariates: Any = None, **common: Any) -> Job:
     """One long series (time,) or (time, variable) cut into windows of ``window`` steps (every
     ``stride``) and split in time order (``split`` fractions, ``gap`` unused steps between
-    blocks; `warp_phys.pipeline.series`). The windows are the trajectories of the run.
+    blocks, ``split_by`` what puts a window in the val/test block; `warp_phys.pipeline.series`). The windows are the trajectories of the run.
     ``detrend``/``deseason``/``difference``: the model sees the record minus a trend and a
     season fitted on the training block (and/or its first differences;
     `warp_phys.pipeline.series_transforms`); ``extra`` keeps the original record and the transform.
@@ -269,7 +270,7 @@ def series_job(data: Any, time: Any, variables: Sequence[str] | None, *, window:
     record = read_series(data, time, variables, fill)
     known = check_known_inputs(phases, covariates, future_covariates, record.time)
     plan = plan_windows(record.n_steps - transform_opts.offset, len(record.names), window=window, context=context,
-                        horizon=horizon, stride=stride, gap=gap, split=split)
+                        horizon=horizon, stride=stride, gap=gap, split=split, split_by=split_by)
     original, transform = record, None
     if transform_opts.active:
         record, transform = transform_record(record, plan, transform_opts)

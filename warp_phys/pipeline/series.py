@@ -4,8 +4,8 @@ A record ``(time,)`` or ``(time, variable)`` with a regular time axis (numbers, 
 numpy datetime64 / a pandas DatetimeIndex) is read (`read_series`), cut into windows of
 ``window`` steps and split in time order (`plan_windows`: train on the past, validate on the
 next block, test on the last; a window belongs to a block only if all its steps lie inside
-it). The windows are then the trajectories of the ordinary pipeline. After the run,
-`finish` adds ``rec.datasets["future"]``: the last ``context`` steps of the record and the
+it, or, with ``split_by="forecast"``, if its forecast steps do). The windows are then the
+trajectories of the ordinary pipeline. After the run, `finish` adds ``rec.datasets["future"]``: the last ``context`` steps of the record and the
 forecast of ``horizon`` steps beyond its end, on a time axis that continues the record's.
 
 Coordinates of a window Dataset: ``time`` (time since the window's first step: the record's
@@ -30,6 +30,12 @@ from .record_time import RecordTime, check_record_time, step_text
 
 #: How NaN inside the series is handled: None refuses it, "linear" interpolates between steps.
 FILLS = (None, "linear")
+#: What puts a window in the val or test block: all its steps ("window"), or its forecast steps
+#: only ("forecast": the context may read the steps before the block; every forecast origin of
+#: the block is scored, rolling-origin evaluation). Training windows lie wholly in the train block.
+SPLIT_BY = ("window", "forecast")
+
+
 @dataclass(frozen=True)
 class SeriesRecord:
     """One record: ``values`` (T, d) float64, its `RecordTime`, the variable ``names``, the
@@ -160,7 +166,8 @@ def read_series(data: Any, time: Any = None, variables: Sequence[str] | None = N
 class WindowPlan:
     """The windows of one record: ``window`` = ``context`` + forecast steps (``horizon`` of
     them scored), first steps every ``stride``; ``blocks`` [start, stop) and ``starts`` by
-    split name ("train", "val", "test"); ``gap`` steps before val and test are unused."""
+    split name ("train", "val", "test"); ``gap`` steps before val and test are never trained on
+    or scored; ``split_by`` (`SPLIT_BY`) says which steps of a val/test window lie in its block."""
 
     window: int
     context: int
@@ -170,6 +177,7 @@ class WindowPlan:
     split: tuple[float, float, float]
     blocks: dict[str, tuple[int, int]]
     starts: dict[str, np.ndarray]
+    split_by: str = "window"
 
 
 def _context_horizon(window: int, context: Any, horizon: Any) -> tuple[int, int]:
@@ -193,15 +201,22 @@ def _context_horizon(window: int, context: Any, horizon: Any) -> tuple[int, int]
 
 
 def plan_windows(n_steps: int, n_variables: int, *, window: Any, context: Any = None, horizon: Any = None,
-                 stride: Any = None, gap: Any = None, split: Any = None) -> WindowPlan:
+                 stride: Any = None, gap: Any = None, split: Any = None, split_by: Any = None) -> WindowPlan:
     """Check the window settings against a record of ``n_steps`` steps and plan the
-    chronological split; InputError naming the setting and the fix, before anything is cut."""
+    chronological split; InputError naming the setting and the fix, before anything is cut.
+    ``split_by="forecast"``: a val/test window belongs to the block holding its forecast steps
+    (its context may lie in the block before), so a block of B steps scores B - (window -
+    context) + 1 origins instead of B - window + 1; training windows are unchanged."""
     window = check_int(window, "window", minimum=2)
     if window > n_steps:
         raise InputError(f"window ({window} steps) is longer than the record ({n_steps} steps); use a smaller window=")
     stride = 1 if stride is None else check_int(stride, "stride", minimum=1)
     gap = 0 if gap is None else check_int(gap, "gap", minimum=0)
     split = DEFAULT_FRACTIONS if split is None else split
+    split_by = "window" if split_by is None else split_by
+    if split_by not in SPLIT_BY:
+        raise InputError(f"split_by must be 'window' (a val/test window lies wholly in its block) or 'forecast' "
+                         f"(its forecast steps do; the context may read the block before), got {split_by!r}")
     try:
         fractions = tuple(float(f) for f in split)
     except (TypeError, ValueError):
@@ -210,18 +225,20 @@ def plan_windows(n_steps: int, n_variables: int, *, window: Any, context: Any = 
         raise InputError(f"split must be three positive fractions (train, val, test) of the record's time steps, "
                          f"e.g. split=(0.7, 0.15, 0.15); got {split!r}")
     context, horizon = _context_horizon(window, context, horizon)
-    blocks = chronological_blocks(n_steps, fractions, gap, window)
-    starts = {name: window_starts(b, window, stride) for name, b in blocks.items()}
+    lead = context if split_by == "forecast" else 0
+    blocks = chronological_blocks(n_steps, fractions, gap, window, lead)
+    starts = {name: window_starts(b, window, stride, 0 if name == "train" else lead) for name, b in blocks.items()}
     check_memory(sum(s.size for s in starts.values()) * window * n_variables,
                  f"the windows of the series ({window} steps, stride {stride}, {n_variables} variables)",
                  "use a larger stride= or a smaller window=")
-    return WindowPlan(window, context, horizon, stride, gap, fractions, blocks, starts)
+    return WindowPlan(window, context, horizon, stride, gap, fractions, blocks, starts, split_by)
 
 
 def describe(record: SeriesRecord, plan: WindowPlan, fill: str | None) -> str:
     """The series settings as JSON (a NetCDF-safe attribute)."""
     return json.dumps({"n_steps": record.n_steps, "window": plan.window, "context": plan.context,
                        "horizon": plan.horizon, "stride": plan.stride, "gap": plan.gap, "split": list(plan.split),
+                       "split_by": plan.split_by,
                        "blocks": {k: [int(lo), int(hi)] for k, (lo, hi) in plan.blocks.items()},
                        "n_windows": {k: int(s.size) for k, s in plan.starts.items()},
                        "time_start": str(record.time.values[0]), "time_step": step_text(record.time.step),
@@ -289,5 +306,5 @@ def finish(job: Any, rec: Any) -> Any:
     return rec
 
 
-__all__ = ["FILLS", "RecordTime", "SeriesRecord", "WindowPlan", "check_record_time", "describe", "finish",
+__all__ = ["FILLS", "SPLIT_BY", "RecordTime", "SeriesRecord", "WindowPlan", "check_record_time", "describe", "finish",
            "future_dataset", "plan_windows", "read_series"]

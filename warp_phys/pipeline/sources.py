@@ -95,16 +95,19 @@ def user_splits(data: Any, time: Any, seed: int, variables: Sequence[str] | None
 
 def series_splits(record: Any, plan: Any) -> Splits:
     """Windows of one long record (a `series.SeriesRecord`) by block of the chronological
-    `series.WindowPlan`: each window lies wholly inside its block. ``extra`` keeps the record
-    and the plan (for the forecast beyond the record's end)."""
+    `series.WindowPlan`: each window lies wholly inside its block (with ``split_by="forecast"``,
+    a val/test window's forecast steps do). ``extra`` keeps the record and the plan (for the
+    forecast beyond the record's end)."""
     out = {}
     order = {"train": "first (the past)", "val": "next", "test": "last"}
     for name in ("train", "val", "test"):
         lo, hi = plan.blocks[name]
         ds = record.windows(plan.starts[name], plan.window)
         ds.attrs["split"] = name
+        inside = ("wholly inside" if name == "train" or plan.split_by == "window" else
+                  f"whose forecast steps (from step {plan.context} on) lie inside")
         ds.attrs["split_description"] = (
-            f"windows of {plan.window} steps (stride {plan.stride}) wholly inside steps {lo}..{hi - 1} of the "
+            f"windows of {plan.window} steps (stride {plan.stride}) {inside} steps {lo}..{hi - 1} of the "
             f"record: the {order[name]} block of a chronological split")
         out[name] = ds
     return Splits(out["train"], out["val"], {"test": out["test"]}, extra={"series": record, "plan": plan})

@@ -5,8 +5,9 @@ numpy datetime64 / a pandas DatetimeIndex) is read (`read_series`), cut into win
 ``window`` steps and split in time order (`plan_windows`: train on the past, validate on the
 next block, test on the last; a window belongs to a block only if all its steps lie inside
 it, or, with ``split_by="forecast"``, if its forecast steps do). The windows are then the
-trajectories of the ordinary pipeline. After the run, `finish` adds ``rec.datasets["future"]``: the last ``context`` steps of the record and the
-forecast of ``horizon`` steps beyond its end, on a time axis that continues the record's.
+trajectories of the ordinary pipeline. After the run, `finish` adds ``rec.datasets["future"]``:
+the last ``context`` steps of the record and the forecast of ``horizon`` steps beyond its end,
+on a time axis that continues the record's.
 
 Coordinates of a window Dataset: ``time`` (time since the window's first step: the record's
 units, or seconds for dates; what the model sees, normalised), ``window_start`` and

@@ -10,6 +10,8 @@ Shapes: x (B, T, d) in normalised units, tau (T,) normalised times, raw (B, P).
 """
 from __future__ import annotations
 
+import hashlib
+
 import torch
 
 from .grey_box import GreyBox
@@ -64,4 +66,45 @@ def fit_raw(prior: GreyBox, x: torch.Tensor, tau: torch.Tensor, iterations: int 
     return raw.detach()
 
 
-__all__ = ["fit_raw", "one_step_predictions"]
+class FitCache:
+    """The fits of contexts seen before, keyed by each trajectory's context values and times
+    (one cache per bound prior: a model's own).
+
+    A fit depends only on the bound prior and the data, never on network weights, and each
+    trajectory's fit is independent of the others in its batch, so a fit computed once (e.g.
+    for the whole training set in large batches, where it costs a small fraction per
+    trajectory) is returned unchanged later. At most ``max_entries`` fits are kept; past that
+    the cache starts again empty (contexts that change every step, e.g. noised, only miss)."""
+
+    def __init__(self, max_entries: int = 1_000_000, chunk: int = 2048) -> None:
+        self.max_entries, self.chunk = int(max_entries), int(chunk)
+        self._fits: dict[bytes, torch.Tensor] = {}
+
+    def __len__(self) -> int:
+        return len(self._fits)
+
+    @staticmethod
+    def _keys(x: torch.Tensor, tau: torch.Tensor) -> list[bytes]:
+        rows = x.detach().cpu().contiguous().numpy()
+        times = tau.detach().cpu().contiguous().numpy().tobytes()
+        return [hashlib.blake2b(r.tobytes() + times, digest_size=16).digest() for r in rows]
+
+    def fit(self, prior: GreyBox, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """`fit_raw` of x (B, T, d) at times tau (T,): raw (B, P) float64 on x's device, the
+        missing fits computed in chunks of ``chunk`` trajectories and kept."""
+        keys = self._keys(x, tau)
+        first = {}  # key -> the first row holding it
+        for i, k in enumerate(keys):
+            first.setdefault(k, i)
+        missing = [i for k, i in first.items() if k not in self._fits]
+        if len(self._fits) + len(missing) > self.max_entries:
+            self._fits.clear()
+            missing = list(first.values())
+        for lo in range(0, len(missing), self.chunk):
+            idx = missing[lo:lo + self.chunk]
+            raw = fit_raw(prior, x[idx], tau).cpu()
+            self._fits.update((keys[i], r) for i, r in zip(idx, raw))
+        return torch.stack([self._fits[k] for k in keys]).to(x.device)
+
+
+__all__ = ["FitCache", "fit_raw", "one_step_predictions"]

@@ -9,7 +9,7 @@ from warp_phys.baselines.ode_fit import ODEFit
 from warp_phys.checkpoint import load_model, save_model
 from warp_phys.model import WARP
 from warp_phys.priors import BindContext, GreyBox, Identity
-from warp_phys.priors.parameter_fit import fit_raw
+from warp_phys.priors.parameter_fit import FitCache, fit_raw
 
 N_CTX = 100
 
@@ -135,3 +135,70 @@ def test_held_parameters_without_the_fit_are_the_networks_at_the_first_forecast_
         per_step = model.interpret(z, tau)  # step N_CTX reads theta_{N_CTX-1} and x_{N_CTX-1}: the held step
     for name, value in held.items():
         torch.testing.assert_close(value, per_step[name][:, N_CTX])
+
+
+# ---- the fit cache: a context is fitted once, and the cached fit is the fresh one ------------
+def test_cached_fits_equal_fresh_fits_whatever_the_batch(msd):
+    _, z, tau, ctx = msd
+    prior = _warp(ctx).prior
+    cache = FitCache()
+    fresh = fit_raw(prior, z[:, :N_CTX], tau[:N_CTX])
+    # fitted in a batch of 2, then read back in another order and with a repeated row
+    cache.fit(prior, z[[4, 1], :N_CTX], tau[:N_CTX])
+    assert len(cache) == 2
+    order = [1, 4, 0, 1, 5]
+    got = cache.fit(prior, z[order, :N_CTX], tau[:N_CTX])
+    assert len(cache) == 4  # rows 0 and 5 were added once each
+    # each trajectory's Levenberg-Marquardt fit is independent of its batch: the same float64 numbers
+    torch.testing.assert_close(got, fresh[order], rtol=0, atol=1e-12)
+    # another context length (other times, other values) is another key
+    cache.fit(prior, z[:2, :N_CTX - 1], tau[:N_CTX - 1])
+    assert len(cache) == 6
+
+
+def test_cache_starts_again_when_full(msd):
+    _, z, tau, ctx = msd
+    prior = _warp(ctx).prior
+    cache = FitCache(max_entries=3)
+    cache.fit(prior, z[:3, :N_CTX], tau[:N_CTX])
+    cache.fit(prior, z[3:5, :N_CTX], tau[:N_CTX])  # 3 + 2 > 3: emptied, then the 2 new ones
+    assert len(cache) == 2
+
+
+def test_prefit_then_forecast_fits_nothing_more_and_gives_the_same_forecast(msd, monkeypatch):
+    _, z, tau, ctx = msd
+    fresh = _warp(ctx)
+    fresh.fit_cache = None  # the fit at every call
+    expected = fresh.forecast(z[:, :N_CTX], tau).mean
+    expected_part = fresh.forecast(z[2:4, :N_CTX], tau).mean
+    model = _warp(ctx)
+    model.prefit_contexts(z[:, :N_CTX], tau[:N_CTX])
+    import warp_phys.priors.parameter_fit as PF
+
+    def refuse(*a, **k):
+        raise AssertionError("a prefitted context was fitted again")
+
+    monkeypatch.setattr(PF, "fit_raw", refuse)
+    torch.testing.assert_close(model.forecast(z[:, :N_CTX], tau).mean, expected, rtol=0, atol=0)
+    torch.testing.assert_close(model.forecast(z[2:4, :N_CTX], tau).mean, expected_part, rtol=0, atol=0)
+
+
+def test_trainer_fits_each_training_and_validation_context_once(msd, monkeypatch):
+    from warp_phys.training import Trainer
+    import warp_phys.priors.parameter_fit as PF
+
+    _, z, tau, ctx = msd
+    fitted = []
+    real = PF.fit_raw
+
+    def counting(prior, x, t, *a, **k):
+        fitted.append(x.shape[0])
+        return real(prior, x, t, *a, **k)
+
+    monkeypatch.setattr(PF, "fit_raw", counting)
+    model = _warp(ctx)
+    Trainer(epochs=3, batch_size=2, forecast_weight=1.0, forecast_context=N_CTX, val_n_ctx=N_CTX, seed=0,
+            device="cpu", progress=False).fit(model, z[:4], tau, z[4:])
+    # 4 training contexts and 2 validation contexts, each fitted once (in two large batches), although
+    # 3 epochs of 2 batches and 3 validations read them
+    assert fitted == [4, 2]

@@ -6,7 +6,10 @@ outputs are physical parameters), the root network's raw outputs of the first fo
 With ``parameter_fit`` the held outputs of a grey box start from a least-squares fit of the
 system's parameters to the context (`warp_phys.priors.parameter_fit`, detached) and the
 network's held outputs add a correction through the model's gate ``fit_gate`` (zero at
-initialisation): held raw = fit + gate * network.
+initialisation): held raw = fit + gate * network. The fits are kept in the model's
+``fit_cache`` (`warp_phys.priors.parameter_fit.FitCache`): a context seen before is not fitted
+again, and `prefit_contexts` fits many contexts at once (the Trainer does so for the training
+and validation contexts before its first step).
 
 Shapes: x_ctx (B, n_ctx, d) normalised, tau (T,) normalised times, raw (B, 1, n_out).
 """
@@ -40,9 +43,19 @@ def held_raw(model: Any, raw_next: torch.Tensor, x_ctx: torch.Tensor, tau_ctx: t
     tau_ctx (n_ctx,) plus the gated network correction."""
     if not model.parameter_fit:
         return raw_next
-    fitted = fit_raw(model.prior, x_ctx, tau_ctx).to(raw_next.dtype).unsqueeze(1)
+    cache = getattr(model, "fit_cache", None)
+    fitted = fit_raw(model.prior, x_ctx, tau_ctx) if cache is None else cache.fit(model.prior, x_ctx, tau_ctx)
+    fitted = fitted.to(raw_next.dtype).unsqueeze(1)
     P = model.n_prior_outputs
     return torch.cat([fitted + model.fit_gate * raw_next[..., :P], raw_next[..., P:]], dim=-1)
+
+
+def prefit_contexts(model: Any, x_ctx: torch.Tensor, tau_ctx: torch.Tensor) -> None:
+    """Fit the parameters of the contexts x_ctx (N, n_ctx, d) at times tau_ctx (n_ctx,) now, in
+    large batches, into ``model.fit_cache``; nothing unless the model has one (``parameter_fit``)."""
+    cache = getattr(model, "fit_cache", None)
+    if cache is not None and getattr(model, "parameter_fit", False):
+        cache.fit(model.prior, x_ctx, tau_ctx)
 
 
 def _raw_after_context(model: Any, x_ctx: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,4 +100,4 @@ def held_parameters(model: Any, x_ctx: torch.Tensor, tau: torch.Tensor) -> dict[
     return {k: v[:, 0] for k, v in model.prior.interpret(held[..., : model.n_prior_outputs]).items()}
 
 
-__all__ = ["check_parameter_fit", "held_forecast", "held_parameters", "held_raw"]
+__all__ = ["check_parameter_fit", "held_forecast", "held_parameters", "held_raw", "prefit_contexts"]

@@ -29,7 +29,8 @@ from warp_phys.hypernet import FreeInitialState, Hypernetwork
 from warp_phys.lag_readout import LagReadout, lag_stack
 from warp_phys.model_config import _jsonable, bind_context_to_config, prior_to_config
 from warp_phys.priors.base import BindContext, Identity, Prior
-from warp_phys.held_forecast import check_parameter_fit, held_forecast, held_parameters
+from warp_phys.priors.parameter_fit import FitCache
+from warp_phys.held_forecast import check_parameter_fit, held_forecast, held_parameters, prefit_contexts
 from warp_phys.root import RootNetwork, get_activation
 from warp_phys.rollout import check_feedback_options, draw_noise, feedback_rollout, sequential_rollout
 from warp_phys.scaling import Scaler
@@ -143,6 +144,7 @@ class WARP(SequenceModel):
         self.parameter_fit = check_parameter_fit(parameter_fit, self.prior, self.hold_after_context)
         # gate of the network's correction to the fitted parameters: zero, so training starts at the fit
         self.fit_gate = nn.Parameter(torch.zeros(self.n_prior_outputs)) if self.parameter_fit else None
+        self.fit_cache = FitCache() if self.parameter_fit else None  # fits depend on data only, not weights
         self.output = output
         self.std_floor = float(std_floor)
         self.prev_obs_input = bool(prev_obs_input)
@@ -323,6 +325,11 @@ class WARP(SequenceModel):
             raise ValueError(f"context length {x_ctx.shape[1]} is longer than the {tau.shape[0]} requested steps; "
                              f"pass a tau with at least {x_ctx.shape[1]} entries or a shorter context")
         return x_ctx, tau.to(dtype=x_ctx.dtype, device=x_ctx.device)
+
+    def prefit_contexts(self, x_ctx: torch.Tensor, tau_ctx: torch.Tensor) -> None:
+        """With ``parameter_fit``: fit the contexts x_ctx (N, n_ctx, d) at tau_ctx (n_ctx,) now,
+        in large batches, for later forecasts (`warp_phys.held_forecast.prefit_contexts`)."""
+        prefit_contexts(self, x_ctx, tau_ctx)
 
     def context_forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> Prediction:
         """Differentiable `forecast` (for training on the forecast error): the same numbers,

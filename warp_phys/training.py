@@ -301,6 +301,10 @@ class Trainer:
             history, best_state = TrainHistory(**ck["history"]), ck["best_state"]
             bad_epochs, start_epoch, done = ck["bad_epochs"], ck["epoch"], ck["done"]
 
+        prefit = getattr(model, "prefit_contexts", None)  # e.g. WARP's parameter_fit: all contexts at once
+        for x, n in ((x_train, self.forecast_context if self.forecast_weight > 0 else None), (x_val, self.val_n_ctx)):
+            if callable(prefit) and n and isinstance(x, torch.Tensor):  # not streamed from disk
+                prefit(x[:, :n], tau[:n])
         N, batch_loss = x_train.shape[0], par.wrap(model, self._batch_loss)  # DDP under torchrun
         def out_of_time() -> bool:  # the time budget is spent (on any rank)
             return self.max_time is not None and par.any_true(time.perf_counter() - t_start > self.max_time)

@@ -157,6 +157,10 @@ def test_name_errors():
         warp_phys.reconstruct(system="navier_stokes_2d", n_train=4)
     with pytest.raises(ValueError, match="unknown option"):
         warp_phys.reconstruct(system="msd", n_trian=3)
+    # Trainer settings that reconstruct derives from context= name the argument to use
+    for name in ("forecast_context", "val_n_ctx"):
+        with pytest.raises(ValueError, match=rf"\['{name}'\]: reconstruct sets these from context=.*context=<steps>"):
+            warp_phys.reconstruct(system="lorenz", forecast_weight=1.0, **{name: 100})
 
 
 def test_baseline_same_layout(msd):

@@ -24,13 +24,16 @@ from warp_phys.validation import InputError, check_int, check_output_path, check
 
 #: Arguments of `reconstruct` that apply to system= only.
 _SYSTEM_ONLY = ("protocol", "splits", "system_options")
+#: Trainer settings that `reconstruct` derives from ``context=`` (the validation forecast and the
+#: forecast loss read the same context as the test forecast).
+_FROM_CONTEXT = ("val_n_ctx", "forecast_context")
 #: Arguments of `reconstruct` that cut one long series (data= with window=).
 _SERIES = ("window", "stride", "gap", "split", "split_by", "fill", "detrend", "deseason", "difference", "phases",
            "covariates", "future_covariates")
 
 
 def _check_common(system: Any, data: Any, time: Any, variables: Any, model: Any, progress: Any,
-                  context: Any, epochs: Any, horizon: Any) -> None:
+                  context: Any, epochs: Any, horizon: Any, options: Mapping[str, Any]) -> None:
     """The cheap checks of `reconstruct`'s own arguments (types and ranges), before anything else."""
     if (system is None) == (data is None):
         raise InputError("pass exactly one of system=<name> (simulated data) or data=<your trajectories>")
@@ -54,6 +57,10 @@ def _check_common(system: Any, data: Any, time: Any, variables: Any, model: Any,
         check_int(epochs, "epochs", minimum=0)
     if horizon is not None:
         check_int(horizon, "horizon", minimum=1)
+    derived = sorted(k for k in options if k in _FROM_CONTEXT)
+    if derived:
+        raise InputError(f"{derived}: reconstruct sets these from context= (validation and the forecast loss read "
+                         f"the same context as the test forecast); pass context=<steps> instead")
 
 
 def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.PathLike | None = None, *,
@@ -181,7 +188,7 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
     naming it, its value and the fix.
     """
     t_start = _time.perf_counter()
-    _check_common(system, data, time, variables, model, progress, context, epochs, horizon)
+    _check_common(system, data, time, variables, model, progress, context, epochs, horizon, options)
     out_path = None if to_netcdf is None else check_output_path(to_netcdf, "to_netcdf")
     common = dict(model=MODELS.resolve(model), prior=prior, prior_options=prior_options, seed=check_seed(seed),
                   device=resolve_device(device))

@@ -206,37 +206,31 @@ def test_cli_data_csv_and_netcdf(tmp_path, capsys):
         assert "mse_persistence" in capsys.readouterr().out
 
 
-def test_cli_data_one_series_with_window(tmp_path, capsys):
+def _series_cli(tmp_path, capsys, *flags: str):
+    """`warp-phys reconstruct --data <one 400-step series as CSV> --window 40 <flags>`: the written Dataset."""
     x, t = _sines(n=1, steps=400)
     path, out = tmp_path / "series.csv", tmp_path / "series_out.nc"
     _write_csv(path, x, t, keyed=False)
-    rc = main(["reconstruct", "--data", str(path), "-o", str(out), "--window", "40", "--model", "persistence",
-               "--epochs", "1", "--device", "cpu", "--quiet"])
+    rc = main(["reconstruct", "--data", str(path), "-o", str(out), "--window", "40", "--device", "cpu", "--quiet",
+               *flags])
     assert rc == 0, capsys.readouterr().err
-    _check_output(out, 40)
+    return _check_output(out, 40)
+
+
+def test_cli_data_one_series_with_window(tmp_path, capsys):
+    _series_cli(tmp_path, capsys, "--model", "persistence", "--epochs", "1")
 
 
 def test_cli_split_by_forecast_reaches_the_series_plan(tmp_path, capsys):
-    x, t = _sines(n=1, steps=400)
-    path, out = tmp_path / "series.csv", tmp_path / "split_out.nc"
-    _write_csv(path, x, t, keyed=False)
-    rc = main(["reconstruct", "--data", str(path), "-o", str(out), "--window", "40", "--model", "persistence",
-               "--device", "cpu", "--quiet", "--split-by", "forecast"])
-    assert rc == 0, capsys.readouterr().err
-    ds = _check_output(out, 40)
+    ds = _series_cli(tmp_path, capsys, "--model", "persistence", "--split-by", "forecast")
     info = json.loads(ds.attrs["series"])
     # test block 340..399, context 10 (a quarter of the window): forecast origins 340..370, windows from 330
     assert info["split_by"] == "forecast" and info["n_windows"]["test"] == 31 == ds.sizes["trajectory"]
     assert int(ds["window_start_index"].values[0]) == 330
 
 
-    x, t = _sines(n=1, steps=400)
-    path, out = tmp_path / "series.csv", tmp_path / "phases_out.nc"
-    _write_csv(path, x, t, keyed=False)
-    rc = main(["reconstruct", "--data", str(path), "-o", str(out), "--window", "40", "--model", "gru",
-               "--epochs", "1", "--device", "cpu", "--quiet", "--phases", "25", "7.5"])
-    assert rc == 0, capsys.readouterr().err
-    ds = _check_output(out, 40)
+def test_cli_phases_reach_the_series_model(tmp_path, capsys):
+    ds = _series_cli(tmp_path, capsys, "--model", "gru", "--epochs", "1", "--phases", "25", "7.5")
     assert "25" in ds.attrs["known_inputs"] and "7.5" in ds.attrs["known_inputs"]
 
 

@@ -251,7 +251,8 @@ def series_job(data: Any, time: Any, variables: Sequence[str] | None, *, window:
                phases: Any = None, covariates: Any = None, future_covariates: Any = None, **common: Any) -> Job:
     """One long series (time,) or (time, variable) cut into windows of ``window`` steps (every
     ``stride``) and split in time order (``split`` fractions, ``gap`` unused steps between
-    blocks, ``split_by`` what puts a window in the val/test block; `warp_phys.pipeline.series`). The windows are the trajectories of the run.
+    blocks, ``split_by`` what puts a window in the val/test block; `warp_phys.pipeline.series`).
+    The windows are the trajectories of the run.
     ``detrend``/``deseason``/``difference``: the model sees the record minus a trend and a
     season fitted on the training block (and/or its first differences;
     `warp_phys.pipeline.series_transforms`); ``extra`` keeps the original record and the transform.

@@ -198,3 +198,56 @@ def test_context_rollout_of_warp_is_its_context_forecast() -> None:
     assert with_context_forecast(model).context_forecast.__func__ is WARP.context_forecast
     with pytest.raises(InputError, match="rollout"):
         with_context_forecast(torch.nn.Linear(2, 2))
+
+
+# ------------------------------------------------------------------ known input channels
+def _known_model(name: str) -> "KnownInputs":
+    """A model of D + 2 channels whose last two (a phase: sin, cos) are known inputs."""
+    from warp_phys.known_inputs import KnownInputs
+
+    inner = {"warp": lambda: WARP(D + 2, width=8, depth=1, transition="lowrank", rank=2, prev_obs_input=True,
+                                  output_clip=3.0),
+             "gru": lambda: baselines.get("gru", D + 2, hidden=8, layers=1)}[name]()
+    return KnownInputs(_perturbed(inner), 2)
+
+
+def _with_phase(x: np.ndarray, period: float = 5.0) -> np.ndarray:
+    i = np.arange(x.shape[1])
+    phase = np.stack([np.sin(2 * np.pi * i / period), np.cos(2 * np.pi * i / period)], -1).astype(x.dtype)
+    return np.concatenate([x, np.broadcast_to(phase, (x.shape[0], *phase.shape))], axis=-1)
+
+
+@pytest.mark.parametrize("name", ["warp", "gru"])
+def test_known_inputs_read_at_every_step(name: str) -> None:
+    """Known channels are returned as given and read in the gaps too: the completion equals the
+    model's forecast_known from a prefix mask, and changing a known input inside a gap changes
+    the completion after it (but not before it: causal)."""
+    model = _known_model(name)
+    x, mask = _data()
+    xk = _with_phase(x)
+    obs = xk.copy()
+    obs[..., :D] = np.where(mask[..., None], x, np.nan)  # targets hidden in the gaps, known inputs given
+    out = complete(model, obs, mask)
+    assert np.array_equal(out[..., D:], xk[..., D:])  # the known inputs, bit for bit
+    assert np.array_equal(out[..., :D][mask], x[mask]) and np.isfinite(out).all()
+    n = 9
+    prefix = np.zeros((N, T), bool)
+    prefix[:, :n] = True
+    fc = complete(model, torch.from_numpy(xk), prefix)
+    with torch.no_grad():
+        ref = model.forecast_known(torch.from_numpy(xk), TAU, n).mean
+    torch.testing.assert_close(fc[:, n:, :D], ref[:, n:, :D], atol=ATOL, rtol=0)
+    moved = obs.copy()
+    moved[:, 10, D:] += 1.0  # a known input inside the gap 8..13
+    after = complete(model, moved, mask)
+    assert np.array_equal(after[:, :11, :D], out[:, :11, :D])  # step 10's input acts from step 11 on
+    assert not np.allclose(after[:, 11:14, :D], out[:, 11:14, :D], atol=1e-4)
+
+
+def test_known_inputs_must_be_given_on_every_step() -> None:
+    model = _known_model("gru")
+    x, mask = _data()
+    obs = _with_phase(x)
+    obs[1, 10, D] = np.nan  # a gap step (10 is unobserved), but a known input
+    with pytest.raises(InputError, match="known inputs at every step.*trajectory 1, step 10"):
+        complete(model, obs, mask)

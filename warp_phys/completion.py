@@ -8,6 +8,9 @@ its own predictions until observations resume. The result equals ``observed`` at
 steps and holds the predictions elsewhere. It is causal (a step's completion reads the steps
 before it only; the future is never used, so a gap is filled forward from its start, not
 interpolated), and with mask = the first n steps it is the model's forecast after n steps.
+A model with known input channels (`warp_phys.known_inputs.KnownInputs`: e.g. the phase of a
+period, read at every step and never predicted) reads them at every step: ``observed`` holds
+them on all steps (finite), the mask applies to the other channels, and they are returned as given.
 Works with any model that has ``rollout(x, tau, force)``: `warp_phys.model.WARP` and the
 `warp_phys.baselines.base.Baseline` models (GRU, LSTM, Transformer, neural ODE, persistence).
 """
@@ -85,7 +88,9 @@ def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_siz
             and left in the mode it was in.
         observed: (N, T, d) or, for d = 1, (N, T); numpy array or torch tensor, in the model's
             normalised units (or in physical units with ``scaler``). Entries at unobserved steps
-            are never read (NaN is fine there); observed entries must be finite.
+            are never read (NaN is fine there); observed entries must be finite. A model with
+            known inputs (``n_targets`` < d) reads its last d - n_targets channels at every step:
+            they must be finite on all steps, and they are returned unchanged.
         mask: (N, T) bool (numpy or torch), True = observed. mask[:, 0] must be True.
         tau: (T,) normalised times; None (default): tau_t = t / (T - 1), the package's convention.
         batch_size: trajectories per rollout call.
@@ -102,7 +107,7 @@ def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_siz
 
     Raises:
         InputError: a model without ``rollout``, a bad shape or dtype of ``observed``/``mask``/``tau``,
-            mask[:, 0] not all True, or a non-finite observed entry.
+            mask[:, 0] not all True, or a non-finite observed entry (or known input, at any step).
     """
     if not callable(getattr(model, "rollout", None)):
         raise InputError(f"complete needs a model with a rollout(x, tau, force) method (WARP or a "
@@ -131,18 +136,25 @@ def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_siz
                          + f" with N, T >= 1 for a model of {d} variables, got {tuple(obs.shape)}")
     N, T, _ = values.shape
     m = _as_mask(mask, (N, T))
-    bad = m & ~np.isfinite(values).all(-1)
+    k = int(getattr(model, "n_targets", d))  # channels k.. are known inputs: read at every step
+    bad = m & ~np.isfinite(values[..., :k]).all(-1)
     if bad.any():
         i, t = map(int, np.argwhere(bad)[0])
         raise InputError(f"observed has a NaN or inf at an observed step ({int(bad.sum())} such steps, first: "
                          f"trajectory {i}, step {t}); mark those steps unobserved (mask False) instead")
+    bad_known = ~np.isfinite(values[..., k:]).all(-1)
+    if bad_known.any():
+        i, t = map(int, np.argwhere(bad_known)[0])
+        raise InputError(f"the model reads its last {d - k} channels as known inputs at every step, but observed has "
+                         f"a NaN or inf there ({int(bad_known.sum())} steps, first: trajectory {i}, step {t}); give "
+                         f"their values on all steps, observed or not")
     tau_t = _tau(tau, T)
     if scaler is not None:
         loc, scale = scaler.loc.detach().cpu().double().numpy(), scaler.scale.detach().cpu().double().numpy()
         if loc.shape != (d,) or scale.shape != (d,):
             raise InputError(f"scaler has loc/scale of shapes {loc.shape}/{scale.shape}; the model has {d} variables")
         values = (values - loc) / scale
-    values = np.where(m[..., None], values, 0.0)  # unobserved entries are never read: make them finite
+    values[..., :k] = np.where(m[..., None], values[..., :k], 0.0)  # unobserved entries are never read
 
     first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
     device = first.device if first is not None else torch.device("cpu")
@@ -165,7 +177,10 @@ def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_siz
         preds = preds * scale + loc
     if squeeze:
         preds = preds[..., 0]
-    fill = ~m
+    fill = np.zeros((N, T, d), bool)  # the unobserved steps of the predicted channels
+    fill[..., :k] = ~m[..., None]
+    if squeeze:
+        fill = fill[..., 0]
     if is_torch:
         fill_t = torch.as_tensor(fill, device=result.device)
         result[fill_t] = torch.as_tensor(preds[fill], dtype=result.dtype, device=result.device)

@@ -34,8 +34,11 @@ starts as the classical AR(p) of its training windows, and that start is a candi
 validation selection (``rec.history.kept_start``). With ``--variant-lrs grid`` the phase and
 AR-lag rows (of WARP and GRU) each run over the whole learning-rate grid instead and keep their own
 validation choice.
-"WARP, chosen on val" is, per seed, the WARP row with the lowest validation score among the plain
-run and the phase and AR-lag rows (the detrend rows score residuals in other units).
+"WARP, chosen on val" is, per seed, the WARP row with the lowest validation forecast MSE in the
+record's units (``rec.all_metrics["val"]["mse"]``, the validation block scored like the test block)
+among every WARP row: plain, phases, AR lags and the detrend rows (``--select-on record``, default).
+``--select-on normalised`` is the earlier rule: the lowest ``rec.history.best_score`` (normalised
+units of the transformed series) among the plain, phase and AR-lag rows only.
 """
 from __future__ import annotations
 
@@ -184,12 +187,15 @@ def run_one(y, t, settings: dict, model: str, lr: float, seed: int, budget: floa
                                         **settings, **OPTIONS[model], **(extra or {}))
         except warp_phys.TrainingFailedError as err:  # no finite validation epoch: never chosen
             print(f"  seed {seed} {model} lr {lr:g}: training failed: {str(err).split('. Fix')[0]}")
-            return None, dict(model=model, lr=lr, seed=seed, val=float("inf"), test_mse=float("nan"),
+            return None, dict(model=model, lr=lr, seed=seed, val=float("inf"), val_record=float("inf"),
+                              test_mse=float("nan"),
                               nonfinite_windows=-1, epochs=0, best_epoch=-1, wall=time.perf_counter() - t0)
     h = rec.history
     pred = rec.dataset["prediction_mean"].transpose("trajectory", ...).values
     bad = ~np.isfinite(pred.reshape(pred.shape[0], -1)).all(axis=1)  # test windows with a non-finite forecast
-    return rec, dict(model=model, lr=lr, seed=seed, val=float(h.best_score), test_mse=float(rec.metrics["mse"]),
+    val_record = float(rec.all_metrics["val"]["mse"]) if "val" in (rec.all_metrics or {}) else float("nan")
+    return rec, dict(model=model, lr=lr, seed=seed, val=float(h.best_score), val_record=val_record,
+                     test_mse=float(rec.metrics["mse"]),
                      nonfinite_windows=int(bad.sum()), epochs=int(h.epochs_run), best_epoch=int(h.best_epoch),
                      kept_start=bool(getattr(h, "kept_start", False)), start_val=float(getattr(h, "start_score", np.nan)),
                      wall=time.perf_counter() - t0)
@@ -209,6 +215,10 @@ def main(argv: list[str] | None = None) -> dict:
                         "its forecast steps do and the context reads the steps before (forecast: every forecast "
                         "origin of the block scored, 52 instead of 19 test windows on sunspots); the same windows "
                         "for every model")
+    p.add_argument("--select-on", choices=("record", "normalised"), default="record",
+                   help="WARP, chosen on val: the lowest validation MSE in the record's units among every WARP row, "
+                        "detrend rows included (record; default), or the lowest normalised validation score among "
+                        "the plain, phase and AR-lag rows (normalised: the rule before 2026-12-06)")
     p.add_argument("--quick", action="store_true", help="smoke test: 2 s per run, sunspots and nile, one lr")
     p.add_argument("--out", type=Path, help="write the rows and the summary as JSON")
     args = p.parse_args(argv)
@@ -261,7 +271,7 @@ def main(argv: list[str] | None = None) -> dict:
                         classical = c
                     elif any(abs(classical[k] - c[k]) > 1e-9 * abs(c[k]) for k in c):
                         print(f"  note: classical scores differ between runs: {classical} vs {c}")
-                    print(f"  seed {seed} {model:<4} lr {lr:g}: val {row['val']:.4g} test {row['test_mse']:.4g} "
+                    print(f"  seed {seed} {model:<4} lr {lr:g}: val {row['val']:.4g} (record units {row['val_record']:.4g}) test {row['test_mse']:.4g} "
                           f"(non-finite test windows {row['nonfinite_windows']}) epochs {row['epochs']} "
                           f"(best {row['best_epoch']}) {row['wall']:.0f} s", flush=True)
                 best = min(grid, key=lambda r: r["val"] if np.isfinite(r["val"]) else np.inf)
@@ -284,7 +294,7 @@ def main(argv: list[str] | None = None) -> dict:
                             row["mse_transform"] = float(rec_v.metrics.get("mse_transform", float("nan")))
                         rows.append(row)
                         tried.append(row)
-                        print(f"  seed {seed} {model} {extra} lr {lr:g}: val {row['val']:.4g} test {row['test_mse']:.4g} "
+                        print(f"  seed {seed} {model} {extra} lr {lr:g}: val {row['val']:.4g} (record units {row['val_record']:.4g}) test {row['test_mse']:.4g} "
                               f"(non-finite test windows {row['nonfinite_windows']}) epochs {row['epochs']}"
                               + (f"; the AR start: val {row['start_val']:.4g}, kept {row['kept_start']}"
                                  if extra.get("ar_gate") else "")
@@ -295,13 +305,15 @@ def main(argv: list[str] | None = None) -> dict:
                         pick["chosen"] = True
                         chosen.setdefault(f"{model}, {label}", []).append(pick)
         for seed in args.seeds:  # WARP's variant chosen on validation among the comparable rows
+            key = "val_record" if args.select_on == "record" else "val"
             pool = [r for r in rows if r["series"] == name and r["model"] == "warp" and r["seed"] == seed
-                    and r.get("chosen") and comparable(r["variant"]) and np.isfinite(r["val"])]
+                    and r.get("chosen") and (key == "val_record" or comparable(r["variant"]))
+                    and np.isfinite(r[key])]
             if len(pool) > 1:
-                pick = min(pool, key=lambda r: r["val"])
+                pick = min(pool, key=lambda r: r[key])
                 chosen.setdefault("warp, chosen on val", []).append(dict(pick, picked=pick["variant"] or "plain"))
-                print(f"  seed {seed} WARP chosen on validation: {pick['variant'] or 'plain'} (val {pick['val']:.4g}, "
-                      f"test {pick['test_mse']:.4g})", flush=True)
+                print(f"  seed {seed} WARP chosen on validation ({args.select_on} units): {pick['variant'] or 'plain'} "
+                      f"(val {pick[key]:.4g}, test {pick['test_mse']:.4g})", flush=True)
         best_name, best_key = min(CLASSICAL, key=lambda nk: classical[nk[1]])
         summary.append(dict(series=name, classical=classical, best_classical=best_name,
                             neural={k: [r["test_mse"] for r in v] for k, v in chosen.items()},

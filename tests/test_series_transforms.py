@@ -153,6 +153,29 @@ def test_difference_run_is_scored_in_record_units():
     assert json.loads(ds.attrs["series_transform"])["difference"] is True
 
 
+def test_validation_block_is_scored_in_record_units():
+    """rec.all_metrics["val"]: the validation windows' forecast error in the record's units (the
+    truth is the record itself), so a transformed run and a plain one compare on validation."""
+    raw = warp_phys.reconstruct(**RUN)
+    rec = warp_phys.reconstruct(**RUN, detrend=1, deseason=P)
+    for r in (raw, rec):
+        val = r.datasets["val"]
+        lo, hi = r.dataset["window_start_index"].values.min(), r.datasets["val"]["window_start_index"].values.max()
+        assert hi < lo  # every validation window starts before the first test window
+        steps = val["window_start_index"].values[:, None] + np.arange(val.sizes["time"])
+        assert np.array_equal(val["state"].values[..., 0], Y[steps])
+        mask = forecast_window(val.sizes["time"], 20, None)
+        assert r.all_metrics["val"]["mse"] == pytest.approx(
+            forecast_mse(val["state"].values, val["prediction_mean"].values, mask), rel=1e-12)
+        for name in ("ar", "ets", "seasonal_naive"):
+            pred = val["baseline_mean"].sel(baseline=name).transpose("trajectory", "time", "variable").values
+            assert r.all_metrics["val"][f"{name}_mse"] == pytest.approx(forecast_mse(val["state"].values, pred, mask),
+                                                                        rel=1e-9)
+        assert list(r.all_metrics) == ["val", "test"] and r.metrics == r.all_metrics["test"]
+    # on validation as on test, AR on the residual is near the noise variance and beats AR on the raw record
+    assert rec.all_metrics["val"]["mse"] < 1.5 * NOISE_VAR < raw.all_metrics["val"]["mse"] / 2.0
+
+
 # ---- bad input ---------------------------------------------------------------------------
 @pytest.fixture
 def guarded(monkeypatch):

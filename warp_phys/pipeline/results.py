@@ -56,7 +56,7 @@ class Reconstruction:
             (1 = observed), parameter coordinates and the metrics as a JSON attribute.
             Field systems add ``relative_l2_error`` (trajectory, time).
         datasets: every scored split by name ("test", and "test_id" when the primary is
-            out of distribution).
+            out of distribution; "val" too for one long series, scored in the record's units).
         metrics: metrics of the primary split (`warp_phys.metrics.forecast_metrics`, or
             `warp_phys.fields.metrics.field_metrics` for fields).
         all_metrics: the metrics of every split.

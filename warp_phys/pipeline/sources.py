@@ -97,7 +97,9 @@ def series_splits(record: Any, plan: Any) -> Splits:
     """Windows of one long record (a `series.SeriesRecord`) by block of the chronological
     `series.WindowPlan`: each window lies wholly inside its block (with ``split_by="forecast"``,
     a val/test window's forecast steps do). ``extra`` keeps the record and the plan (for the
-    forecast beyond the record's end)."""
+    forecast beyond the record's end). The validation block is scored too (``tests`` holds "val"
+    and "test"): ``rec.all_metrics["val"]`` is its forecast error in the record's units, beside the
+    classical forecasters', so runs with different transforms can be compared on validation."""
     out = {}
     order = {"train": "first (the past)", "val": "next", "test": "last"}
     for name in ("train", "val", "test"):
@@ -110,7 +112,8 @@ def series_splits(record: Any, plan: Any) -> Splits:
             f"windows of {plan.window} steps (stride {plan.stride}) {inside} steps {lo}..{hi - 1} of the "
             f"record: the {order[name]} block of a chronological split")
         out[name] = ds
-    return Splits(out["train"], out["val"], {"test": out["test"]}, extra={"series": record, "plan": plan})
+    return Splits(out["train"], out["val"], {"val": out["val"], "test": out["test"]},
+                  extra={"series": record, "plan": plan})
 
 
 def field_splits(system: Any, recipe: Any, seed: int, *, progress: bool = False,

@@ -161,6 +161,16 @@ def comparable(variant: str) -> bool:
     return variant == "" or variant.startswith(COMPARABLE)
 
 
+def choose_warp_row(rows: list[dict], seed: int, rule: str = "normalised") -> tuple[dict | None, int]:
+    """(the WARP row of ``seed`` chosen on validation, the number of candidates) among the rows that
+    won their own learning-rate choice (``chosen``): by ``val`` among the comparable variants
+    (rule "normalised"), or by ``val_record`` among every variant (rule "record")."""
+    key = "val_record" if rule == "record" else "val"
+    pool = [r for r in rows if r["model"] == "warp" and r["seed"] == seed and r.get("chosen")
+            and (rule == "record" or comparable(r["variant"])) and np.isfinite(r.get(key, np.nan))]
+    return (min(pool, key=lambda r: r[key]) if pool else None), len(pool)
+
+
 def scored_mse(rec, constant: float) -> tuple[float, float]:
     """(MSE of a constant forecast, MSE of persistence) after the context of the test windows,
     from rec.dataset; the second checks this reading against rec.metrics."""
@@ -308,11 +318,8 @@ def main(argv: list[str] | None = None) -> dict:
                         chosen.setdefault(f"{model}, {label}", []).append(pick)
         for seed in args.seeds:  # WARP's variant chosen on validation among the comparable rows
             key = "val_record" if args.select_on == "record" else "val"
-            pool = [r for r in rows if r["series"] == name and r["model"] == "warp" and r["seed"] == seed
-                    and r.get("chosen") and (key == "val_record" or comparable(r["variant"]))
-                    and np.isfinite(r[key])]
-            if len(pool) > 1:
-                pick = min(pool, key=lambda r: r[key])
+            pick, n = choose_warp_row([r for r in rows if r["series"] == name], seed, args.select_on)
+            if n > 1:
                 chosen.setdefault("warp, chosen on val", []).append(dict(pick, picked=pick["variant"] or "plain"))
                 print(f"  seed {seed} WARP chosen on validation ({args.select_on} units): {pick['variant'] or 'plain'} "
                       f"(val {pick[key]:.4g}, test {pick['test_mse']:.4g})", flush=True)

@@ -19,3 +19,18 @@ def test_the_ar_lag_rows_are_gated_and_fit_the_context():
     co2 = RS.variants_for("co2", "warp", ar_order=4)
     assert dict(phases=(RS.PHASES["co2"],), ar_lags=RS.PERIODS["co2"] + 1, ar_gate=True) in co2
     assert not [v for v in RS.variants_for("co2", "gru", ar_order=4) if "ar_lags" in v]
+
+
+def test_choose_warp_row_rules():
+    """The normalised rule never picks a detrend row (its score is in other units); the record rule
+    compares every row on the record-unit score; rows that lost their lr choice never count."""
+    rows = [dict(model="warp", seed=0, chosen=True, variant="", val=0.30, val_record=300.0),
+            dict(model="warp", seed=0, chosen=True, variant="phases", val=0.20, val_record=200.0),
+            dict(model="warp", seed=0, chosen=True, variant="detrend", val=0.01, val_record=150.0),
+            dict(model="warp", seed=0, chosen=False, variant="phases", val=0.001, val_record=1.0),
+            dict(model="gru", seed=0, chosen=True, variant="", val=0.0, val_record=0.0),
+            dict(model="warp", seed=1, chosen=True, variant="", val=0.0, val_record=0.0)]
+    pick, n = RS.choose_warp_row(rows, 0, "normalised")
+    assert (pick["variant"], n) == ("phases", 2)
+    pick, n = RS.choose_warp_row(rows, 0, "record")
+    assert (pick["variant"], n) == ("detrend", 3)

@@ -9,19 +9,17 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, "benchmarks")
-from real_series import comparable  # noqa: E402
+from real_series import choose_warp_row  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 for series in ("sunspots", "co2", "nile", "elnino"):
     run = json.loads((HERE / f"real_series_2026-12-06_record_val_{series}.json").read_text())
-    rows = [r for r in run["rows"] if r["model"] == "warp" and r.get("chosen")]
     best = min(run["summary"][0]["classical"][k] for k in ("ar_mse", "ets_mse", "seasonal_naive_mse", "mse_persistence"))
     out = {}
-    for rule, key, ok in (("record", "val_record", lambda v: True), ("normalised", "val", comparable)):
+    for rule in ("record", "normalised"):
         picks = []
         for seed in run["seeds"]:
-            pool = [r for r in rows if r["seed"] == seed and ok(r["variant"]) and np.isfinite(r[key])]
-            pick = min(pool, key=lambda r: r[key])
+            pick, _ = choose_warp_row(run["rows"], seed, rule)
             picks.append((pick["variant"] or "plain", pick["test_mse"]))
         mean = float(np.mean([t for _, t in picks]))
         out[rule] = dict(per_seed=[round(t, 4) for _, t in picks], rows=[v for v, _ in picks], mean=round(mean, 4),

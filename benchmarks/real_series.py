@@ -189,14 +189,17 @@ def train_mean(y: np.ndarray, settings: dict) -> float:
     return float(np.nanmean(y[lo:hi]))
 
 
-def run_one(y, t, settings: dict, model: str, lr: float, seed: int, budget: float, extra: dict | None = None):
+def run_one(y, t, settings: dict, model: str, lr: float, seed: int, budget: float, extra: dict | None = None,
+            common: dict | None = None):
+    """One neural run: ``reconstruct`` with the benchmark's settings, ``OPTIONS[model]``, the row's
+    ``extra`` options and the options ``common`` to every neural run (e.g. context_scaling=True)."""
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         try:
             rec = warp_phys.reconstruct(data=y, time=t, model=model, seed=seed, lr=lr, max_time=budget,
                                         epochs=1_000_000, patience=1_000_000, device="cpu", progress=False,
-                                        **settings, **OPTIONS[model], **(extra or {}))
+                                        **settings, **OPTIONS[model], **(common or {}), **(extra or {}))
         except warp_phys.TrainingFailedError as err:  # no finite validation epoch: never chosen
             print(f"  seed {seed} {model} lr {lr:g}: training failed: {str(err).split('. Fix')[0]}")
             return None, dict(model=model, lr=lr, seed=seed, val=float("inf"), val_record=float("inf"),
@@ -231,6 +234,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="WARP, chosen on val: the lowest normalised validation score among the plain, phase and "
                         "AR-lag rows (normalised; default), or the lowest validation MSE in the record's units among "
                         "every WARP row, detrend rows included (record)")
+    p.add_argument("--context-scaling", action="store_true",
+                   help="every neural run (WARP and GRU, every row) with reconstruct(context_scaling=True): each "
+                        "window rescaled by its own context's mean and standard deviation")
     p.add_argument("--quick", action="store_true", help="smoke test: 2 s per run, sunspots and nile, one lr")
     p.add_argument("--out", type=Path, help="write the rows and the summary as JSON")
     args = p.parse_args(argv)
@@ -238,13 +244,15 @@ def main(argv: list[str] | None = None) -> dict:
         args.budget, args.lrs, args.seeds = 2.0, [3e-3], [0]
         args.series = [s for s in args.series if s in ("sunspots", "nile")] or ["sunspots"]
     variants = variants_for("sunspots")
+    common = {"context_scaling": True} if args.context_scaling else {}
 
     print("# Real series (benchmarks/real_series.py)\n")
     print(format_machine(machine_info("cpu")))
     print(f"- {args.budget:g} s of training per neural run (max_time; WARP and GRU alike), seeds {args.seeds}, "
           f"learning-rate grid {args.lrs} for both, chosen on the validation block; default widths "
           f"(WARP user-data recipe with output_clip=5, GRU hidden 64 x 2); patience off; the phase and AR-lag "
-          f"rows at {'each row' + chr(39) + 's own validation choice over the grid' if args.variant_lrs == 'grid' else 'the plain run' + chr(39) + 's chosen lr'}")
+          f"rows at {'each row' + chr(39) + 's own validation choice over the grid' if args.variant_lrs == 'grid' else 'the plain run' + chr(39) + 's chosen lr'}"
+          + ("; every neural run with context_scaling=True (each window rescaled by its context)" if common else ""))
     print(f"- reconstruct accepts detrend=/deseason=: {'yes' if variants else 'no'}"
           + (f" (extra WARP rows at the validation-chosen lr: detrend=1, and detrend=1 with deseason=P for the "
              f"periods {PERIODS}, fixed in advance)" if variants else "") + "\n")
@@ -266,7 +274,7 @@ def main(argv: list[str] | None = None) -> dict:
             for model in NEURAL:
                 grid = []
                 for lr in args.lrs:
-                    rec, row = run_one(y, t, settings, model, lr, seed, args.budget)
+                    rec, row = run_one(y, t, settings, model, lr, seed, args.budget, common=common)
                     row.update(series=name, variant="")
                     grid.append(row)
                     rows.append(row)
@@ -297,7 +305,7 @@ def main(argv: list[str] | None = None) -> dict:
                     tried = []
                     for lr in lrs:
                         try:
-                            rec_v, row = run_one(y, t, settings, model, lr, seed, args.budget, extra)
+                            rec_v, row = run_one(y, t, settings, model, lr, seed, args.budget, extra, common=common)
                         except (TypeError, ValueError) as err:
                             print(f"  seed {seed} {model} {extra}: refused: {err}")
                             break
@@ -364,7 +372,7 @@ def main(argv: list[str] | None = None) -> dict:
                 grid_rows.append([s["series"], model.upper(), seed, *cells, " / ".join(str(r["epochs"]) for r in rs)])
     print(markdown_table(["series", "model", "seed", *[f"lr {lr:g}" for lr in args.lrs], "epochs run"], grid_rows))
     print("\n(* = chosen on validation; only the chosen point's test MSE enters the first table.)")
-    result = dict(machine=machine_info("cpu"), budget=args.budget, seeds=args.seeds, lrs=args.lrs,
+    result = dict(machine=machine_info("cpu"), budget=args.budget, seeds=args.seeds, lrs=args.lrs, common=common,
                   detrend_variants=variants, rows=rows, summary=summary)
     if args.out:
         args.out.write_text(json.dumps(result, indent=1, default=str))

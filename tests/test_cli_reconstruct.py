@@ -71,6 +71,14 @@ def test_cli_ar_lags_reach_warp(tmp_path):
     assert options["ar_lags"] == 3 and options["ar_gate"] is True
 
 
+def test_cli_context_scaling_reaches_the_recipe(tmp_path):
+    out = tmp_path / "msd.nc"
+    rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "1", "--n-train", "8", "--device", "cpu", "--quiet",
+               "--context-scaling"])
+    assert rc == 0
+    assert json.loads(open_trajectories(out).attrs["recipe"])["context_scaling"] is True
+
+
 def test_cli_parameter_fit_reaches_warp(tmp_path):
     out = tmp_path / "msd.nc"
     rc = main(["reconstruct", "msd", "-o", str(out), "--epochs", "1", "--n-train", "8", "--device", "cpu", "--quiet",

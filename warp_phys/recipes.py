@@ -62,6 +62,9 @@ class TrainingRecipe(RecipeBase):
     network and the ``transition``; ``output`` ("mean" or "gaussian": then the loss is the
     Gaussian NLL); ``model_options``: extra
     keyword arguments of the WARP constructor (not passed to baselines).
+    ``context_scaling``: each window is rescaled by the mean and standard deviation of its own
+    context before the model reads it, and its predictions are mapped back
+    (`warp_phys.context_scaling.ContextScaled`; for records whose level or amplitude drifts).
     """
 
     epochs: int = 100
@@ -86,6 +89,7 @@ class TrainingRecipe(RecipeBase):
     transition: str = "identity"
     output: str = "mean"
     model_options: dict[str, Any] = field(default_factory=dict)
+    context_scaling: bool = False
 
 
 @dataclass(frozen=True)

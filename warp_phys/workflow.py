@@ -176,6 +176,10 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
         **options: recipe fields (``warp_phys.recipes.recipe_fields()``: the protocol's
             n_train, n_val, n_test, t_span, n_steps; training and WARP settings; for fields
             the `FieldRecipe` fields), else keyword arguments of the model's constructor.
+            Among the training settings, ``context_scaling=True`` rescales each window by the
+            mean and standard deviation of its own context before the model reads it and maps
+            the forecast back (`warp_phys.context_scaling`; any model; for records whose level
+            or amplitude drifts between the blocks; default False).
 
     Returns a `Reconstruction`; its ``metrics`` are scored in physical units over the
     forecast window of the primary test split. For a series (``window=``), ``rec.dataset`` holds

@@ -78,6 +78,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="WARP with --ar-lags: the network's outputs pass through a gate that starts at zero, so "
                         "training starts from the least-squares AR(p) fit (kept if training does not beat it on "
                         "validation)")
+    p.add_argument("--context-scaling", action=argparse.BooleanOptionalAction, default=None,
+                   help="rescale each window by the mean and standard deviation of its own context before the "
+                        "model reads it, and map the forecast back (for records whose level or amplitude drifts; "
+                        "default: reconstruct's)")
     p.add_argument("--parameter-fit", action="store_true", default=None,
                    help="WARP with a grey-box prior: the parameters its forecast holds after the context start from "
                         "a least-squares fit of the system's parameters to the context; the network adds a gated "
@@ -110,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(args.device)
     options = {name: getattr(args, name) for name in ("max_time", "forecast_weight", "n_train", "batches_per_epoch",
                                                       "val_horizon", "transition_input", "ar_lags",
-                                                      "ar_gate", "parameter_fit")
+                                                      "ar_gate", "parameter_fit", "context_scaling")
                if getattr(args, name) is not None}
     t0 = time.perf_counter()
     common = dict(context=args.context, horizon=args.horizon, prior=args.prior, model=args.model, epochs=args.epochs,

@@ -23,6 +23,7 @@ import xarray as xr
 
 from warp_phys._version import __version__
 from warp_phys.data import normalised_time
+from warp_phys.context_scaling import ContextScaled, innermost
 from warp_phys.lag_readout import fit_lag_readout
 from warp_phys.recipes import TrainingRecipe
 from warp_phys.validation import check_context
@@ -95,10 +96,9 @@ def train(net: Any, z_train: torch.Tensor, tau: torch.Tensor, z_val: torch.Tenso
             net.fit(z_train, x_val=z_val, context=context)
         else:
             net.fit(z_train)
-    inner = getattr(net, "model", net)  # known inputs wrap the model
-    fitted = getattr(inner, "lag_readout", None) is not None and isinstance(z_train, torch.Tensor)  # WARP(ar_lags=p)
-    if fitted:
-        fit_lag_readout(inner, z_train, tau)
+    fitted = isinstance(z_train, torch.Tensor) and getattr(innermost(net)[0], "lag_readout", None) is not None
+    if fitted:  # WARP(ar_lags=p), on the windows as it reads them (inside known inputs / context scaling)
+        fit_lag_readout(*innermost(net, z_train), tau)
     candidate = fitted and isinstance(z_val, torch.Tensor) and targets is None  # the start joins the selection
     start = {k: v.detach().clone() for k, v in net.state_dict().items()} if candidate else None
     y_train, y_val = targets if targets is not None else (None, None)
@@ -219,6 +219,8 @@ def run(job: Job) -> Reconstruction:
         from warp_phys.known_inputs import KnownInputs
 
         net = KnownInputs(net, enc.n_known)
+    if job.recipe.context_scaling:  # each window rescaled by its own context (outermost: known channels kept)
+        net = ContextScaled(net, context)
     z_train, z_val = enc.encode(train_ds), enc.encode(splits.val)
     history = train(net, z_train, tau, z_val, job.recipe, context=context,
                     output=job.spec.output, seed=job.seed, device=job.device, progress=job.progress,

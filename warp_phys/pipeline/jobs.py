@@ -77,6 +77,11 @@ def check_training(recipe: Any, output: str, context: int) -> None:
     import torch
 
     check_number(recipe.lr, "lr", positive=True)  # stricter than the Trainer's (lr=0 only measures the loss)
+    if not isinstance(recipe.context_scaling, (bool, np.bool_)):
+        raise InputError(f"context_scaling must be True or False, got {recipe.context_scaling!r}")
+    if recipe.context_scaling and context < 2:
+        raise InputError(f"context_scaling rescales each window by its context's standard deviation, which needs "
+                         f"at least 2 context steps; the context is {context}")
     try:
         make_trainer(recipe, context=context, output=output, seed=0, device=torch.device("cpu"), progress=False)
     except TypeError as err:  # a setting of the wrong type that the Trainer compared or converted

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import xarray as xr
 
+from warp_phys.context_scaling import innermost
 from warp_phys.data import normalised_time
 from warp_phys.metrics import VPT_THRESHOLD
 
@@ -139,7 +140,8 @@ class Reconstruction:
         """The sequence the model read during the forecast: truth in the context, its own
         forecast after; normalised, (B, T, r), with tau (T,). With known inputs (``phases=``,
         ``covariates=``) the known channels of the windows follow the targets: (B, T, d + k),
-        the input of the WARP model inside `KnownInputs`."""
+        the input of the WARP model inside `KnownInputs`; with ``context_scaling`` each window
+        rescaled by its context's statistics, as that model reads it."""
         if "series_transform" in ds.attrs:
             raise ValueError("weights() / parameters() read the model's input sequence, but this split is in the "
                              "record's units after detrend= / deseason= / difference= was undone, not the residual "
@@ -156,15 +158,14 @@ class Reconstruction:
                                  "the split has no window_start_index to place them")
             index = np.asarray(ds["window_start_index"].values, dtype=np.int64)[:, None] + np.arange(ds.sizes["time"])
             seq = np.concatenate([seq, known.at(index)], axis=-1)  # the encoder normalises all d + k channels
-        z = self.encoder.encode(seq).to(self.device)
+        z = innermost(self.model, self.encoder.encode(seq).to(self.device), self.context)[1]  # as WARP reads it
         return z, normalised_time(ds["time"].values, device=self.device), ds
 
     def _warp(self, what: str) -> Any:
-        """The WARP model that made the forecast: ``self.model``, or the one inside
-        `KnownInputs` (known input channels); ValueError for any other model."""
-        from warp_phys.known_inputs import KnownInputs
-
-        net = self.model.model if isinstance(self.model, KnownInputs) else self.model
+        """The WARP model that made the forecast: ``self.model``, or the one inside its wrappers
+        (`KnownInputs`, `ContextScaled`: `warp_phys.context_scaling.innermost`); ValueError for
+        any other model."""
+        net = innermost(self.model)[0]
         if self.model_name != "warp" or not hasattr(net, "weights") or not hasattr(net, "interpret"):
             raise ValueError(f"{what}() needs a WARP model; this reconstruction used model={self.model_name!r}, "
                              "whose hidden state is not a weight vector")

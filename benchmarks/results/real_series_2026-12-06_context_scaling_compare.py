@@ -1,5 +1,6 @@
-"""The context-scaling run against the run without it (2026-12-06, same seeds 0-3, rows, budget and
-lr grid): per series, "WARP, chosen on val" (the default rule: lowest normalised validation score
+"""The context-scaling runs against the runs without it (2026-12-06): the four series (seeds 0-3,
+the record_val runs without it) and the two macro series (seeds 0-1, both runs side by side); same
+rows, budget and lr grid. Per series, "WARP, chosen on val" (the default rule: lowest normalised validation score
 among the plain, phase and AR-lag rows), its mean validation score and test MSE over the seeds, and
 test MSE / best classical; the same for the GRU's validation-chosen plain row.
 Run from the repository root: python benchmarks/results/real_series_2026-12-06_context_scaling_compare.py"""
@@ -13,15 +14,23 @@ sys.path.insert(0, "benchmarks")
 from real_series import choose_warp_row  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-scaled = {}
+
+
+def _load(name):
+    run = json.loads((HERE / name).read_text())
+    return {s["series"]: (run, s) for s in run["summary"]}
+
+
+scaled, without = {}, {}
 for tag in ("a", "b"):
-    run = json.loads((HERE / f"real_series_2026-12-06_context_scaling_{tag}.json").read_text())
-    for s in run["summary"]:
-        scaled[s["series"]] = (run, s)
+    scaled.update(_load(f"real_series_2026-12-06_context_scaling_{tag}.json"))
 for series in ("sunspots", "co2", "nile", "elnino"):
-    old = json.loads((HERE / f"real_series_2026-12-06_record_val_{series}.json").read_text())
+    without.update(_load(f"real_series_2026-12-06_record_val_{series}.json"))
+scaled.update(_load("real_series_2026-12-06_macro_scaled.json"))
+without.update(_load("real_series_2026-12-06_macro_plain.json"))
+for series in ("sunspots", "co2", "nile", "elnino", "us_gdp", "us_unemployment"):
     out = dict(series=series)
-    for label, (run, summ) in (("without", (old, old["summary"][0])), ("with", scaled[series])):
+    for label, (run, summ) in (("without", without[series]), ("with", scaled[series])):
         rows = [r for r in run["rows"] if r["series"] == series]
         c = summ["classical"]
         best = min(c[k] for k in ("ar_mse", "ets_mse", "seasonal_naive_mse", "mse_persistence"))

@@ -196,3 +196,20 @@ def test_bad_settings_are_refused(bad: dict, match: str) -> None:
         ContextScaled(_models()["gru"], 1)
     with pytest.raises(InputError):
         ContextScaled(_models()["gru"], N_CTX, min_scale=0.0)
+
+
+def test_new_data_forecasts_commute_with_a_change_of_units() -> None:
+    """rec.forecast of the test windows reproduces the run's predictions, and the same windows in
+    other units (a y + b, a > 0: a level and amplitude the training block never had) are forecast as
+    a (forecast) + b, in the record's units."""
+    y, t = _series(400)
+    rec = warp_phys.reconstruct(data=y, time=t, window=60, context=36, epochs=2, progress=False, seed=1,
+                                split=(0.6, 0.2, 0.2), context_scaling=True)
+    ds = rec.dataset
+    out = rec.forecast(ds)
+    np.testing.assert_array_equal(out["prediction_mean"].values, ds["prediction_mean"].values)
+    x = ds["state"].transpose("trajectory", "time", "variable").values
+    a, b = 3.0, 40.0
+    moved = rec.forecast(a * x + b, time=ds["time"].values, context=36)
+    np.testing.assert_allclose(moved["prediction_mean"].values, a * out["prediction_mean"].values + b,
+                               rtol=1e-4, atol=1e-3)

@@ -213,3 +213,24 @@ def test_new_data_forecasts_commute_with_a_change_of_units() -> None:
     moved = rec.forecast(a * x + b, time=ds["time"].values, context=36)
     np.testing.assert_allclose(moved["prediction_mean"].values, a * out["prediction_mean"].values + b,
                                rtol=1e-4, atol=1e-3)
+
+
+def test_completion_needs_the_scaling_steps_observed() -> None:
+    """`complete` with a context-scaled model: a gap inside the first n_ctx steps (which set the
+    scale) is refused; gaps after them are filled from the observed steps, and the observed steps
+    are returned bit for bit."""
+    from warp_phys.completion import complete
+
+    model = ContextScaled(_models()["warp"], N_CTX)
+    x = _x(8).numpy()
+    mask = np.ones((B, T), bool)
+    mask[:, N_CTX + 3:N_CTX + 8] = False
+    out = complete(model, np.where(mask[..., None], x, np.nan), mask)
+    assert np.array_equal(out[mask], x[mask]) and np.isfinite(out).all()
+    with torch.no_grad():  # the gap's first step is the model's one-step prediction from the observed steps
+        ref = model(torch.from_numpy(x), TAU).mean.numpy()
+    np.testing.assert_allclose(out[:, N_CTX + 3], ref[:, N_CTX + 3], rtol=0, atol=1e-12)
+    early = mask.copy()
+    early[:, 4] = False
+    with pytest.raises(InputError, match="first 10 steps"):
+        complete(model, np.where(early[..., None], x, np.nan), early)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from warp_phys.context_scaling import ContextScaled
 from warp_phys.scaling import Scaler
 from warp_phys.validation import InputError, check_int
 
@@ -107,7 +108,9 @@ def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_siz
 
     Raises:
         InputError: a model without ``rollout``, a bad shape or dtype of ``observed``/``mask``/``tau``,
-            mask[:, 0] not all True, or a non-finite observed entry (or known input, at any step).
+            mask[:, 0] not all True, or a non-finite observed entry (or known input, at any step); a
+            `warp_phys.context_scaling.ContextScaled` model with a gap in its first ``n_ctx`` steps
+            (they set each sequence's scale).
     """
     if not callable(getattr(model, "rollout", None)):
         raise InputError(f"complete needs a model with a rollout(x, tau, force) method (WARP or a "
@@ -148,6 +151,11 @@ def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_siz
         raise InputError(f"the model reads its last {d - k} channels as known inputs at every step, but observed has "
                          f"a NaN or inf there ({int(bad_known.sum())} steps, first: trajectory {i}, step {t}); give "
                          f"their values on all steps, observed or not")
+    n_scaled = getattr(model, "n_ctx", None) if isinstance(model, ContextScaled) else None
+    if n_scaled is not None and not m[:, : min(n_scaled, T)].all():
+        i = int(np.argwhere(~m[:, :n_scaled])[0][0])
+        raise InputError(f"the model rescales each sequence by the statistics of its first {n_scaled} steps "
+                         f"(ContextScaled), so those steps must all be observed; trajectory {i} has a gap there")
     tau_t = _tau(tau, T)
     if scaler is not None:
         loc, scale = scaler.loc.detach().cpu().double().numpy(), scaler.scale.detach().cpu().double().numpy()

@@ -10,8 +10,12 @@ normalisation (Kim et al., ICLR 2022, "RevIN") without its learned affine part. 
 and losses stay in the units of the unwrapped model, so validation scores compare with and
 without it.
 
-Causal: ``m`` and ``s`` read the context steps only, the first ``n_ctx`` of a training window,
-or all of the context given to a forecast (so a forecast never reads a step after its context).
+Causal for forecasts: ``m`` and ``s`` read the context steps only, the first ``n_ctx`` of a
+training window, or all of the context given to a forecast (so a forecast never reads a step after
+its context). Inside the context they are not causal: in teacher-forced training the one-step
+predictions of context steps read statistics that include those steps (as with any per-window
+normalisation); the validation and test scores are forecasts after the context and are not affected,
+and `warp_phys.completion.complete` requires the first ``n_ctx`` steps observed.
 Known input channels (`warp_phys.known_inputs.KnownInputs`, the last ones) are left as they are.
 A linear lag term fitted before training (`warp_phys.lag_readout`) is fitted on the rescaled
 windows (`innermost`).

@@ -196,6 +196,8 @@ def test_bad_settings_are_refused(bad: dict, match: str) -> None:
         ContextScaled(_models()["gru"], 1)
     with pytest.raises(InputError):
         ContextScaled(_models()["gru"], N_CTX, min_scale=0.0)
+    with pytest.raises(InputError, match="at least 2 context steps"):
+        ContextScaled(_models()["gru"], N_CTX).forecast(_x()[:, :1], TAU)
 
 
 def test_new_data_forecasts_commute_with_a_change_of_units() -> None:

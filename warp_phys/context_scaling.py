@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from warp_phys.sequence import Prediction, forecast_from
-from warp_phys.validation import check_int, check_number
+from warp_phys.validation import InputError, check_int, check_number
 
 #: The floor of the context's standard deviation, in the model's normalised units (the training
 #: data have standard deviation 1): a flat context is scaled by at most 1 / MIN_SCALE.
@@ -64,7 +64,8 @@ class ContextScaled(nn.Module):
         """(mean, scale), each (B, 1, d), of the context ``ctx`` (B, n, d), n >= 2: per window and
         channel; the known channels get mean 0 and scale 1."""
         if ctx.shape[1] < 2:
-            raise ValueError(f"context scaling needs at least 2 context steps, got {ctx.shape[1]}")
+            raise InputError(f"context scaling needs at least 2 context steps (it divides by their standard "
+                             f"deviation), got {ctx.shape[1]}")
         k = getattr(self, "n_targets", self.n_variables)
         mean = ctx.mean(1, keepdim=True)
         scale = ctx.std(1, keepdim=True).clamp_min(self.min_scale)

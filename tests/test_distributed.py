@@ -100,6 +100,10 @@ def worker(folder: str) -> None:
     dist.destroy_process_group()
 
 
+#: What a gloo process prints when its worker threads abort it at interpreter exit.
+TEARDOWN_ABORT = "terminate called without an active exception"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -131,7 +135,12 @@ def ddp_run(tmp_path_factory) -> Path:
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    assert all(p.returncode == 0 for p in procs), "\n".join(logs)[-4000:]
+    for rank, (p, log) in enumerate(zip(procs, logs)):
+        # gloo's worker threads can abort the interpreter at exit ("terminate called without an active
+        # exception", torch's c10d teardown; see pytorch/pytorch#179291): accepted only for a rank that
+        # wrote its results, which it does before destroy_process_group; any other failure fails here.
+        finished = (folder / f"rank{rank}.pt").exists() and TEARDOWN_ABORT in log
+        assert p.returncode == 0 or finished, "\n".join(logs)[-4000:]
     return folder
 
 

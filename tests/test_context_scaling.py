@@ -126,9 +126,8 @@ def test_autoregressive_training_options_are_passed_on() -> None:
     m, s = model.statistics(x[:, :N_CTX])
     b = inner((x - m) / s, TAU, p_force=0.5, generator=torch.Generator().manual_seed(9)).mean * s + m
     torch.testing.assert_close(a, b, rtol=0, atol=1e-12)
-    a.sum().backward()
-    assert all(p.grad is not None for p in inner.parameters() if p.requires_grad and p.grad is not None) \
-        and any(p.grad is not None and p.grad.abs().sum() > 0 for p in inner.parameters())
+    a.sum().backward()  # the gradient reaches the inner model's parameters through the rescaling
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in inner.parameters())
 
 
 def test_innermost_unwraps_and_rescales() -> None:

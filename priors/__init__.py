@@ -16,12 +16,14 @@ from .constraints import Bounded, Positive
 from .grey_box import GreyBox, parameter_bounds, parameter_vector
 from .hybrid import Hybrid
 from .increment import Increment
+from .quadratic import QuadraticField
 from warp_phys.systems.integrators import rk4_step
 from .residual import Residual, time_derivative
 
 #: name -> prior class.
 REGISTRY: Registry[type[Prior]] = Registry("prior")
-for _cls in (Identity, DampedOscillator, Sinusoid, GreyBox, Positive, Bounded, Residual, Hybrid, Increment):
+for _cls in (Identity, DampedOscillator, Sinusoid, GreyBox, Positive, Bounded, Residual, Hybrid, Increment,
+             QuadraticField):
     REGISTRY.register(_cls.name, _cls)
 
 
@@ -47,7 +49,7 @@ def get(name: str | None, **options: Any) -> Prior:
 
 __all__ = [
     "REGISTRY", "BindContext", "Bounded", "DampedOscillator", "GreyBox", "Hybrid", "Identity", "Increment",
-    "Positive", "Prior", "Residual", "Sinusoid", "available", "describe", "get", "parameter_bounds",
+    "Positive", "Prior", "QuadraticField", "Residual", "Sinusoid", "available", "describe", "get", "parameter_bounds",
     "parameter_vector",
     "rk4_step", "roll_out", "time_derivative",
 ]

@@ -51,6 +51,15 @@ class Prior(nn.Module):
     # The raw outputs are constant along a trajectory (e.g. physical parameters): a WARP
     # model then holds them at their last-context values during a forecast by default.
     time_invariant: ClassVar[bool] = False
+    # The raw outputs can be fitted to a context by least squares (``parameter_fit``): decode
+    # depends on raw through a small set of constant quantities (physical parameters, coefficients).
+    fittable: ClassVar[bool] = False
+    fit_iterations: ClassVar[int] = 30  # Levenberg-Marquardt steps of that fit
+
+    def initial_raw(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+        """Where the least-squares fit to x (B, T, d) at times tau (T,) starts: raw (B, n_outputs),
+        zeros unless a prior knows better (e.g. a closed-form estimate)."""
+        return x.new_zeros(x.shape[0], self.n_outputs)
 
     def __init__(self) -> None:
         super().__init__()

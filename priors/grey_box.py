@@ -82,6 +82,7 @@ class GreyBox(Prior):
     description = "root network emits the physical parameters; the system's RHS takes one RK4 step"
     uses_previous_state = True
     time_invariant = True  # one trajectory, one set of physical parameters
+    fittable = True
 
     def __init__(self, margin: float = 0.1, bounds: Mapping[str, tuple[float, float]] | None = None,
                  fixed: Mapping[str, float] | None = None, substeps: int = 1,

@@ -1,10 +1,11 @@
-"""Least-squares fit of a grey-box prior's physical parameters to observed steps.
+"""Least-squares fit of a fittable prior's raw outputs to observed steps.
 
-For every trajectory, the raw outputs of a bound `GreyBox` (its parametrisation and ranges: one
+For every trajectory, the raw outputs of a bound prior with ``fittable`` set (a `GreyBox`: one
 RK4 step of ``system.rhs`` per sampling interval, parameters clamped into their ranges by a
-sigmoid) that minimise the squared one-step error on the given steps, by batched
-Levenberg-Marquardt in float64. Used by the ``ode_fit`` baseline (the fit is the model) and by
-WARP's ``parameter_fit`` option (the fit is where the held parameters of a forecast start).
+sigmoid; a `QuadraticField`: one RK4 step of a quadratic field with free coefficients) that
+minimise the squared one-step error on the given steps, by batched Levenberg-Marquardt in
+float64. Used by the ``ode_fit`` baseline (the fit is the model) and by WARP's
+``parameter_fit`` option (the fit is where the held outputs of a forecast start).
 
 Shapes: x (B, T, d) in normalised units, tau (T,) normalised times, raw (B, P).
 """
@@ -14,36 +15,38 @@ import hashlib
 
 import torch
 
-from .grey_box import GreyBox
+from .base import Prior
 
 
-def one_step_predictions(prior: GreyBox, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+def one_step_predictions(prior: Prior, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
     """One-step predictions (B, T-1, d) of steps 1..T-1 from x (B, T, d), parameters raw (B, P)."""
     B, T, _ = x.shape
     r = raw.unsqueeze(1).expand(B, T - 1, raw.shape[-1])
     return prior.decode(r, tau[1:].view(1, -1, 1).expand(B, -1, 1), x[:, :-1])
 
 
-def _residuals(prior: GreyBox, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+def _residuals(prior: Prior, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
     """One-step residuals (B, (T-1) d)."""
     return (one_step_predictions(prior, raw, x, tau) - x[:, 1:]).reshape(x.shape[0], -1)
 
 
 @torch.no_grad()
-def _cost(prior: GreyBox, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _cost(prior: Prior, raw: torch.Tensor, x: torch.Tensor, tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     res = _residuals(prior, raw, x, tau)
     return res, (res ** 2).sum(-1)
 
 
-def fit_raw(prior: GreyBox, x: torch.Tensor, tau: torch.Tensor, iterations: int = 30) -> torch.Tensor:
+def fit_raw(prior: Prior, x: torch.Tensor, tau: torch.Tensor, iterations: int | None = None) -> torch.Tensor:
     """Raw outputs (B, P) minimising each trajectory's one-step squared error on x (B, T >= 2, d),
-    by ``iterations`` Levenberg-Marquardt steps from the middle of the ranges (raw = 0), in
-    float64. Detached: no gradient flows through the fit."""
+    by ``iterations`` Levenberg-Marquardt steps (default: the prior's ``fit_iterations``) from the
+    prior's ``initial_raw(x, tau)`` (the grey box: raw = 0, the middle of the ranges), in float64.
+    Detached: no gradient flows through the fit."""
     if x.shape[1] < 2:
         raise ValueError("a parameter fit needs at least 2 observed steps")
     x, tau = x.detach().double(), tau.detach().double()
     B, P = x.shape[0], prior.n_outputs
-    raw = x.new_zeros(B, P)
+    iterations = prior.fit_iterations if iterations is None else iterations
+    raw = prior.initial_raw(x, tau).detach().double()
     damping = x.new_full((B, 1, 1), 1e-3)
     eye = torch.eye(P, dtype=x.dtype, device=x.device)
     res, cost = _cost(prior, raw, x, tau)
@@ -89,7 +92,7 @@ class FitCache:
         times = tau.detach().cpu().contiguous().numpy().tobytes()
         return [hashlib.blake2b(r.tobytes() + times, digest_size=16).digest() for r in rows]
 
-    def fit(self, prior: GreyBox, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
+    def fit(self, prior: Prior, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """`fit_raw` of x (B, T, d) at times tau (T,): raw (B, P) float64 on x's device, the
         missing fits computed in chunks of ``chunk`` trajectories and kept."""
         keys = self._keys(x, tau)

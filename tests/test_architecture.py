@@ -17,7 +17,10 @@ PACKAGES = {"warp_phys": ROOT / "warp_phys", "warp_phys.systems": ROOT / "system
             "warp_phys.priors": ROOT / "priors"}
 #: What systems/ and priors/ may use from the core: the small utility layer.
 UTILITY_LAYER = {"warp_phys", "warp_phys._version", "warp_phys.device", "warp_phys.registry",
-                 "warp_phys.validation", "warp_phys.scaling"}
+                 "warp_phys.validation", "warp_phys.scaling",
+                 # the quadratic library and its running least-squares fit (torch only): the
+                 # "lstsq" transition input and the "quadratic" prior share them
+                 "warp_phys.transition_inputs"}
 
 
 def _modules() -> dict[str, Path]:

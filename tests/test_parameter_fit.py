@@ -95,7 +95,7 @@ def test_checkpoint_round_trip_keeps_the_fit_and_the_gate(msd, tmp_path):
 
 def test_bad_options_are_refused(msd):
     _, _, _, ctx = msd
-    with pytest.raises(ValueError, match="grey-box prior"):
+    with pytest.raises(ValueError, match="can be fitted"):
         WARP(2, prior=Identity(), bind_context=ctx, parameter_fit=True)
     with pytest.raises(ValueError, match="hold_after_context"):
         _warp(ctx, hold_after_context=False)

@@ -20,18 +20,19 @@ from typing import Any
 import torch
 
 from warp_phys.priors.base import Prior, roll_out
-from warp_phys.priors.grey_box import GreyBox
 from warp_phys.priors.parameter_fit import fit_raw
 from warp_phys.sequence import Prediction
 
 
 def check_parameter_fit(parameter_fit: Any, prior: Prior, hold: bool) -> bool:
     """``parameter_fit`` as a bool; ValueError unless it is a bool and, when True, the prior is a
-    grey box (its parameters can be fitted) whose outputs are held after the context."""
+    prior whose outputs can be fitted (``Prior.fittable``: the grey box, the quadratic field) and
+    are held after the context."""
     if not isinstance(parameter_fit, bool):
         raise ValueError(f"parameter_fit must be True or False, got {parameter_fit!r}")
-    if parameter_fit and not isinstance(prior, GreyBox):
-        raise ValueError(f"parameter_fit=True needs a grey-box prior ('grey_box' or 'hybrid'), not {prior.name!r}")
+    if parameter_fit and not prior.fittable:
+        raise ValueError(f"parameter_fit=True needs a prior whose outputs can be fitted ('grey_box', 'hybrid' "
+                         f"or 'quadratic'), not {prior.name!r}")
     if parameter_fit and not hold:
         raise ValueError("parameter_fit=True needs hold_after_context: the fitted parameters are held for the forecast")
     return parameter_fit

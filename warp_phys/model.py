@@ -84,9 +84,9 @@ class WARP(SequenceModel):
             and the ``none`` or ``increment`` prior, exactly the classical AR(p) fit), and on inputs
             outside the training range the network's correction stays bounded by |gate| per output.
             False (default): no gate.
-        parameter_fit: with a grey-box prior (and ``hold_after_context``), the parameters a
-            forecast holds after the context start from a least-squares fit of the prior's
-            parameters to the context (`warp_phys.priors.parameter_fit`, detached); the root
+        parameter_fit: with a fittable prior (grey box, quadratic field) and
+            ``hold_after_context``, the outputs a forecast holds after the context (physical
+            parameters, field coefficients) start from a least-squares fit to the context (`warp_phys.priors.parameter_fit`, detached); the root
             network's held raw outputs add a correction through a learned gate that starts at
             zero: held raw = fit + gate * network. The one-step predictions inside the context
             stay the network's own (causal). False (default): the network's values alone.

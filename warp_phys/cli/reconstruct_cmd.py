@@ -58,7 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default="warp", help="warp (default), a baseline (gru, lstm, transformer, node, persistence, dmd), or ode_fit "
                         "(the system's own ODE, parameters fitted to each context by least squares)")
     p.add_argument("--prior", type=_none_or_str, default="auto",
-                   help="physics prior: auto (the system's recommended one; default), none, or a name")
+                   help="physics prior: auto (the system's recommended one; default), none, or a name (e.g. "
+                        "grey_box; quadratic: a quadratic vector field with free coefficients, needs no system)")
     p.add_argument("--protocol", default=None, help="the system's data protocol (default: the recipe's)")
     p.add_argument("--max-time", type=float, default=None, help="cap on the training time in seconds")
     p.add_argument("--forecast-weight", type=float, default=None,
@@ -83,9 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "model reads it, and map the forecast back (for records whose level or amplitude drifts; "
                         "default: reconstruct's)")
     p.add_argument("--parameter-fit", action="store_true", default=None,
-                   help="WARP with a grey-box prior: the parameters its forecast holds after the context start from "
-                        "a least-squares fit of the system's parameters to the context; the network adds a gated "
-                        "correction")
+                   help="WARP with a grey-box or quadratic prior: the parameters (field coefficients) its forecast "
+                        "holds after the context start from a least-squares fit to the context; the network adds a "
+                        "gated correction")
     p.add_argument("--val-horizon", type=int, default=None,
                    help="score the validation forecast over its first this many steps only (default: to the end); "
                         "for a chaotic system about two Lyapunov times")

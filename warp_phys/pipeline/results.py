@@ -204,7 +204,8 @@ class Reconstruction:
             out = net.interpret(z, tau)
         if not out:
             raise ValueError(f"the prior {self.prior_name!r} exposes no interpretable parameters; use "
-                             "prior='grey_box' to read physical parameters off the weights")
+                             "prior='grey_box' (physical parameters) or prior='quadratic' (field coefficients) "
+                             "to read them off the weights")
         units = {p.name: (p.units, p.long_name) for p in self.system.parameters} if self.system is not None else {}
         data_vars = {}
         for name, val in out.items():

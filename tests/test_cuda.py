@@ -57,6 +57,28 @@ def test_transition_inputs_on_cuda_match_cpu(kind):
     torch.testing.assert_close(model_gpu.forecast(x[:, :8].cuda(), tau.cuda()).mean.cpu(), ref_fc, **tol)
 
 
+def test_quadratic_prior_with_its_fit_on_cuda_matches_cpu():
+    """The quadratic prior's RK4 step, its closed-form start and Levenberg-Marquardt fit, and the
+    held forecast read the same on CUDA (float64)."""
+    from warp_phys import priors
+    from warp_phys.priors import BindContext
+    from warp_phys.scaling import Scaler
+
+    ds = systems.get("lorenz").simulate(4, (0.0, 1.0), 51, seed=0, device="cpu")
+    x = torch.from_numpy(ds["state"].transpose("trajectory", "time", "variable").values)
+    sc = Scaler(x.reshape(-1, 3).mean(0), x.reshape(-1, 3).std(0))
+    z, tau = sc.normalise(x), torch.linspace(0, 1, 51, dtype=torch.float64)
+
+    def build() -> warp_phys.WARP:  # a fresh fit cache each: the GPU run fits on the GPU
+        return warp_phys.WARP(3, width=16, depth=2, prior=priors.get("quadratic"), transition_input="lstsq",
+                              bind_context=BindContext(3, 0.02, 1.0, sc, None), parameter_fit=True,
+                              output_clip=5.0, seed=0).double()
+
+    ref = build().forecast(z[:, :30], tau).mean
+    gpu = build().to("cuda").forecast(z[:, :30].cuda(), tau.cuda()).mean.cpu()
+    torch.testing.assert_close(gpu, ref, rtol=1e-6, atol=1e-8)
+
+
 def test_taylor_green_on_cuda_matches_cpu():
     ns = systems.get("navier_stokes_2d", forcing="taylor_green")
     kw = dict(t_span=(0.0, 1.0), n_steps=5, grid=32, seed=0, params=None)

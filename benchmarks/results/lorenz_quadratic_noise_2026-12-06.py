@@ -8,7 +8,8 @@ noisy validation part). Rows: "fit" = the quadratic field fitted to each noisy c
 squares, integrated by RK4 (no learning); "fit+correction" = WARP, prior="quadratic",
 transition_input="lstsq", parameter_fit=True, BUDGET s. Both clamp every predicted state to
 +-CLIP normalised units (WARP's output_clip; a quadratic field fitted to noisy data can blow up
-in finite time). argv: level budget clip"""
+in finite time). Optional JSON of extra reconstruct keywords (e.g. a forecast loss that trains the
+gated correction: without one the gate gets no gradient). argv: level budget clip [extra]"""
 import json, sys, time, warnings
 import numpy as np, torch
 import warp_phys
@@ -19,6 +20,7 @@ from warp_phys.priors import rk4_step
 from warp_phys.priors.parameter_fit import fit_raw
 from warp_phys.transition_inputs import library
 level, budget, clip = float(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+extra = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 t0 = time.perf_counter()
 system = systems.get("lorenz")
 sp = system_splits(system, system.protocol("default") if hasattr(system, "protocol") else None, sampled=True, seed=0,
@@ -49,11 +51,11 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", RuntimeWarning)
     rec = warp_phys.reconstruct(data=noisy_train, time=t, context=C, prior="quadratic", transition_input="lstsq",
                                 parameter_fit=True, output_clip=clip, epochs=100000, patience=1000, max_time=budget, seed=0,
-                                device="cpu", progress=False)
+                                device="cpu", progress=False, **extra)
 out = rec.forecast(noisy_test, time=t, context=C)
 pred = out["prediction_mean"].transpose("trajectory", "time", "variable").values
 h = rec.history
-row_model = dict(level=level, clip=clip, variant="fit+correction", budget=budget, **score(pred), val=float(h.best_score),
+row_model = dict(level=level, clip=clip, extra=extra, variant="fit+correction", budget=budget, **score(pred), val=float(h.best_score),
                  epochs=h.epochs_run, best_epoch=h.best_epoch, stop=h.stop_reason)
 # the fit alone, in float64, with the run's scaler and bound prior
 prior = rec.model.prior

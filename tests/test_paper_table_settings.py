@@ -44,10 +44,28 @@ def test_setting_builds_its_model(scale, dataset, model):
                  progress=False, seq2seq=spec.get("task") == "segment_repeat")  # the Trainer's checks
     if spec.get("task") == "segment_repeat":  # reads inputs, scored on targets: teacher forced only
         assert recipe.p_force == 1.0 and recipe.feedback_passes is None and recipe.feedback_noise == 0.0
+    if model == "warp_quadratic":
+        assert built.prior.name == "quadratic" and built.config["output_clip"] == PT.QUADRATIC["output_clip"]
     if model == "warp_prior":
         assert built.prior.name == spec["prior"]
         if spec["prior"] == "grey_box":
             assert built.config["transition_options"] == PT.MEMORY_OPTIONS
+
+
+@pytest.mark.parametrize("scale", list(PT.SETTINGS))
+def test_the_quadratic_row_is_the_grey_box_row_with_the_quadratic_prior(scale):
+    """warp_quadratic: every setting of the grey box's row except its grey-box option (margin),
+    plus QUADRATIC; only where a context of 2+ steps is fitted (not Sine, not the segment task);
+    left out of the default models at small scale only (its 30-minute budget)."""
+    for dataset in ("msd", "msd_zero", "lv"):
+        name, prior, opts = PT.model_call(scale, dataset, "warp_quadratic")
+        _, grey_prior, grey = PT.model_call(scale, dataset, "warp_prior")
+        assert name == "warp" and prior == "quadratic" and grey_prior == "grey_box"
+        assert opts == {k: v for k, v in grey.items() if k != "prior_options"} | PT.QUADRATIC
+        assert PT.applicable(dataset, "warp_quadratic")
+    assert not PT.applicable("sine", "warp_quadratic") and not PT.applicable("lv_segment", "warp_quadratic")
+    assert ("warp_quadratic" in PT.default_models(scale)) == (scale != "small")
+    assert set(PT.default_models(scale)) | {"warp_quadratic"} == set(PT.MODELS)
 
 
 def test_budget_option_sets_one_equal_budget_for_every_learned_model(monkeypatch):
@@ -106,15 +124,15 @@ def test_large_scales_give_warp_the_moments_and_nothing_else(scale):
         for m in PT.MODELS:
             if PT.applicable(dataset, m):
                 got = PT.model_call(scale, dataset, m)[2].get("transition_input")
-                want = ("lstsq" if m == "warp_prior" else "moments") \
-                    if m in ("warp", "warp_prior") else None
+                want = ("lstsq" if m in ("warp_prior", "warp_quadratic") else "moments") \
+                    if m in ("warp", "warp_prior", "warp_quadratic") else None
                 assert got == want, (dataset, m)
         grey = PT.model_call(scale, dataset, "warp_prior")[2]
         want_horizon = PT.GREY_HORIZON[dataset] if scale == "medium" else None
         assert grey.get("forecast_horizon") == want_horizon, (scale, dataset)
         # the grey box's input is the only difference between the per-dataset tables and the default
         for m in PT.MODELS:
-            if PT.applicable(dataset, m) and m != "warp_prior":
+            if PT.applicable(dataset, m) and m not in ("warp_prior", "warp_quadratic"):
                 assert PT.settings(scale, dataset, m) == {**PT.SETTINGS[scale]["_default"][m],
                                                           **PT.SIZES[scale][dataset]}, (dataset, m)
     for dataset, m in (("lv_segment", "warp"), ("sine", "warp"), ("sine", "warp_prior")):

@@ -65,6 +65,27 @@ def test_diverging_fit_with_recovery_lowers_the_lr_then_raises():
             trainer.fit(model, x, tau, x[:6])
 
 
+def test_a_failed_run_from_a_fitted_field_says_to_bound_the_outputs_first():
+    """With parameter_fit the forecast starts from each context's fitted field, which can blow up
+    whatever the learning rate: the message says so (and only then)."""
+    from warp_phys import priors
+    from warp_phys.priors import BindContext
+    from warp_phys.scaling import Scaler
+
+    x, tau = waves(24)
+    ctx = BindContext(2, float(tau[1] - tau[0]), 1.0, Scaler.identity(2), None)
+    messages = {}
+    for fit in (True, False):
+        model = WARP(2, width=8, depth=1, prior=priors.get("quadratic"), bind_context=ctx, parameter_fit=fit, seed=0)
+        trainer = Trainer(epochs=2, batch_size=8, lr=3e-3, seed=1, val_n_ctx=10, **QUIET)
+        trainer.evaluate = lambda *a, **k: math.nan  # the validation forecast never finite
+        with pytest.warns(RuntimeWarning), pytest.raises(TrainingFailedError) as caught:
+            trainer.fit(model, x, tau, x[:6])
+        messages[fit] = str(caught.value)
+    assert "With parameter_fit" in messages[True] and "output_clip=, e.g. 5" in messages[True]
+    assert "With parameter_fit" not in messages[False] and "output_clip" in messages[False]
+
+
 class _NaNModel(WARP):
     """WARP whose training forward always predicts NaN."""
 

@@ -374,5 +374,7 @@ class Trainer:
         if history.status == "failed":
             raise TrainingFailedError(failure_message(history, lr=self.lr, last_lr=opt.param_groups[0]["lr"],
                                                       epochs=self.epochs, grad_clip=self.grad_clip,
-                                                      validated=x_val is not None), history)
+                                                      validated=x_val is not None,
+                                                      held_fit=any(getattr(m, "parameter_fit", False) is True
+                                                                   for m in model.modules())), history)
         return history

@@ -246,14 +246,20 @@ def check_streamed(trainer: Any, x_train: Any, y_train: Any, y_val: Any) -> None
 
 
 def failure_message(history: Any, *, lr: float, last_lr: float, epochs: int, grad_clip: float | None,
-                    validated: bool) -> str:
-    """The message of `TrainingFailedError`: what failed, the lr and epochs run, and the fix."""
+                    validated: bool, held_fit: bool = False) -> str:
+    """The message of `TrainingFailedError`: what failed, the lr and epochs run, and the fix.
+    ``held_fit``: the model's forecasts start from a least-squares fit to each context
+    (``parameter_fit``), which can itself blow up whatever the learning rate: said first."""
     what = "validation" if validated else "training"
     lowered = f", lr lowered to {last_lr:.3g} by {history.recoveries} recoveries" if history.recoveries else ""
     clip = "grad_clip=1.0" if grad_clip is None else f"a smaller grad_clip (now {grad_clip:g})"
+    fit = ("With parameter_fit every forecast starts from the field fitted to its context: a fitted field that "
+           "blows up (e.g. the quadratic prior on a noisy or short context) gives a non-finite validation "
+           "forecast whatever the learning rate, so first bound the outputs (output_clip=, e.g. 5). "
+           if held_fit and validated else "")
     return (f"training failed: no epoch gave a finite {what} loss at lr={lr:g} ({len(history.non_finite)} "
             f"non-finite epoch attempt(s){lowered}, {history.epochs_run} of epochs={epochs} completed, stopped "
-            f"by {history.stop_reason}); the model would be its untrained initial state. "
+            f"by {history.stop_reason}); the model would be its untrained initial state. {fit}"
             f"Fix: lower the learning rate (e.g. lr={lr / 10:g}), use {clip}, or bound the model's outputs "
             "(WARP(output_clip=...))")
 

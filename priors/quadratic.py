@@ -14,8 +14,9 @@ and with ``parameter_fit=True`` they start from the least-squares fit of the fie
 With the default ``gain`` (1 / AREA_SCALE) the raw outputs are in the units of the coefficients
 that the ``"lstsq"`` transition input reads (`warp_phys.transition_inputs`: c = AREA_SCALE dt W),
 so a root network that emits the running fit needs the identity map of what the weights read.
-A quadratic field can blow up in finite time (e.g. one fitted to a noisy context), so a forecast
-far past the context wants WARP's ``output_clip``, which keeps every predicted state finite.
+A quadratic field can blow up in finite time (e.g. one fitted to a noisy context: its many free
+coefficients pick up spurious terms, so this prior wants clean contexts), so a forecast far past
+the context wants WARP's ``output_clip``, which keeps every predicted state finite.
 Shapes: raw (..., L d) in (term, variable) order; tau (..., 1); z_prev (..., d); returns (..., d).
 """
 from __future__ import annotations

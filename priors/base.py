@@ -54,7 +54,7 @@ class Prior(nn.Module):
     # The raw outputs can be fitted to a context by least squares (``parameter_fit``): decode
     # depends on raw through a small set of constant quantities (physical parameters, coefficients).
     fittable: ClassVar[bool] = False
-    fit_iterations: ClassVar[int] = 30  # Levenberg-Marquardt steps of that fit
+    fit_iterations: int = 30  # Levenberg-Marquardt steps of that fit (a prior may make it an option)
 
     def initial_raw(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """Where the least-squares fit to x (B, T, d) at times tau (T,) starts: raw (B, n_outputs),

@@ -43,7 +43,9 @@ class QuadraticField(Prior):
 
     Options: ``gain`` (W = gain raw / dt; default 1 / AREA_SCALE = 0.1, so raw = 1 on the constant
     term moves the state by about 0.1 normalised units per step, as the increment prior does),
-    ``substeps`` (RK4 sub-steps per sampling interval).
+    ``substeps`` (RK4 sub-steps per sampling interval), ``fit_iterations`` (with ``parameter_fit``:
+    the Levenberg-Marquardt steps of the one-step RK4 fit that refine the closed-form Simpson fit,
+    `initial_raw`; 0 keeps the Simpson fit, which is the more robust of the two on noisy contexts).
     """
 
     name = "quadratic"
@@ -51,17 +53,17 @@ class QuadraticField(Prior):
     uses_previous_state = True
     time_invariant = True  # one trajectory, one vector field
     fittable = True
-    #: The fit starts from the closed-form Simpson fit (`initial_raw`), close to the optimum.
-    fit_iterations = 5
 
-    def __init__(self, gain: float = 1.0 / AREA_SCALE, substeps: int = 1) -> None:
+    def __init__(self, gain: float = 1.0 / AREA_SCALE, substeps: int = 1, fit_iterations: int = 5) -> None:
         super().__init__()
         if not (isinstance(gain, (int, float)) and not isinstance(gain, bool) and math.isfinite(gain) and gain > 0):
             raise ValueError(f"quadratic: gain must be a positive number, got {gain!r}")
         if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
             raise ValueError(f"quadratic: substeps must be an integer >= 1, got {substeps!r}")
-        self.gain, self.substeps = float(gain), substeps
-        self.options = {"gain": self.gain, "substeps": substeps}
+        if isinstance(fit_iterations, bool) or not isinstance(fit_iterations, int) or fit_iterations < 0:
+            raise ValueError(f"quadratic: fit_iterations must be an integer >= 0, got {fit_iterations!r}")
+        self.gain, self.substeps, self.fit_iterations = float(gain), substeps, fit_iterations
+        self.options = {"gain": self.gain, "substeps": substeps, "fit_iterations": fit_iterations}
         self.terms: list[str] = []  # names of the L terms, set at bind
 
     def bind(self, ctx: BindContext) -> None:

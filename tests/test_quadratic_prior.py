@@ -79,6 +79,10 @@ def test_the_closed_form_start_reads_each_trajectorys_field_and_the_fit_improves
         # matches RK4 with the true field to its own O(dt^4) bias, well below 1 % of the largest term
         assert (start[i] - truth).abs().max() < 1e-2 * scale
         assert (fitted[i] - truth).abs().max() < 1e-2 * scale
+    # fit_iterations=0 keeps the closed-form start exactly
+    closed = priors.get("quadratic", fit_iterations=0)
+    closed.bind(prior.ctx)
+    torch.testing.assert_close(fit_raw(closed, z[:, :101], tau[:101]), start, rtol=0, atol=0)
     cost_start = _cost(prior, start, z[:, :101], tau[:101])[1]
     cost_fit = _cost(prior, fitted, z[:, :101], tau[:101])[1]
     assert bool((cost_fit <= cost_start).all()) and bool((cost_fit < 0.5 * cost_start).any())
@@ -97,10 +101,12 @@ def test_interpret_names_every_coefficient_in_time_units(lorenz):
 
 def test_options_rebuild_and_bad_settings_are_refused(lorenz):
     *_, prior = lorenz
-    q = priors.get("quadratic", **json.loads(json.dumps(priors.get("quadratic", gain=0.5, substeps=2).options)))
-    assert q.options == {"gain": 0.5, "substeps": 2}
+    q = priors.get("quadratic", **json.loads(json.dumps(priors.get("quadratic", gain=0.5, substeps=2,
+                                                                   fit_iterations=0).options)))
+    assert q.options == {"gain": 0.5, "substeps": 2, "fit_iterations": 0} and q.fit_iterations == 0
     assert "quadratic" in priors.available()
-    for bad in (dict(gain=0.0), dict(gain=float("nan")), dict(gain=True), dict(substeps=0), dict(substeps=1.5)):
+    for bad in (dict(gain=0.0), dict(gain=float("nan")), dict(gain=True), dict(substeps=0), dict(substeps=1.5),
+                dict(fit_iterations=-1), dict(fit_iterations=2.0)):
         with pytest.raises(ValueError, match="quadratic"):
             priors.get("quadratic", **bad)
     with pytest.raises(ValueError, match="30 raw outputs"):

@@ -166,7 +166,7 @@ assert generic.metrics["mse"] < grey.metrics["mse"] / 100  # far below the grey 
 # equations themselves and far below what the network reads alone: on noiseless data both are
 # least-squares fits. It is not as good: the quadratic prior fits more coefficients (12 for two
 # variables against the grey box's two ratios), so each carries more error, and noise is its
-# weak point: with 1 % observation noise on this spring's contexts its forecasts run away (the
+# weak point: with 1 % observation noise on the contexts of the paper's spring data its forecasts run away (the
 # README's paper-table section measures it), where the grey box's structure keeps the fit sound.
 # A field fitted to noisy data can blow up in finite time: pass `output_clip` for long forecasts.
 

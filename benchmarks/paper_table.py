@@ -1,6 +1,7 @@
 """The WARP paper's dynamics table (Nzoyem et al., arXiv 2506.01153) in one command.
 
     python benchmarks/paper_table.py --scale small            # 2-core CPU, < 30 min
+    python benchmarks/paper_table.py --scale medium --jobs 2  # 2-core CPU, < 3 h (two runs at once)
     python benchmarks/paper_table.py --scale full --device auto --out results.json   # GPU
 
 Datasets (the systems' paper protocols; t in [0, 1], RK45; test sets out of distribution):
@@ -570,24 +571,109 @@ def progress_line(dataset: str, seed: int, model: str, row: dict) -> str:
 
 
 def append_finished(path: Path, row: dict) -> None:
-    """Append one finished run to the ``--resume`` file and flush it to disk."""
+    """Append one finished run to the ``--resume`` file and flush it to disk (under an exclusive
+    lock: the jobs of a ``--jobs`` run append to the same file)."""
+    import fcntl
+
     with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
         fh.write(json.dumps(row, default=str) + "\n")
         fh.flush()
         os.fsync(fh.fileno())
 
 
+def _to_do(scale: str, dataset: str, seed: int, models: list[str],
+           done: dict[tuple[str, int, str], dict]) -> list[str]:
+    return [m for m in models if applicable(dataset, m) and (dataset, seed, m) not in done]
+
+
+def _group_budget(scale: str, dataset: str, models: list[str]) -> float:
+    return sum(float(settings(scale, dataset, m).get("max_time") or 0.0) for m in models)
+
+
 def estimate(scale: str, datasets: list[str], seeds: list[int], models: list[str],
-             done: dict[tuple[str, int, str], dict]) -> str:
+             done: dict[tuple[str, int, str], dict], jobs: int = 1) -> str:
     """A line with the run time to expect: the training budgets of the runs still to do (the
-    simulations and forecasts come on top)."""
-    todo = [(ds, s, m) for ds in datasets for s in seeds for m in models
-            if (ds, s, m) not in done and applicable(ds, m)]
-    budget = sum(float(settings(scale, ds, m).get("max_time") or 0.0) for ds, _, m in todo)
-    capped = all(settings(scale, ds, m).get("max_time") for ds, _, m in todo if m != "ode_fit")
-    return (f"Estimated run time: {len(todo)} runs to do ({len(done)} already finished); training budgets "
-            f"{budget / 3600:.2f} h{'' if capped else ' (some runs have no time cap: longer)'}, plus data "
-            f"generation and forecasts")
+    simulations and forecasts come on top), and with ``jobs`` > 1 the longest job's share when
+    the (dataset, seed) groups are dealt to the jobs longest first."""
+    groups = [(ds, s, _to_do(scale, ds, s, models, done)) for ds in datasets for s in seeds]
+    n_todo = sum(len(todo) for *_, todo in groups)
+    budgets = [_group_budget(scale, ds, todo) for ds, _, todo in groups]
+    capped = all(settings(scale, ds, m).get("max_time") for ds, _, todo in groups for m in todo if m != "ode_fit")
+    line = (f"Estimated run time: {n_todo} runs to do ({len(done)} already finished); training budgets "
+            f"{sum(budgets) / 3600:.2f} h")
+    if jobs > 1:
+        line += f" in all, {max(_deal(budgets, jobs)) / 3600:.2f} h for the longest of {jobs} parallel jobs"
+    return (line + f"{'' if capped else ' (some runs have no time cap: longer)'}, plus data generation and "
+            "forecasts")
+
+
+def _deal(costs: list[float], jobs: int) -> list[float]:
+    """Each job's total when ``costs`` are dealt longest first to the least loaded job (the
+    order in which a process pool that takes the next task when free runs them)."""
+    loads = [0.0] * jobs
+    for c in sorted(costs, reverse=True):
+        loads[loads.index(min(loads))] += c
+    return loads
+
+
+# ---------------------------------------------------------------------------------------------
+# running: one (dataset, seed) group at a time, in this process or in a pool of processes
+# ---------------------------------------------------------------------------------------------
+def run_group(dataset: str, seed: int, models: list[str], scale: str, device: str,
+              done: dict[tuple[str, int, str], dict], resume: Path | None) -> list[dict]:
+    """Every applicable model of one (dataset, seed): the data are simulated once (only if a run
+    is left to do) and shared; finished runs come from ``done``; each new run is appended to
+    ``resume`` as it ends. A failing model gives an error row and does not stop the others."""
+    n_train = int(dataset.split(":")[1]) if ":" in dataset else None
+    rows, splits = [], None
+    for m in models:
+        if not applicable(dataset, m):
+            continue
+        if (dataset, seed, m) in done:
+            rows.append(done[(dataset, seed, m)])
+            print(f"  [{dataset} seed {seed} {m}] from {resume}", flush=True)
+            continue
+        try:
+            if splits is None:
+                splits = simulate_dataset(dataset, seed, scale, n_train)
+            runner = run_segment if DATASETS[dataset.split(":")[0]].get("task") == "segment_repeat" else run_one
+            row = runner(dataset, m, seed, scale, device, n_train, splits=splits)
+        except Exception as err:  # a failing model must not hide the rest of the table
+            row = {"dataset": dataset, "model": m, "seed": seed, "error": repr(err)}
+            print(f"  [{dataset} seed {seed} {m}] FAILED: {err!r}", flush=True)
+        else:
+            print(progress_line(dataset, seed, m, row), flush=True)
+        rows.append(row)
+        if resume is not None and "error" not in row:
+            append_finished(resume, row)
+    return rows
+
+
+def _init_job(budget_s: dict[str, float], threads: int) -> None:
+    """A pool process: the parent's budgets (``--budget``) and its share of the CPU threads."""
+    BUDGET_S.update(budget_s)
+    torch.set_num_threads(threads)
+
+
+def run_groups(groups: list[tuple[str, int]], models: list[str], scale: str, device: str,
+               done: dict[tuple[str, int, str], dict], resume: Path | None, jobs: int = 1) -> list[dict]:
+    """Every group's rows, in the order of ``groups`` and ``models`` whatever ``jobs`` is. With
+    ``jobs`` > 1 the groups run in that many processes at once (longest budget first), each with
+    ``torch.get_num_threads() // jobs`` threads (at least one), so each run has its own cores for
+    its wall-clock budget; ``jobs`` = 1 runs them here, one after the other."""
+    if jobs <= 1:
+        return [row for ds, seed in groups for row in run_group(ds, seed, models, scale, device, done, resume)]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    order = sorted(range(len(groups)), key=lambda i: -_group_budget(scale, groups[i][0],
+                                                                      _to_do(scale, *groups[i], models, done)))
+    threads = max(1, torch.get_num_threads() // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_job,
+                             initargs=(dict(BUDGET_S), threads)) as pool:
+        futures = {i: pool.submit(run_group, *groups[i], models, scale, device, done, resume) for i in order}
+        return [row for i in range(len(groups)) for row in futures[i].result()]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -643,6 +729,8 @@ def header(args, device, datasets: list[str], models: list[str]) -> str:
     lines = ["# WARP paper dynamics table (warp_phys benchmarks/paper_table.py)", "",
              format_machine(machine_info(device)),
              f"- scale: {args.scale}; seeds: {args.seeds}; datasets: {datasets}; models: {models}",
+             f"- jobs: {args.jobs}" + (f" processes at once, {max(1, torch.get_num_threads() // args.jobs)} torch "
+                                       "thread(s) each" if args.jobs > 1 else " (one run after the other)"),
              "- command: python " + " ".join(sys.argv), "", "Sizes and settings (reconstruct options):"]
     for ds in datasets:
         base = ds.split(":")[0]
@@ -672,7 +760,7 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--scale", choices=("tiny", "small", "medium", "full"), default="small",
                    help="small: 2-core CPU, < 30 min; medium: the paper's training sizes, equal 150 s budgets, "
-                        "2-core CPU, < 3 h; full: a GPU, 30 min per model; tiny: the tests' smoke run")
+                        "2-core CPU with --jobs 2, < 3 h; full: a GPU, 30 min per model; tiny: the tests' smoke run")
     p.add_argument("--device", default="auto")
     p.add_argument("--seeds", type=int, nargs="+", default=None,
                    help="default: 0 1 at --scale small and medium (their 30-minute and 3-hour budgets), "
@@ -695,8 +783,14 @@ def main(argv: list[str] | None = None) -> dict:
                    help="a JSON-lines file of finished runs: each run is appended when it ends, and runs "
                         "already in it are not run again (default at medium/full scale: "
                         "paper_table_<scale>.jsonl in the working directory)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="run the (dataset, seed) groups in this many processes at once, each with its share of "
+                        "the CPU threads (e.g. 2 on a 2-core CPU: one core and one torch thread per run, as in the "
+                        "README's medium runs); CPU only, since runs sharing one GPU would not get equal budgets")
     args = p.parse_args(argv)
 
+    if args.jobs < 1:
+        p.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.budget is not None:
         if args.scale not in BUDGET_S or not args.budget > 0:
             p.error(f"--budget needs --scale medium or full and a positive number of seconds, got "
@@ -705,6 +799,9 @@ def main(argv: list[str] | None = None) -> dict:
     if args.seeds is None:
         args.seeds = [0, 1] if args.scale in ("small", "medium") else [0, 1, 2]
     device = resolve_device(args.device)
+    if args.jobs > 1 and device.type != "cpu":
+        p.error(f"--jobs {args.jobs} runs several trainings at once: on the one {device.type} device they "
+                "would share it and no longer train at equal budget; use --jobs 1 there")
     datasets: list[str] = []
     for ds in args.datasets:
         if ds == "sine":
@@ -716,35 +813,12 @@ def main(argv: list[str] | None = None) -> dict:
         args.resume = Path(f"paper_table_{args.scale}.jsonl")
     print(header(args, device, datasets, models), flush=True)
     done = {k: r for k, r in load_finished(args.resume).items() if same_settings(r, args.scale)}
-    print(estimate(args.scale, datasets, args.seeds, models, done), flush=True)
+    print(estimate(args.scale, datasets, args.seeds, models, done, args.jobs), flush=True)
     print("", flush=True)
 
     t_start = time.perf_counter()
-    rows: list[dict] = []
-    for ds in datasets:
-        n_train = int(ds.split(":")[1]) if ":" in ds else None
-        for seed in args.seeds:
-            splits = None
-            for m in models:
-                if not applicable(ds, m):
-                    continue
-                if (ds, seed, m) in done:
-                    rows.append(done[(ds, seed, m)])
-                    print(f"  [{ds} seed {seed} {m}] from {args.resume}", flush=True)
-                    continue
-                try:
-                    if splits is None:
-                        splits = simulate_dataset(ds, seed, args.scale, n_train)
-                    runner = run_segment if DATASETS[ds.split(":")[0]].get("task") == "segment_repeat" else run_one
-                    row = runner(ds, m, seed, args.scale, str(device), n_train, splits=splits)
-                except Exception as err:  # a failing model must not hide the rest of the table
-                    row = {"dataset": ds, "model": m, "seed": seed, "error": repr(err)}
-                    print(f"  [{ds} seed {seed} {m}] FAILED: {err!r}", flush=True)
-                else:
-                    print(progress_line(ds, seed, m, row), flush=True)
-                rows.append(row)
-                if args.resume is not None and "error" not in row:
-                    append_finished(args.resume, row)
+    groups = [(ds, seed) for ds in datasets for seed in args.seeds]
+    rows = run_groups(groups, models, args.scale, str(device), done, args.resume, args.jobs)
     wall = time.perf_counter() - t_start
 
     print("\n## Test error (out-of-distribution test split, steps after the context, raw state; "

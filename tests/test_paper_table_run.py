@@ -44,3 +44,41 @@ def test_shared_splits_are_what_reconstruct_simulates():
     assert set(splits.tests) == set(rec.datasets)
     for name, ds in splits.tests.items():
         assert (ds["state"].values == rec.datasets[name]["state"].values).all()
+
+
+@pytest.mark.slow
+def test_parallel_jobs_give_the_sequential_rows_in_the_same_order(tmp_path):
+    """--jobs 2 runs the (dataset, seed) groups in two processes; the table's rows and the
+    resume file hold the same runs as one process gives (tiny scale: epoch-capped, seeded)."""
+    args = [*ARGS[:-4], "--seeds", "0", "1", "--device", "cpu"]
+    one = PT.main([*args, "--resume", str(tmp_path / "one.jsonl")])
+    two = PT.main([*args, "--resume", str(tmp_path / "two.jsonl"), "--jobs", "2"])
+    key = [(r["dataset"], r["seed"], r["model"]) for r in one["rows"]]
+    assert key == [("msd", 0, "warp"), ("msd", 0, "gru"), ("msd", 1, "warp"), ("msd", 1, "gru")]
+    assert [(r["dataset"], r["seed"], r["model"]) for r in two["rows"]] == key
+    for a, b in zip(one["rows"], two["rows"]):  # one torch thread per job here: summation order may differ
+        assert b["mse"] == pytest.approx(a["mse"], rel=1e-4)
+    written = [json.loads(x) for x in (tmp_path / "two.jsonl").read_text().splitlines()]
+    assert sorted((r["seed"], r["model"]) for r in written) == sorted((s, m) for _, s, m in key)
+
+
+def test_estimate_deals_groups_longest_first_to_the_jobs():
+    # MSD: 7 learned models x 150 s per seed; Sine: 6 (no quadratic prior). Two jobs take one
+    # MSD and one Sine seed each: 1050 + 900 s.
+    models = PT.default_models("medium")
+    line = PT.estimate("medium", ["msd", "sine"], [0, 1], models, {}, jobs=2)
+    assert f"training budgets {2 * (1050 + 900) / 3600:.2f} h in all" in line
+    assert f"{(1050 + 900) / 3600:.2f} h for the longest of 2 parallel jobs" in line
+    assert PT._deal([5.0, 4.0, 3.0, 3.0, 3.0], 2) == [5.0 + 3.0, 4.0 + 3.0 + 3.0]
+
+
+def test_jobs_refused_on_a_gpu_and_below_one(monkeypatch, capsys):
+    with pytest.raises(SystemExit):
+        PT.main([*ARGS, "--jobs", "0"])
+    assert "--jobs must be at least 1" in capsys.readouterr().err
+    import torch
+
+    monkeypatch.setattr(PT, "resolve_device", lambda _: torch.device("cuda"))  # no GPU needed to refuse
+    with pytest.raises(SystemExit):
+        PT.main([*ARGS, "--jobs", "2"])
+    assert "no longer train at equal budget" in capsys.readouterr().err

@@ -187,6 +187,8 @@ SMALL: dict[str, dict[str, dict[str, Any]]] = {
 #: The wall-clock training budget (seconds) of every learned model, per dataset and seed, at
 #: the scales that compare models at equal budget.
 BUDGET_S = {"medium": 150.0, "full": 1800.0}
+#: reconstruct() options that every run of this invocation adds (``--observation-noise``).
+RUN_OPTIONS: dict[str, Any] = {}
 
 
 def _equal_budget(budget: float, *, batch_size: int, width: int, depth: int, hidden: int, lr: float,
@@ -297,7 +299,7 @@ def settings(scale: str, dataset: str, model: str) -> dict[str, Any]:
     opts.update(SIZES[scale][base])
     if scale in BUDGET_S and "max_time" in opts:  # --budget may have changed the equal budget
         opts["max_time"] = BUDGET_S[scale]
-    return opts
+    return opts | RUN_OPTIONS
 
 
 def model_call(scale: str, dataset: str, model: str) -> tuple[str, str | None, dict[str, Any]]:
@@ -434,7 +436,7 @@ def simulate_dataset(dataset: str, seed: int, scale: str, n_train: int | None = 
     sizes = dict(SIZES[scale][dataset.split(":")[0]], **({"n_train": n_train} if n_train is not None else {}))
     system = systems.get(spec["system"])
     recipe, proto, _ = plan_system(system, model="persistence", prior=None, protocol=spec["protocol"], seed=seed,
-                                   options=dict(sizes, context=spec["context"]))
+                                   options=dict(sizes, context=spec["context"], **RUN_OPTIONS))
     return simulate_system(system, recipe, proto, seed)
 
 
@@ -650,9 +652,11 @@ def run_group(dataset: str, seed: int, models: list[str], scale: str, device: st
     return rows
 
 
-def _init_job(budget_s: dict[str, float], threads: int) -> None:
-    """A pool process: the parent's budgets (``--budget``) and its share of the CPU threads."""
+def _init_job(budget_s: dict[str, float], run_options: dict[str, Any], threads: int) -> None:
+    """A pool process: the parent's budgets (``--budget``), its options for every run
+    (``--observation-noise``) and its share of the CPU threads."""
     BUDGET_S.update(budget_s)
+    RUN_OPTIONS.update(run_options)
     torch.set_num_threads(threads)
 
 
@@ -671,7 +675,7 @@ def run_groups(groups: list[tuple[str, int]], models: list[str], scale: str, dev
                                                                       _to_do(scale, *groups[i], models, done)))
     threads = max(1, torch.get_num_threads() // jobs)
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_job,
-                             initargs=(dict(BUDGET_S), threads)) as pool:
+                             initargs=(dict(BUDGET_S), dict(RUN_OPTIONS), threads)) as pool:
         futures = {i: pool.submit(run_group, *groups[i], models, scale, device, done, resume) for i in order}
         return [row for i in range(len(groups)) for row in futures[i].result()]
 
@@ -729,6 +733,9 @@ def header(args, device, datasets: list[str], models: list[str]) -> str:
     lines = ["# WARP paper dynamics table (warp_phys benchmarks/paper_table.py)", "",
              format_machine(machine_info(device)),
              f"- scale: {args.scale}; seeds: {args.seeds}; datasets: {datasets}; models: {models}",
+             *([f"- observation noise: {RUN_OPTIONS['observation_noise']:g} x each variable's std on the "
+                "training/validation steps and the test contexts (the scored future clean)"]
+               if RUN_OPTIONS.get("observation_noise") else []),
              f"- jobs: {args.jobs}" + (f" processes at once, {max(1, torch.get_num_threads() // args.jobs)} torch "
                                        "thread(s) each" if args.jobs > 1 else " (one run after the other)"),
              "- command: python " + " ".join(sys.argv), "", "Sizes and settings (reconstruct options):"]
@@ -787,8 +794,19 @@ def main(argv: list[str] | None = None) -> dict:
                    help="run the (dataset, seed) groups in this many processes at once, each with its share of "
                         "the CPU threads (e.g. 2 on a 2-core CPU: one core and one torch thread per run, as in the "
                         "README's medium runs); CPU only, since runs sharing one GPU would not get equal budgets")
+    p.add_argument("--observation-noise", type=float, default=0.0, metavar="LEVEL",
+                   help="the data are noisy observations: Gaussian noise of LEVEL x each variable's std (over the "
+                        "training split) on every training and validation step and on the test contexts; the "
+                        "scored future stays clean (reconstruct's observation_noise; not for lv_segment)")
     args = p.parse_args(argv)
 
+    RUN_OPTIONS.clear()
+    if not args.observation_noise >= 0:
+        p.error(f"--observation-noise must be >= 0, got {args.observation_noise}")
+    if args.observation_noise > 0:
+        if "lv_segment" in args.datasets:
+            p.error("--observation-noise applies to the forecasting datasets; leave out lv_segment (--datasets)")
+        RUN_OPTIONS["observation_noise"] = args.observation_noise
     if args.jobs < 1:
         p.error(f"--jobs must be at least 1, got {args.jobs}")
     if args.budget is not None:

@@ -8,6 +8,7 @@ from .base import System
 from .budget import DEFAULT_MAX_STEPS, SimulationError, SolverBudgetError
 from .dataset import build_dataset, ds_params_tensor, trajectories_to_tensor
 from .lorenz import Lorenz63, Lorenz96
+from .observation import observation_scale, observe
 from .oscillators import Duffing, MassSpringDamper, VanDerPol
 from .pendulums import DoublePendulum, Pendulum
 from .population import LotkaVolterra
@@ -24,4 +25,5 @@ __all__ = [
     "Lorenz63", "Lorenz96", "Pendulum", "DoublePendulum", "MassSpringDamper", "LotkaVolterra",
     "VanDerPol", "Duffing", "Sine",
     "TASKS", "SegmentTask", "segment_repeat", "minmax_bounds", "minmax_scale",
+    "observe", "observation_scale",
 ]

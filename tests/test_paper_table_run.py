@@ -82,3 +82,23 @@ def test_jobs_refused_on_a_gpu_and_below_one(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         PT.main([*ARGS, "--jobs", "2"])
     assert "no longer train at equal budget" in capsys.readouterr().err
+
+
+def test_observation_noise_reaches_data_and_settings_and_is_not_resumed_from_clean_runs(tmp_path, monkeypatch,
+                                                                                        capsys):
+    monkeypatch.setattr(PT, "RUN_OPTIONS", {})  # main() sets the module's options for its runs
+    resume = tmp_path / "runs.jsonl"
+    args = ["--scale", "tiny", "--datasets", "msd", "--models", "ode_fit", "--seeds", "0", "--device", "cpu",
+            "--resume", str(resume)]
+    clean = PT.main(args)
+    noisy = PT.main([*args, "--observation-noise", "0.05"])
+    out = capsys.readouterr().out
+    assert "Estimated run time: 1 runs to do (0 already finished)" in out.split("observation noise")[-1]
+    assert noisy["rows"][0]["settings"]["observation_noise"] == 0.05
+    assert "observation_noise" not in clean["rows"][0]["settings"]
+    # the same test trajectories, whose contexts are now noisy: a least-squares fit of the known
+    # equations that was exact to solver precision is not any more
+    assert noisy["rows"][0]["mse"] > 100 * clean["rows"][0]["mse"]
+    with pytest.raises(SystemExit):
+        PT.main([*args, "--datasets", "lv_segment", "--observation-noise", "0.05"])
+    assert "leave out lv_segment" in capsys.readouterr().err

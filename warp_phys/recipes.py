@@ -103,6 +103,11 @@ class Recipe(TrainingRecipe):
     current parameter values; only the initial conditions vary). ``time_rescale``: (low, high)
     in (0, 1]: add ``time_rescale_copies`` time-rescaled copies of each training trajectory
     (systems whose family is closed under t -> a t: `warp_phys.systems.symmetries`); None: off.
+    ``observation_noise``: > 0 makes the simulated data noisy observations
+    (`warp_phys.systems.observe`): Gaussian noise of that fraction of each variable's std (over
+    the clean training split) on every step of the training and validation trajectories and on
+    the context steps of the test trajectories; the scored future stays the true state, so the
+    metrics measure how well the true motion is forecast from noisy measurements. 0: clean.
     """
 
     protocol: str = "default"
@@ -110,6 +115,7 @@ class Recipe(TrainingRecipe):
     data: Mapping[str, Any] = field(default_factory=dict)
     time_rescale: tuple[float, float] | None = None
     time_rescale_copies: int = 1
+    observation_noise: float = 0.0
 
 
 def recipe_fields() -> list[str]:

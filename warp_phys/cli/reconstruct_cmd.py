@@ -90,6 +90,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-horizon", type=int, default=None,
                    help="score the validation forecast over its first this many steps only (default: to the end); "
                         "for a chaotic system about two Lyapunov times")
+    p.add_argument("--observation-noise", type=float, default=None, metavar="LEVEL",
+                   help="a system only: the data are noisy observations, Gaussian noise of LEVEL x each variable's "
+                        "std on the training and validation trajectories and on the test contexts (the scored "
+                        "future stays clean), e.g. 0.01")
     p.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and training")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -115,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     resolve_device(args.device)
     options = {name: getattr(args, name) for name in ("max_time", "forecast_weight", "n_train", "batches_per_epoch",
                                                       "val_horizon", "transition_input", "ar_lags",
-                                                      "ar_gate", "parameter_fit", "context_scaling")
+                                                      "ar_gate", "parameter_fit", "context_scaling",
+                                                      "observation_noise")
                if getattr(args, name) is not None}
     t0 = time.perf_counter()
     common = dict(context=args.context, horizon=args.horizon, prior=args.prior, model=args.model, epochs=args.epochs,

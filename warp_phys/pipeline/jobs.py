@@ -40,7 +40,8 @@ _TRANSFORMED = ("; in the record's units, the fitted trend and season added back
 
 #: Options that describe simulated data: they do nothing for the user's own data.
 #: (``time_rescale`` is refused for user data by `StateEncoder`: they have no known symmetry.)
-SIMULATION_ONLY = tuple(sorted({*PROTOCOL_OPTIONS, "protocol", "parameters", "data"} - {"context"}))
+SIMULATION_ONLY = tuple(sorted({*PROTOCOL_OPTIONS, "protocol", "parameters", "data", "observation_noise"}
+                              - {"context"}))
 
 
 def resolve_prior(prior: Any, model: str, default: str | None) -> str | None:
@@ -142,6 +143,8 @@ def plan_system(system: Any, *, model: str, prior: Any = "auto", prior_options: 
     recipe, overrides, model_opts = split_options(recipe, options, model)
     if recipe.parameters not in ("sampled", "fixed"):
         raise InputError(f"parameters must be 'sampled' or 'fixed', got {recipe.parameters!r}")
+    recipe = recipe.replace(observation_noise=check_number(recipe.observation_noise, "observation_noise",
+                                                           minimum=0.0))
     proto = resolve_protocol(system, recipe, overrides)
     d = len(system.variable_names)
     n_traj = int(proto.n_train) + int(proto.resolved_n_val) + 2 * int(proto.n_test)
@@ -161,7 +164,8 @@ def simulate_system(system: Any, recipe: Recipe, proto: Any, seed: int) -> Split
     """The splits of an ODE-system run planned by `plan_system` (simulated here)."""
     return system_splits(system, proto, sampled=recipe.parameters == "sampled", seed=seed,
                          n_train=proto.n_train, n_val=proto.resolved_n_val, n_test=proto.n_test,
-                         t_span=tuple(proto.t_span), n_steps=int(proto.n_steps))
+                         t_span=tuple(proto.t_span), n_steps=int(proto.n_steps),
+                         observation_noise=recipe.observation_noise, n_ctx=int(proto.n_ctx))
 
 
 def system_job(system: Any, *, model: str, prior: Any, prior_options: Mapping | None, protocol: str | None,

@@ -53,11 +53,17 @@ def _distinct_test_distribution(system: Any, proto: Any, sampled: bool) -> bool:
     return bool(system.ic_test) and dict(system.ic_test) != dict(system.ic_train)
 
 
+#: Keeps the observation-noise seeds apart from the simulation seeds of the same run.
+NOISE_SALT = 4099
+
+
 def system_splits(system: Any, proto: Any, *, sampled: bool, seed: int, n_train: int, n_val: int,
-                  n_test: int, t_span: tuple[float, float], n_steps: int) -> Splits:
+                  n_test: int, t_span: tuple[float, float], n_steps: int, observation_noise: float = 0.0,
+                  n_ctx: int | None = None) -> Splits:
     """Simulate train, val (train distribution, own seed), test_id and test (OOD) sets of an
     ODE system on the protocol ``proto``'s grid. ``sampled``: parameters drawn per trajectory
-    from the protocol's ranges (else the system's values, initial conditions varied)."""
+    from the protocol's ranges (else the system's values, initial conditions varied).
+    ``observation_noise`` > 0: `with_observation_noise` on the result (``n_ctx``: the context)."""
     seed = check_seed(seed)
     kw = dict(t_span=t_span, n_steps=n_steps, protocol=proto, device="cpu")
 
@@ -79,7 +85,28 @@ def system_splits(system: Any, proto: Any, *, sampled: bool, seed: int, n_train:
         ds.attrs["split_description"] = (
             f"out of distribution: {what} from the protocol's test ranges"
             if name == "test" and "test_id" in tests else f"in distribution: {what} from the training ranges")
-    return Splits(train, val, tests)
+    splits = Splits(train, val, tests)
+    return with_observation_noise(splits, observation_noise, n_ctx, seed) if observation_noise else splits
+
+
+def with_observation_noise(splits: Splits, noise: float, n_ctx: int | None, seed: int) -> Splits:
+    """Simulated ``splits`` as noisy observations (`warp_phys.systems.observe`): Gaussian noise of
+    ``noise`` x each variable's std over the clean training split on every step of train and
+    val and on the first ``n_ctx`` steps of each test split (its scored future stays clean)."""
+    from warp_phys.systems import observation_scale, observe
+
+    if n_ctx is None:
+        raise InputError("observation noise on the test splits needs their context length n_ctx")
+    scale = observation_scale(splits.train)
+    seeds = [derive_seed(seed, k, salt=(NOISE_SALT,)) for k in range(2 + len(splits.tests))]
+    tests = {}
+    for k, (name, ds) in enumerate(splits.tests.items()):
+        tests[name] = observe(ds, noise, seed=seeds[2 + k], scale=scale, steps=n_ctx)
+        tests[name].attrs["split_description"] += (f"; observed with noise ({noise:g} x each variable's std) over "
+                                                   f"the {n_ctx}-step context, the scored future clean")
+    return Splits(observe(splits.train, noise, seed=seeds[0], scale=scale),
+                  observe(splits.val, noise, seed=seeds[1], scale=scale), tests,
+                  basis_data=splits.basis_data, extra=splits.extra)
 
 
 def user_splits(data: Any, time: Any, seed: int, variables: Sequence[str] | None = None) -> Splits:
@@ -140,4 +167,5 @@ def field_splits(system: Any, recipe: Any, seed: int, *, progress: bool = False,
     return Splits(out["train"], out["val"], {"test": out["test"]}, basis_data=runs_train)
 
 
-__all__ = ["Splits", "derive_seed", "field_splits", "series_splits", "system_splits", "user_splits"]
+__all__ = ["Splits", "derive_seed", "field_splits", "series_splits", "system_splits", "user_splits",
+           "with_observation_noise"]

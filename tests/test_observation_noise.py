@@ -94,6 +94,8 @@ def test_user_data_refuse_observation_noise():
                               progress=False)
     with pytest.raises(InputError, match="observation_noise"):
         warp_phys.reconstruct(system="msd", observation_noise=-1.0, model="persistence", progress=False)
+    with pytest.raises(InputError, match="observation_noise applies to ODE systems"):
+        warp_phys.reconstruct(system="burgers", observation_noise=0.01, model="persistence", progress=False)
 
 
 def test_cli_observation_noise_reaches_the_data(tmp_path):

@@ -331,6 +331,9 @@ def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Map
     if system_options is not None and not isinstance(system_options, Mapping):
         raise InputError(f"system_options must be a dict of the system's options, got {system_options!r}")
     system, recipe = resolve_field_system(name_or_system, system_options)
+    if "observation_noise" in options:
+        raise InputError("observation_noise applies to ODE systems (state(trajectory, time, variable)); field "
+                         "systems have no observation-noise option yet: drop it")
     protocol_like = sorted(set(options) & {"n_train", "n_val", "n_test", "t_span", "n_steps"})
     if protocol_like:
         raise InputError(f"{protocol_like}: n_train=, t_span= and the other protocol options apply to ODE systems; "

@@ -26,6 +26,14 @@ are skipped (they would exhaust a shared machine) and say so.
     python benchmarks/warp_step.py --quick      # MSD batch 64 + small dense, 1 timed step
     python benchmarks/warp_step.py              # everything
     python benchmarks/warp_step.py --only autoregressive   # the fast-autoregressive rows (MSD)
+    python benchmarks/warp_step.py --only forms    # the factored evaluation's two forms side by side
+
+``--only forms``: the same training step with the root network's basis terms added in the expand
+form everywhere (``factored_form="expand"``, the evaluation before the contract form existed) and
+in the default "auto" form (a layer that narrows contracts; warp_phys/root.py), on the MSD
+configuration above and on the medium paper table's black box (width 32, depth 2, subspace memory
+of rank 8 reading the running moments, the previous observation as input, batch 16), parallel and
+with one detached feedback pass (p_force 0.25, the table's objective).
 """
 from __future__ import annotations
 
@@ -42,6 +50,10 @@ from typing import Any
 MSD = {"name": "MSD", "d": 2, "T": 256, "width": 48, "depth": 3}
 LORENZ = {"name": "Lorenz", "d": 3, "T": 1000, "width": 48, "depth": 3}
 SMALL = {"name": "MSD small root", "d": 2, "T": 256, "width": 16, "depth": 2}
+#: The medium paper table's black box on MSD (benchmarks/paper_table.py), without its decoding prior.
+MEDIUM_BLACK_BOX = {"name": "MSD medium black box", "d": 2, "T": 256, "width": 32, "depth": 2,
+                    "warp_options": {"rank": 8, "transition_options": {"input_scale": 10.0},
+                                     "prev_obs_input": True, "transition_input": "moments"}}
 
 
 # ------------------------------------------------------------------------------------- worker
@@ -102,7 +114,9 @@ def run_case(case: dict[str, Any]) -> dict[str, Any]:
     gen = torch.Generator().manual_seed(0)
     if case["model"] == "warp":
         model = WARP(case["d"], width=case["width"], depth=case["depth"], transition=case["transition"],
-                     evaluation=case["evaluation"], max_dense_params=100_000, seed=0).to(dev)
+                     evaluation=case["evaluation"], max_dense_params=100_000, seed=0,
+                     **case.get("warp_options", {})).to(dev)
+        model.root.factored_form = case.get("form", "auto")
         params = list(model.parameters())
 
         options = case.get("forward", {})  # feedback_passes, detach_feedback
@@ -161,6 +175,8 @@ def build_cases(args: argparse.Namespace) -> list[dict[str, Any]]:
     common = {"threads": args.threads, "device": args.device, "steps": args.steps}
     if args.only == "autoregressive":
         return autoregressive_cases(common, [64] if args.quick else [64, 256])
+    if args.only == "forms":
+        return form_cases(common)
     cases = []
     configs = [(MSD, [64] if args.quick else [64, 256]), (SMALL, [64])]
     if not args.quick:
@@ -199,6 +215,34 @@ def autoregressive_cases(common: dict[str, Any], batches: list[int]) -> list[dic
     return cases
 
 
+def form_cases(common: dict[str, Any]) -> list[dict[str, Any]]:
+    """The factored step in the expand form and in the default form: MSD (identity, B=64) and the
+    medium table's black box (subspace, B=16), parallel and with one detached feedback pass."""
+    cases = []
+    for cfg, transition, batch in ((MSD, "identity", 64), (MEDIUM_BLACK_BOX, "subspace", 16)):
+        for p_force, forward in ((1.0, {}), (0.25, {"feedback_passes": 1, "detach_feedback": True})):
+            for form in ("expand", "auto"):
+                cases.append({**common, **cfg, "batch": batch, "model": "warp", "transition": transition,
+                              "evaluation": "auto", "p_force": p_force, "form": form,
+                              **({"forward": forward} if forward else {})})
+    return cases
+
+
+def forms_table(results: list[dict[str, Any]]) -> str:
+    """Expand-form step time against the default form's, per configuration and mode."""
+    lines = ["| config | batch | mode | expand s / step | auto s / step | expand / auto |", "|---|---|---|---|---|---|"]
+    for r in results:
+        if r.get("form") != "auto" or "time_s" not in r:
+            continue
+        e = next((x for x in results if x.get("form") == "expand" and x["name"] == r["name"]
+                  and x["p_force"] == r["p_force"] and "time_s" in x), None)
+        mode = "parallel" if r["p_force"] >= 1 else f"AR {r['p_force']}, 1 feedback pass, detached"
+        if e is not None:
+            lines.append(f"| {r['name']} | {r['batch']} | {mode} | {e['time_s']:.4f} | {r['time_s']:.4f} | "
+                         f"{e['time_s'] / r['time_s']:.2f}x |")
+    return "\n".join(lines)
+
+
 def materialised_gb(case: dict[str, Any]) -> float:
     if case["model"] != "warp" or (case["evaluation"] == "auto" and case["transition"] in ("identity", "lowrank")):
         return 0.0
@@ -209,7 +253,7 @@ def materialised_gb(case: dict[str, Any]) -> float:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="MSD batch 64 and the small dense case only")
-    ap.add_argument("--only", choices=["autoregressive"], default=None,
+    ap.add_argument("--only", choices=["autoregressive", "forms"], default=None,
                     help="autoregressive: only the fast-autoregressive comparison (MSD, B=64 and 256)")
     ap.add_argument("--steps", type=int, default=None,
                     help="timed steps per case (default 2, quick 1, --only autoregressive 5)")
@@ -257,8 +301,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(results, fh, indent=1)
-    print(table([r for r in results if not r.get("forward")]))
-    if any(r.get("forward") for r in results):
+    if args.only == "forms":
+        print(forms_table(results))
+    else:
+        print(table([r for r in results if not r.get("forward")]))
+    if args.only != "forms" and any(r.get("forward") for r in results):
         print("\n" + autoregressive_table(results))
     dev = next((r["device"] for r in results if "device" in r), args.device)
     print(f"\n{len(results)} cases in {time.perf_counter() - t_start:.0f} s on {dev}, {args.threads} thread(s), "

@@ -25,9 +25,10 @@ def test_layout_size_and_plain_matches_reference_mlp():
     torch.testing.assert_close(out, h, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("form", ["auto", "expand", "contract"])
 @pytest.mark.parametrize("n_in", [1, 3])
-def test_factored_equals_plain(n_in):
-    root = RootNetwork(n_in=n_in, n_out=4, width=16, depth=3, activation="swish")
+def test_factored_equals_plain(n_in, form):
+    root = RootNetwork(n_in=n_in, n_out=4, width=16, depth=3, activation="swish", factored_form=form)
     g = torch.Generator().manual_seed(1)
     B, T, K = 3, 11, 5
     theta0 = root.init_theta(g).double().expand(B, -1) + 0.1 * torch.randn(B, root.size, generator=g, dtype=torch.float64)
@@ -42,7 +43,29 @@ def test_factored_equals_plain(n_in):
     assert (fact32.double() - plain).abs().max() < 1e-5
 
 
+@pytest.mark.parametrize("form", ["auto", "expand", "contract"])
+def test_factored_without_autograd_equals_factored(form):
+    """The training's passes without autograd (buffers reused, in-place sums) give the outputs
+    of evaluate_factored, in every form, twice in a row with the same buffers."""
+    from warp_phys.rollout import _factored_no_grad
+
+    root = RootNetwork(n_in=3, n_out=2, width=16, depth=2, activation="swish", factored_form=form)
+    g = torch.Generator().manual_seed(2)
+    B, T, K = 4, 9, 6
+    theta0 = root.init_theta(g).double().expand(B, -1) + 0.1 * torch.randn(B, root.size, generator=g, dtype=torch.float64)
+    basis = 0.1 * torch.randn(K, root.size, generator=g, dtype=torch.float64)
+    layers = root.factored_layers(theta0, basis)
+    work = {}
+    for _ in range(2):
+        coeff = torch.randn(B, T, K, generator=g, dtype=torch.float64)
+        inputs = torch.randn(B, T, 3, generator=g, dtype=torch.float64)
+        want = root.evaluate(theta0.unsqueeze(1) + coeff @ basis, inputs)
+        torch.testing.assert_close(_factored_no_grad(root, layers, coeff, inputs, work), want, rtol=0, atol=1e-12)
+
+
 def test_bad_arguments():
+    with pytest.raises(ValueError, match="factored_form"):
+        RootNetwork(1, 1, factored_form="fast")
     with pytest.raises(ValueError, match="activation"):
         RootNetwork(1, 1, activation="nope")
     root = RootNetwork(1, 1, width=4, depth=1)

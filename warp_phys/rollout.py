@@ -131,10 +131,15 @@ def _factored_no_grad(root: Any, layers: Any, coeff: torch.Tensor, inputs: torch
         shape = (B, T, L.n_out)
         y = inputs.new_empty(shape) if i == last else _buffer(work, ("y", i % 2), shape, inputs)
         torch.baddbmm(layers.b0[i], h, layers.w0t[i], out=y)
-        ch = _buffer(work, ("ch", L.n_in), (B, T, K, L.n_in), inputs)
-        torch.mul(coeff.unsqueeze(-1), h.unsqueeze(-2), out=ch)
         y2 = y.view(-1, L.n_out)
-        y2.addmm_(ch.view(-1, K * L.n_in), layers.wk[i])
+        if root.contracts(L.n_in, L.n_out):  # the contract form (see `warp_phys.root`)
+            hw = _buffer(work, ("hw", L.n_out), (B * T, K, L.n_out), inputs)
+            torch.mm(h.reshape(-1, L.n_in), layers.wko[i], out=hw.view(-1, K * L.n_out))
+            y2.unsqueeze(1).baddbmm_(flat.unsqueeze(1), hw)
+        else:  # the expand form
+            ch = _buffer(work, ("ch", L.n_in), (B, T, K, L.n_in), inputs)
+            torch.mul(coeff.unsqueeze(-1), h.unsqueeze(-2), out=ch)
+            y2.addmm_(ch.view(-1, K * L.n_in), layers.wk[i])
         y2.addmm_(flat, layers.bk[i])
         h = y if i == last else F.silu(y, inplace=True) if root.act is F.silu else root.act(y)
     return h

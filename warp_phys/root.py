@@ -12,10 +12,13 @@ Two evaluations that agree to float rounding:
   theta0 (B, D), a small shared basis M (K, D) and coefficients c (B, T, K). Each layer is
 
       W_{b,t} h = W0_b h + sum_k c_k W^(k) h
-                = bmm(h, W0_b^T) + [c (outer) h] @ [W^(1); ...; W^(K)]^T      (one GEMM)
+                = bmm(h, W0_b^T) + [c (outer) h] @ [W^(1); ...; W^(K)]^T      (expand: one GEMM)
+                = bmm(h, W0_b^T) + sum_k c_k [h @ [W^(1)^T, ..., W^(K)^T]]_k   (contract: one GEMM,
+                                                                         then a (1 x K)(K x out) per row)
 
   so no D-sized tensor exists per (batch, time) row: per layer the largest intermediate is
-  c (outer) h, (B, T, K * in), instead of a (B, T, D) weight trajectory.
+  c (outer) h, (B, T, K * in), or h @ [W^(k)^T], (B, T, K * out), whichever is smaller (a layer
+  that narrows, out <= in, contracts), instead of a (B, T, D) weight trajectory.
 """
 from __future__ import annotations
 
@@ -46,6 +49,10 @@ def get_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
         raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}") from None
 
 
+#: How `RootNetwork.evaluate_factored` adds the basis terms (module docstring).
+FACTORED_FORMS = ("auto", "expand", "contract")
+
+
 class _Layer(NamedTuple):
     w_off: int
     b_off: int
@@ -58,14 +65,22 @@ class FactoredLayers(NamedTuple):
 
     w0t: list[torch.Tensor]  # (B, in, out) transposed base weights
     b0: list[torch.Tensor]  # (B, 1, out) base biases
-    wk: list[torch.Tensor]  # (K * in, out) stacked basis weights
+    wk: list[torch.Tensor]  # (K * in, out) stacked basis weights (the expand form)
     bk: list[torch.Tensor]  # (K, out) basis biases
+    wko: list[torch.Tensor]  # (in, K * out) the basis weights side by side (the contract form)
 
 
 class RootNetwork:
     """Layout and evaluation of the root MLP on flat weight vectors (holds no parameters)."""
 
-    def __init__(self, n_in: int, n_out: int, width: int = 48, depth: int = 3, activation: str = "swish") -> None:
+    def __init__(self, n_in: int, n_out: int, width: int = 48, depth: int = 3, activation: str = "swish",
+                 factored_form: str = "auto") -> None:
+        """``factored_form``: how `evaluate_factored` adds the basis terms of each layer, "auto"
+        (default: contract a layer that narrows, out <= in, expand the others), "expand" or
+        "contract" everywhere; the same outputs to float rounding (benchmarks/warp_step.py times them)."""
+        if factored_form not in FACTORED_FORMS:
+            raise ValueError(f"factored_form={factored_form!r} is not one of {FACTORED_FORMS}")
+        self.factored_form = factored_form
         n_in = check_int(n_in, "root network n_in", minimum=1)
         n_out = check_int(n_out, "root network n_out", minimum=1)
         width = check_int(width, "width (of the root network)", minimum=1)
@@ -112,7 +127,7 @@ class RootNetwork:
         self._check(theta0)
         self._check(basis)
         K = basis.shape[0]
-        out = FactoredLayers([], [], [], [])
+        out = FactoredLayers([], [], [], [], [])
         for L in self.layers:
             w0 = theta0[:, L.w_off : L.b_off].unflatten(-1, (L.n_out, L.n_in))
             out.w0t.append(w0.transpose(1, 2))
@@ -120,7 +135,14 @@ class RootNetwork:
             wk = basis[:, L.w_off : L.b_off].unflatten(-1, (L.n_out, L.n_in))  # (K, out, in)
             out.wk.append(wk.transpose(1, 2).reshape(K * L.n_in, L.n_out))
             out.bk.append(basis[:, L.b_off : L.b_off + L.n_out])
+            out.wko.append(wk.permute(2, 0, 1).reshape(L.n_in, K * L.n_out))
         return out
+
+    def contracts(self, n_in: int, n_out: int) -> bool:
+        """Whether `evaluate_factored` adds a layer n_in -> n_out's basis terms in the contract
+        form; "auto": where its intermediate, K * out per row, is no larger than the expand
+        form's K * in."""
+        return self.factored_form == "contract" or (self.factored_form == "auto" and n_out <= n_in)
 
     def evaluate_factored(
         self,
@@ -138,9 +160,13 @@ class RootNetwork:
         B, T, K = coeff.shape
         h = inputs
         last = len(self.layers) - 1
-        for i in range(len(self.layers)):
+        for i, L in enumerate(self.layers):
             y = torch.baddbmm(layers.b0[i], h, layers.w0t[i])  # (B, T, out)
-            ch = (coeff.unsqueeze(-1) * h.unsqueeze(-2)).flatten(-2)  # (B, T, K*in)
-            y = y + ch @ layers.wk[i] + coeff @ layers.bk[i]
+            if self.contracts(L.n_in, L.n_out):  # sum_k c_k (h W^(k)T): (B*T, 1, K) @ (B*T, K, out)
+                hw = (h @ layers.wko[i]).view(B * T, K, L.n_out)
+                y = y + torch.bmm(coeff.reshape(B * T, 1, K), hw).view(B, T, L.n_out)
+            else:  # batched outer products c (outer) h (B, T, K*in), then one GEMM
+                y = y + (coeff.unsqueeze(-1) @ h.unsqueeze(-2)).flatten(-2) @ layers.wk[i]
+            y = y + coeff @ layers.bk[i]
             h = self.act(y) if i < last else y
         return h

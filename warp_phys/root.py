@@ -14,7 +14,7 @@ Two evaluations that agree to float rounding:
       W_{b,t} h = W0_b h + sum_k c_k W^(k) h
                 = bmm(h, W0_b^T) + [c (outer) h] @ [W^(1); ...; W^(K)]^T      (expand: one GEMM)
                 = bmm(h, W0_b^T) + sum_k c_k [h @ [W^(1)^T, ..., W^(K)^T]]_k   (contract: one GEMM,
-                                                                         then a (1 x K)(K x out) per row)
+                                                                         then a sum over k per row)
 
   so no D-sized tensor exists per (batch, time) row: per layer the largest intermediate is
   c (outer) h, (B, T, K * in), or h @ [W^(k)^T], (B, T, K * out), whichever is smaller (a layer
@@ -162,9 +162,9 @@ class RootNetwork:
         last = len(self.layers) - 1
         for i, L in enumerate(self.layers):
             y = torch.baddbmm(layers.b0[i], h, layers.w0t[i])  # (B, T, out)
-            if self.contracts(L.n_in, L.n_out):  # sum_k c_k (h W^(k)T): (B*T, 1, K) @ (B*T, K, out)
-                hw = (h @ layers.wko[i]).view(B * T, K, L.n_out)
-                y = y + torch.bmm(coeff.reshape(B * T, 1, K), hw).view(B, T, L.n_out)
+            if self.contracts(L.n_in, L.n_out):  # sum_k c_k (h W^(k)T): a broadcast product summed over k
+                hw = (h @ layers.wko[i]).view(B, T, K, L.n_out)  # (faster than B*T tiny bmm's with autograd)
+                y = y + (hw * coeff.unsqueeze(-1)).sum(-2)
             else:  # batched outer products c (outer) h (B, T, K*in), then one GEMM
                 y = y + (coeff.unsqueeze(-1) @ h.unsqueeze(-2)).flatten(-2) @ layers.wk[i]
             y = y + coeff @ layers.bk[i]

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from warp_phys.sequence import Prediction, forecast_from
+from warp_phys.sequence import Prediction, forecast_after, forecast_from
 from warp_phys.validation import InputError, check_int, check_number
 
 #: The floor of the context's standard deviation, in the model's normalised units (the training
@@ -118,6 +118,12 @@ class ContextScaled(nn.Module):
         ``n_ctx`` steps: known input channels are read at every step, the others in the context only."""
         n_ctx = check_int(n_ctx, "n_ctx", minimum=1)
         return self._call(lambda z: forecast_from(self.model, z, tau, n_ctx, grad=grad), x, n_ctx)
+
+    def forecast_after(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
+        """`warp_phys.sequence.forecast_after` of the inner model (its forecast steps only) on x
+        (B, T', d) scaled by its first ``n_ctx`` steps."""
+        n_ctx = check_int(n_ctx, "n_ctx", minimum=1)
+        return self._call(lambda z: forecast_after(self.model, z, tau, n_ctx, grad=grad), x, n_ctx)
 
     def penalty(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """The inner model's extra loss term on the rescaled windows."""

@@ -340,13 +340,31 @@ class WARP(SequenceModel):
         return self._rollout_from_context(x_ctx, tau)
 
     def _rollout_from_context(self, x_ctx: torch.Tensor, tau: torch.Tensor,
-                              freeze_recurrence: bool = False) -> Prediction:
-        """`rollout` fed with the context x_ctx (B, n_ctx, d), then its own predictions, to len(tau) steps."""
+                              freeze_recurrence: bool = False, first_output: int = 0) -> Prediction:
+        """`rollout` fed with the context x_ctx (B, n_ctx, d), then its own predictions, to len(tau)
+        steps (from step ``first_output`` on, see `warp_phys.rollout.sequential_rollout`)."""
         B, n_ctx, d = x_ctx.shape
         T = tau.shape[0]
         x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1)
         force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
-        return self.rollout(x, tau, force, freeze_recurrence=freeze_recurrence)
+        return sequential_rollout(self, x, tau, force, freeze_recurrence=freeze_recurrence,
+                                  first_output=first_output)
+
+    def forecast_after(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
+        """The forecast from the context x[:, :n_ctx] (x (B, T', d), T' >= n_ctx) over steps n_ctx ..
+        len(tau) - 1 only: Prediction (B, len(tau) - n_ctx, d), equal to those steps of `forecast`
+        (``grad=False``) or `context_forecast` (``grad=True``), without evaluating the root network
+        on the context (whose one-step predictions it does not return)."""
+        n_ctx = check_int(n_ctx, "n_ctx", minimum=1)
+        x_ctx, tau = self._check_context(x[:, :n_ctx], tau)
+        if x_ctx.shape[1] < n_ctx:
+            raise ValueError(f"x has {x.shape[1]} steps, fewer than the context's n_ctx = {n_ctx}")
+        T = tau.shape[0]
+        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+            if self.hold_after_context or n_ctx == T:  # the held forecast reads the context in parallel
+                pred = self.context_forecast(x_ctx, tau)
+                return Prediction(pred.mean[:, n_ctx:], None if pred.std is None else pred.std[:, n_ctx:])
+            return self._rollout_from_context(x_ctx, tau, first_output=n_ctx)
 
     @torch.no_grad()
     def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, *, freeze_recurrence: bool = False) -> Prediction:

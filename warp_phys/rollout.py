@@ -54,11 +54,21 @@ def draw_noise(x: torch.Tensor, noise_std: float, generator: torch.Generator | N
 
 
 def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *,
-                       freeze_recurrence: bool = False, noise: torch.Tensor | None = None) -> Prediction:
+                       freeze_recurrence: bool = False, noise: torch.Tensor | None = None,
+                       first_output: int = 0) -> Prediction:
     """`WARP.rollout`: the step-by-step loop. x (B, T, d), tau (T,), force (B, T) or (B, T, d)
     bool (per step, or per step and channel), noise (B, T, d) or None (added to the fed-back
-    predictions) -> Prediction (B, T, d)."""
+    predictions) -> Prediction (B, T, d).
+
+    ``first_output`` = n > 0: the root network is evaluated from step n on only (the recurrence
+    still reads every step) and the Prediction holds steps n .. T - 1, (B, T - n, d); steps
+    1 .. n - 1 must be forced on every channel (their predictions are never fed back)."""
     B, T, d = x.shape
+    if not 0 <= first_output < T:
+        raise ValueError(f"first_output must be in [0, {T - 1}] for {T} steps, got {first_output}")
+    if first_output > 1 and not bool(channel_force(force)[:, 1:first_output].all()):
+        raise ValueError(f"first_output={first_output} needs steps 1 .. {first_output - 1} forced "
+                         f"(their predictions are not computed)")
     x0 = x[:, 0]
     theta0 = model.initial(x0)
     tr = model.transition
@@ -77,8 +87,11 @@ def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: to
     force = channel_force(force)
     for t in range(T):
         if t >= 2:  # read the input of step t-1
-            fed = means[-1] if noise is None else means[-1] + noise[:, t - 1]
-            inp = torch.where(force[:, t - 1], x[:, t - 1], fed)
+            if t - 1 < first_output:  # forced (checked above); no prediction was computed
+                inp = x[:, t - 1]
+            else:
+                fed = means[-1] if noise is None else means[-1] + noise[:, t - 1]
+                inp = torch.where(force[:, t - 1], x[:, t - 1], fed)
             if not freeze_recurrence:
                 read = reader.step(inp)
                 if model.factored:
@@ -90,6 +103,8 @@ def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: to
             inp_prev = inp
             if lags is not None:
                 lags.push(inp)
+        if t < first_output:  # a forced step whose prediction nobody reads: no root evaluation
+            continue
         z_prev = inp_prev.unsqueeze(1) if lags is None else lags.stack()
         inputs = model._inputs(tau[t : t + 1], z_prev)
         if model.factored:

@@ -49,13 +49,27 @@ def forecast_from(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, n_ctx: i
     return model.context_forecast(ctx, tau) if grad else model.forecast(ctx, tau)
 
 
+def forecast_after(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *,
+                   grad: bool = False) -> "Prediction":
+    """The forecast steps of `forecast_from` only: Prediction (B, len(tau) - n_ctx, d) of steps
+    n_ctx .. len(tau) - 1. A model with a ``forecast_after(x, tau, n_ctx, grad=...)`` method (WARP,
+    the neural baselines, `warp_phys.context_scaling.ContextScaled`) computes no output for the
+    context steps, whose one-step predictions nobody reads here; any other model's full forecast
+    is sliced. The same numbers either way (up to float rounding)."""
+    method = getattr(model, "forecast_after", None)
+    if callable(method):
+        return method(x, tau, n_ctx, grad=grad)
+    pred = forecast_from(model, x, tau, n_ctx, grad=grad)
+    return Prediction(pred.mean[:, n_ctx:], None if pred.std is None else pred.std[:, n_ctx:])
+
+
 def forecast_mse(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *,
                  grad: bool = False) -> torch.Tensor:
-    """Mean squared error of `forecast_from` against x (B, len(tau), d) over the steps after
-    ``n_ctx`` and the target channels (`target_channels`): the Trainer's validation score and
-    forecast loss (``grad``)."""
-    pred, x = target_channels(model, forecast_from(model, x, tau, n_ctx, grad=grad), x)
-    return ((pred.mean[:, n_ctx:] - x[:, n_ctx:]) ** 2).mean()
+    """Mean squared error of the forecast (`forecast_after`) against x (B, len(tau), d) over the
+    steps after ``n_ctx`` and the target channels (`target_channels`): the Trainer's validation
+    score and forecast loss (``grad``)."""
+    pred, x = target_channels(model, forecast_after(model, x, tau, n_ctx, grad=grad), x[:, n_ctx:tau.shape[0]])
+    return ((pred.mean - x) ** 2).mean()
 
 
 def target_channels(model: nn.Module, pred: Any, x: torch.Tensor) -> tuple[Any, torch.Tensor]:

@@ -164,6 +164,34 @@ class Baseline(SequenceModel):
             seq[:, t + 1:t + 2] = m
         return seq
 
+    def forecast_after(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
+        """The forecast from the context x[:, :n_ctx] (x (B, T', d)) over steps n_ctx .. len(tau) - 1:
+        Prediction (B, len(tau) - n_ctx, d). ``grad=False``: those steps of `forecast`. ``grad=True``
+        (the Trainer's forecast loss): the differentiable `rollout` with the context forced, but the
+        context read in one call (as `forecast` does) instead of one token per step."""
+        n_ctx = check_int(n_ctx, "n_ctx", minimum=1)
+        if not grad or not torch.is_grad_enabled():
+            pred = self.forecast(x[:, :n_ctx], tau)
+            return Prediction(pred.mean[:, n_ctx:], None if pred.std is None else pred.std[:, n_ctx:])
+        x_ctx, T = x[:, :n_ctx], tau.shape[0]
+        if x_ctx.shape[1] < n_ctx or n_ctx > T:
+            raise ValueError(f"the context needs n_ctx = {n_ctx} steps of x ({x.shape[1]} given) and at most "
+                             f"len(tau) = {T}")
+        check_inputs(x_ctx[:, :1].expand(-1, T, -1), tau, self.n_variables)
+        state = None
+        if n_ctx > 1:
+            _, _, state = self._advance(x_ctx[:, :-1], tau[:n_ctx - 1], tau[1:n_ctx], None)
+        inp, means, stds = x_ctx[:, -1:], [], []
+        for t in range(n_ctx - 1, T - 1):
+            inp, s, state = self._advance(inp, tau[t:t + 1], tau[t + 1:t + 2], state)
+            means.append(inp)
+            if s is not None:
+                stds.append(s)
+        B, d = x.shape[0], x.shape[2]
+        if not means:
+            return Prediction(x.new_zeros(B, 0, d), x.new_zeros(B, 0, d) if self.gaussian else None)
+        return Prediction(torch.cat(means, 1), torch.cat(stds, 1) if stds else None)
+
     @torch.no_grad()
     def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> Prediction:
         """Read ``x_ctx`` (B, n_ctx, d), roll out to len(tau) steps in O(T); returns the

@@ -20,8 +20,26 @@ so ``z_prev[..., :d]`` is u_{t-1}, what the prior and ``prev_obs_input`` read.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
+
+from warp_phys.validation import check_int
+
+
+def check_ar_options(ar_lags: Any, ar_gate: Any, hold_after_context: bool, prior_name: str) -> tuple[int, bool]:
+    """(ar_lags, ar_gate) checked: lags >= 0, not with a forecast that holds the prior's outputs,
+    and a gate (True/False) only with lags >= 1; ValueError otherwise."""
+    lags = check_int(ar_lags, "ar_lags", minimum=0)
+    if lags and hold_after_context:
+        raise ValueError(f"ar_lags={ar_lags} needs hold_after_context=False: the forecast of prior "
+                         f"{prior_name!r} holds its outputs after the context and feeds back the last "
+                         "prediction only; pass hold_after_context=False or another prior")
+    if not isinstance(ar_gate, bool) or (ar_gate and not lags):
+        raise ValueError(f"ar_gate must be True or False, and True needs ar_lags >= 1; got ar_gate={ar_gate!r}, "
+                         f"ar_lags={lags}")
+    return lags, ar_gate
 
 
 def lag_stack(u: torch.Tensor, lags: int) -> torch.Tensor:
@@ -98,4 +116,4 @@ class LagReadout(nn.Module):
         return self.linear(lags)
 
 
-__all__ = ["LagHistory", "LagReadout", "fit_lag_readout", "lag_stack"]
+__all__ = ["LagHistory", "LagReadout", "check_ar_options", "fit_lag_readout", "lag_stack"]

@@ -26,13 +26,15 @@ from torch import nn
 from torch.nn import functional as F
 
 from warp_phys.hypernet import FreeInitialState, Hypernetwork
-from warp_phys.lag_readout import LagReadout, lag_stack
+from warp_phys.lag_readout import LagReadout, check_ar_options, lag_stack
 from warp_phys.model_config import _jsonable, bind_context_to_config, prior_to_config
 from warp_phys.priors.base import BindContext, Identity, Prior
 from warp_phys.priors.parameter_fit import FitCache
 from warp_phys.held_forecast import check_parameter_fit, held_forecast, held_parameters, prefit_contexts
+from warp_phys.output_clip import check_output_clip, clip_output
 from warp_phys.root import RootNetwork, get_activation
-from warp_phys.rollout import check_feedback_options, draw_noise, feedback_rollout, sequential_rollout
+from warp_phys.rollout import (check_feedback_options, draw_noise, feedback_rollout, forecast_steps,
+                               rollout_from_context, sequential_rollout)
 from warp_phys.scaling import Scaler
 from warp_phys.sequence import Prediction, SequenceModel
 from warp_phys.transitions import REGISTRY as TRANSITIONS
@@ -68,6 +70,10 @@ class WARP(SequenceModel):
         output_clip: if set (> 0), every predicted state is clamped to [-output_clip,
             output_clip] in normalised units (standard deviations of the training data), so a
             runaway forecast stays finite instead of overflowing to NaN. None: no clamp.
+        clip_gradient: the clamp's gradient outside the band (`warp_phys.output_clip`): "zero"
+            (default, the clamp's derivative) or "inward" (passed through where a gradient step
+            moves the prediction back towards the band, so a rollout that saturated at the clamp
+            can still be trained back).
         evaluation: "auto" (factored when the transition allows), "factored" or "plain".
         max_dense_params: largest D allowed for transition="dense".
         transition_input: what the transition reads (warp_phys/transition_inputs.py): "state"
@@ -99,7 +105,7 @@ class WARP(SequenceModel):
                  output: str = "mean", std_floor: float = 1e-3, prev_obs_input: bool = False,
                  prior: Prior | None = None, bind_context: BindContext | None = None,
                  hold_after_context: bool | None = None, output_clip: float | None = None,
-                 evaluation: str = "auto", max_dense_params: int = 4096, transition_input: str = "state",
+                 clip_gradient: str = "zero", evaluation: str = "auto", max_dense_params: int = 4096, transition_input: str = "state",
                  ar_lags: int = 0, ar_gate: bool = False, parameter_fit: bool = False,
                  seed: int = 0) -> None:
         super().__init__()
@@ -125,21 +131,12 @@ class WARP(SequenceModel):
         self.n_prior_outputs = int(self.prior.n_outputs)
         if hold_after_context is not None and not isinstance(hold_after_context, bool):
             raise ValueError(f"hold_after_context must be True, False or None, got {hold_after_context!r}")
-        if output_clip is not None and not (isinstance(output_clip, (int, float)) and output_clip > 0):
-            raise ValueError(f"output_clip must be a number > 0 (normalised units) or None, got {output_clip!r}")
-        self.output_clip = float(output_clip) if output_clip is not None else None
+        self.output_clip, self.clip_gradient = check_output_clip(output_clip, clip_gradient)
         self.hold_after_context = (bool(self.prior.time_invariant) if hold_after_context is None
                                    else hold_after_context)
-        self.ar_lags = check_int(ar_lags, "ar_lags", minimum=0)
-        if self.ar_lags and self.hold_after_context:
-            raise ValueError(f"ar_lags={ar_lags} needs hold_after_context=False: the forecast of prior "
-                             f"{self.prior.name!r} holds its outputs after the context and feeds back the last "
-                             "prediction only; pass hold_after_context=False or another prior")
+        self.ar_lags, self.ar_gate = check_ar_options(ar_lags, ar_gate, self.hold_after_context, self.prior.name)
         self.lag_readout = LagReadout(d, self.ar_lags) if self.ar_lags else None
-        if not isinstance(ar_gate, bool) or (ar_gate and not self.ar_lags):
-            raise ValueError(f"ar_gate must be True or False, and True needs ar_lags >= 1; got ar_gate={ar_gate!r}, "
-                             f"ar_lags={self.ar_lags}")
-        self.ar_gate = ar_gate  # the gate of the network's raw outputs: zero, so training starts at the AR term
+        # the gate of the network's raw outputs: zero, so training starts at the AR term
         self.network_gate = nn.Parameter(torch.zeros(self.n_prior_outputs)) if ar_gate else None
         self.parameter_fit = check_parameter_fit(parameter_fit, self.prior, self.hold_after_context)
         # gate of the network's correction to the fitted parameters: zero, so training starts at the fit
@@ -170,6 +167,7 @@ class WARP(SequenceModel):
             "std_floor": float(std_floor), "prev_obs_input": bool(prev_obs_input),
             "prior": prior_to_config(prior), "bind_context": bind_context_to_config(ctx),
             "hold_after_context": hold_after_context, "output_clip": self.output_clip,
+            "clip_gradient": clip_gradient,
             "evaluation": evaluation, "max_dense_params": int(max_dense_params),
             "transition_input": transition_input, "ar_lags": self.ar_lags, "ar_gate": self.ar_gate,
             "parameter_fit": self.parameter_fit, "seed": seed,
@@ -234,7 +232,7 @@ class WARP(SequenceModel):
         if self.lag_readout is not None:
             mean = mean + self.lag_readout(z_prev)
         if self.output_clip is not None:
-            mean = mean.clamp(-self.output_clip, self.output_clip)
+            mean = clip_output(mean, self.output_clip, self.clip_gradient)
         return mean
 
     def _decode(self, raw: torch.Tensor, tau: torch.Tensor, z_prev: torch.Tensor) -> Prediction:
@@ -340,31 +338,16 @@ class WARP(SequenceModel):
         return self._rollout_from_context(x_ctx, tau)
 
     def _rollout_from_context(self, x_ctx: torch.Tensor, tau: torch.Tensor,
-                              freeze_recurrence: bool = False, first_output: int = 0) -> Prediction:
-        """`rollout` fed with the context x_ctx (B, n_ctx, d), then its own predictions, to len(tau)
-        steps (from step ``first_output`` on, see `warp_phys.rollout.sequential_rollout`)."""
-        B, n_ctx, d = x_ctx.shape
-        T = tau.shape[0]
-        x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1)
-        force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
-        return sequential_rollout(self, x, tau, force, freeze_recurrence=freeze_recurrence,
-                                  first_output=first_output)
+                              freeze_recurrence: bool = False) -> Prediction:
+        """`rollout` fed with the context x_ctx (B, n_ctx, d), then its own predictions, to len(tau) steps."""
+        return rollout_from_context(self, x_ctx, tau, freeze_recurrence=freeze_recurrence)
 
     def forecast_after(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
-        """The forecast from the context x[:, :n_ctx] (x (B, T', d), T' >= n_ctx) over steps n_ctx ..
-        len(tau) - 1 only: Prediction (B, len(tau) - n_ctx, d), equal to those steps of `forecast`
-        (``grad=False``) or `context_forecast` (``grad=True``), without evaluating the root network
-        on the context (whose one-step predictions it does not return)."""
-        n_ctx = check_int(n_ctx, "n_ctx", minimum=1)
-        x_ctx, tau = self._check_context(x[:, :n_ctx], tau)
-        if x_ctx.shape[1] < n_ctx:
-            raise ValueError(f"x has {x.shape[1]} steps, fewer than the context's n_ctx = {n_ctx}")
-        T = tau.shape[0]
-        with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-            if self.hold_after_context or n_ctx == T:  # the held forecast reads the context in parallel
-                pred = self.context_forecast(x_ctx, tau)
-                return Prediction(pred.mean[:, n_ctx:], None if pred.std is None else pred.std[:, n_ctx:])
-            return self._rollout_from_context(x_ctx, tau, first_output=n_ctx)
+        """The forecast from the context x[:, :n_ctx] (x (B, T', d)) over steps n_ctx .. len(tau) - 1
+        only, (B, len(tau) - n_ctx, d): those steps of `forecast` (``grad=False``) or
+        `context_forecast` (``grad=True``), without the context's one-step predictions
+        (`warp_phys.rollout.forecast_steps`)."""
+        return forecast_steps(self, x, tau, n_ctx, grad=grad)
 
     @torch.no_grad()
     def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor, *, freeze_recurrence: bool = False) -> Prediction:

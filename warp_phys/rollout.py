@@ -118,6 +118,32 @@ def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: to
     return Prediction(torch.stack(means, 1), torch.stack(stds, 1) if stds else None)
 
 
+def rollout_from_context(model: Any, x_ctx: torch.Tensor, tau: torch.Tensor, *, freeze_recurrence: bool = False,
+                         first_output: int = 0) -> Prediction:
+    """`sequential_rollout` fed with the context x_ctx (B, n_ctx, d), then the model's own
+    predictions, to len(tau) steps (from step ``first_output`` on)."""
+    B, n_ctx, d = x_ctx.shape
+    T = tau.shape[0]
+    x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1)
+    force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
+    return sequential_rollout(model, x, tau, force, freeze_recurrence=freeze_recurrence, first_output=first_output)
+
+
+def forecast_steps(model: Any, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
+    """`WARP.forecast_after`: the forecast from x[:, :n_ctx] (x (B, T', d), T' >= n_ctx) over steps
+    n_ctx .. len(tau) - 1, (B, len(tau) - n_ctx, d); the root network is not evaluated on the
+    context (a held forecast reads the context in one parallel pass anyway and is sliced)."""
+    n_ctx = check_int(n_ctx, "n_ctx", minimum=1)
+    x_ctx, tau = model._check_context(x[:, :n_ctx], tau)
+    if x_ctx.shape[1] < n_ctx:
+        raise ValueError(f"x has {x.shape[1]} steps, fewer than the context's n_ctx = {n_ctx}")
+    with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
+        if model.hold_after_context or n_ctx == tau.shape[0]:
+            pred = model.context_forecast(x_ctx, tau)
+            return Prediction(pred.mean[:, n_ctx:], None if pred.std is None else pred.std[:, n_ctx:])
+        return rollout_from_context(model, x_ctx, tau, first_output=n_ctx)
+
+
 def feedback_inputs(x: torch.Tensor, force: torch.Tensor, mean: torch.Tensor,
                     noise: torch.Tensor | None = None) -> torch.Tensor:
     """The mixed inputs u (B, T, d): u_0 = x_0, u_t = x_t where force[:, t] else mean_t (+ noise_t);
@@ -211,4 +237,5 @@ def feedback_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: torc
     return model._decode(raw, tau, z_prev)
 
 
-__all__ = ["check_feedback_options", "draw_noise", "feedback_inputs", "feedback_rollout", "sequential_rollout"]
+__all__ = ["check_feedback_options", "draw_noise", "feedback_inputs", "feedback_rollout", "forecast_steps",
+           "rollout_from_context", "sequential_rollout"]

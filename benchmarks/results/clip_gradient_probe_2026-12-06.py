@@ -1,32 +1,19 @@
 """One-off: digits completion with WARP's clamp passing inward gradients (clip_gradient="inward") against
 the clamp's own zero gradient, VALIDATION only (no test figure computed), 60 s per run, the completion-loss
 option of benchmarks/complete.py, seed 0. Usage: python ... NAME [NAME ...]"""
+import importlib.util
 import sys
-import warnings
 from pathlib import Path
 
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import complete as C  # noqa: E402
-from warp_phys.training import Trainer  # noqa: E402
+_spec = importlib.util.spec_from_file_location(
+    "sizes_probe", Path(__file__).resolve().parent / "complete_digits_sizes_probe_2026-12-06.py")
+_sizes_probe = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_sizes_probe)
+probe = _sizes_probe.probe
 
 VARIANTS = {"w32_rank32_zero": {"width": 32, "rank": 32}, "w32_rank32_inward": {"width": 32, "rank": 32, "clip_gradient": "inward"},
             "w32_rank24_inward": {"width": 32, "rank": 24, "clip_gradient": "inward"},
             "w24_rank16_zero": {}, "w24_rank16_inward": {"clip_gradient": "inward"}}
 
-torch.set_num_threads(1)
-data = C.digits_splits(0, False)
-xtr, xva = (torch.from_numpy(data[k])[..., None] for k in ("train", "val"))
-tau = torch.linspace(0.0, 1.0, 64)
-for name in sys.argv[1:]:
-    sizes = dict(C.SIZES, warp=dict(C.SIZES["warp"], **VARIANTS[name]))
-    model = C.build("warp", sizes, 1, 0)
-    trainer = Trainer(epochs=400, patience=400, val_n_ctx=C.DIGITS_OBSERVED, max_time=60, seed=0, device="cpu",
-                      progress=False, **C.COMMON, **C.trainer_options("warp", "completion_loss"))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        h = trainer.fit(model, xtr, tau, xva)
-    print(f"{name}: val completion MSE {h.best_score:.4f} (best epoch {h.best_epoch + 1} of {h.epochs_run}, "
-          f"{h.time_s:.0f} s, stop: {h.stop_reason}); first epochs' train loss "
-          f"{[round(v, 3) for v in h.train_loss[:4]]}", flush=True)
+if __name__ == "__main__":
+    probe(VARIANTS, sys.argv[1:])

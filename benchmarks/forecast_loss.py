@@ -16,6 +16,7 @@ the MSD black box of the medium paper table (T = 256, n_ctx = 128, batch 16, d =
 
     python benchmarks/forecast_loss.py            # all cases, 5 rounds
     python benchmarks/forecast_loss.py --quick    # tiny sizes, 1 round (a smoke check)
+    python benchmarks/forecast_loss.py --device cuda   # on a GPU (synchronised before each clock read)
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import torch
 
 from warp_phys import baselines
 from warp_phys.completion import with_context_forecast
+from warp_phys.device import resolve_device
 from warp_phys.model import WARP
 from warp_phys.sequence import forecast_after, forecast_from
 
@@ -64,20 +66,27 @@ def _losses(model: torch.nn.Module, x: torch.Tensor, tau: torch.Tensor, n: int) 
     return {"full rollout": full, "forecast steps": steps}
 
 
-def run(case: dict[str, Any], rounds: int) -> dict[str, Any]:
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def run(case: dict[str, Any], rounds: int, device: torch.device = torch.device("cpu")) -> dict[str, Any]:
     """Median seconds of one forward + backward per path, and the two losses' difference."""
     torch.manual_seed(0)
-    model = with_context_forecast(case["build"]())
-    x = torch.randn(case["B"], case["T"], case["d"]).cumsum(1) * 0.1
-    tau = torch.linspace(0.0, 1.0, case["T"])
+    model = with_context_forecast(case["build"]().to(device))
+    x = (torch.randn(case["B"], case["T"], case["d"]).cumsum(1) * 0.1).to(device)
+    tau = torch.linspace(0.0, 1.0, case["T"], device=device)
     paths = _losses(model, x, tau, case["n_ctx"])
     values = {k: float(f().detach()) for k, f in paths.items()}
     times: dict[str, list[float]] = {k: [] for k in paths}
     for r in range(rounds + 1):  # round 0 warms up
         for k, f in paths.items():
             model.zero_grad(set_to_none=True)
+            _sync(device)
             t0 = time.perf_counter()
             f().backward()
+            _sync(device)
             if r:
                 times[k].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -100,11 +109,14 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     ap.add_argument("--quick", action="store_true", help="tiny sizes, 1 round")
     ap.add_argument("--rounds", type=int, default=None, help="timed rounds per path (default 5, quick 1)")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--device", default="cpu", help="cpu (default), cuda or auto")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
     rounds = args.rounds or (1 if args.quick else 5)
-    rows = [run(c, rounds) for c in cases(args.quick)]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), {rounds} round(s), median per path")
+    rows = [run(c, rounds, device) for c in cases(args.quick)]
+    print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} thread(s), {rounds} round(s), "
+          f"median per path")
     print(table(rows))
     return rows
 

@@ -7,8 +7,8 @@
 #
 # The project is installed from the wheel in .whl/ into /tmp/site over the GPU machine's own
 # torch, numpy and xarray (it has no network: no dependencies are fetched).
-# Writes 6 files into $OUT: tests.txt, warp_step_ar.{txt,json}, warp_step_quick.json,
-# paper_table_full.{txt,jsonl}. Every stage has its own time limit, so a slow stage cannot
+# Writes 7 files into $OUT: tests.txt, warp_step_ar.{txt,json}, warp_step_quick.json,
+# forecast_loss.txt, paper_table_full.{txt,jsonl}. Every stage has its own time limit, so a slow stage cannot
 # take the others' time; the paper table appends each finished model to its .jsonl.
 set -u
 OUT=${OUT:-gpu_results}
@@ -27,6 +27,8 @@ timeout 90 $PY benchmarks/warp_step.py --only autoregressive --rounds 1 --device
     --json "$OUT/warp_step_ar.json" >"$OUT/warp_step_ar.txt" 2>&1
 timeout 120 $PY benchmarks/warp_step.py --quick --device cuda --json "$OUT/warp_step_quick.json" \
     >>"$OUT/warp_step_ar.txt" 2>&1
+
+timeout 60 $PY benchmarks/forecast_loss.py --device cuda >"$OUT/forecast_loss.txt" 2>&1
 
 timeout 250 $PY benchmarks/paper_table.py --scale full --device cuda --datasets msd --seeds 0 \
     --models warp warp_prior gru lstm transformer node --budget "$BUDGET" \

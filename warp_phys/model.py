@@ -104,8 +104,8 @@ class WARP(SequenceModel):
                  init_state: str = "hypernetwork",
                  output: str = "mean", std_floor: float = 1e-3, prev_obs_input: bool = False,
                  prior: Prior | None = None, bind_context: BindContext | None = None,
-                 hold_after_context: bool | None = None, output_clip: float | None = None,
-                 clip_gradient: str = "zero", evaluation: str = "auto", max_dense_params: int = 4096, transition_input: str = "state",
+                 hold_after_context: bool | None = None, output_clip: float | None = None, clip_gradient: str = "zero",
+                 evaluation: str = "auto", max_dense_params: int = 4096, transition_input: str = "state",
                  ar_lags: int = 0, ar_gate: bool = False, parameter_fit: bool = False,
                  seed: int = 0) -> None:
         super().__init__()

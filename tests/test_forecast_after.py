@@ -7,6 +7,7 @@ from test_fast_autoregressive import _assert_same, _data, _model, B, T, d, F64, 
 from warp_phys import baselines, priors, transitions
 from warp_phys.completion import context_rollout, with_context_forecast
 from warp_phys.context_scaling import ContextScaled
+from warp_phys.known_inputs import KnownInputs
 from warp_phys.rollout import sequential_rollout
 from warp_phys.sequence import Prediction, forecast_after, forecast_from, forecast_mse
 
@@ -101,3 +102,39 @@ def test_first_output_needs_the_skipped_steps_forced():
                                m.rollout(x, tau, force).mean[:, 3:], **TOL)
     with pytest.raises(ValueError, match="steps"):
         m.forecast_after(x[:, :3], tau, 4)
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "transformer", "node", "persistence"])
+def test_baseline_rollout_from_a_first_output_equals_the_full_rollout(name):
+    m = baselines.get(name, d, seed=0).to(F64)
+    x, tau = _data(5)
+    force = torch.zeros(B, T, d, dtype=torch.bool)
+    force[:, :N_CTX] = True
+    force[:, :, 1] = True  # channel 1 forced everywhere (a known input), channel 0 free after the context
+    for n in (1, N_CTX):
+        full = m.rollout(x, tau, force)
+        part = m.rollout(x, tau, force, first_output=n)
+        assert part.mean.shape == (B, T - n, d)
+        if any(p.requires_grad for p in m.parameters()):
+            _assert_same(m, part, _tail(full, n), x[:, n:], {"rtol": 1e-9, "atol": 1e-11})
+        else:
+            torch.testing.assert_close(part.mean, full.mean[:, n:], **TOL)
+    assert m.rollout(x, tau, torch.ones_like(force), first_output=T).mean.shape == (B, 0, d)
+    with pytest.raises(ValueError, match="forced"):
+        m.rollout(x, tau, force, first_output=N_CTX + 1)
+    with pytest.raises(ValueError, match="first_output"):
+        m.rollout(x, tau, force, first_output=T + 1)
+
+
+@pytest.mark.parametrize("inner", ["warp", "gru"])
+def test_known_inputs_forecast_steps_equal_forecast_known(inner):
+    model = _model("subspace", output_clip=3.0) if inner == "warp" else baselines.get("gru", d, seed=0).to(F64)
+    m = KnownInputs(model, 1)  # channel 1 is known at every step
+    x, tau = _data(6)
+    full = m.forecast_known(x, tau, N_CTX, grad=True)
+    steps = forecast_after(m, x, tau, N_CTX, grad=True)
+    assert steps.mean.shape == (B, T - N_CTX, d)
+    torch.testing.assert_close(steps.mean[..., 1], x[:, N_CTX:, 1], rtol=0, atol=0)  # the known channel as given
+    target = Prediction(steps.mean[..., :1], None)
+    _assert_same(m, target, Prediction(full.mean[:, N_CTX:, :1], None), x[:, N_CTX:, :1])
+    assert forecast_after(m, x, tau, T).mean.shape == (B, 0, d)

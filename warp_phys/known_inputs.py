@@ -14,7 +14,9 @@ ODE) built for all the channels, and:
   ``n_targets`` channels only (`sequence.target_channels`), so they are on the scale of a model
   without known inputs;
 * forecasts through ``forecast_known(x, tau, n_ctx)``: the targets of x after ``n_ctx`` are
-  never read, the known channels are read at every step (``sequence.forecast_from`` calls it).
+  never read, the known channels are read at every step (``sequence.forecast_from`` calls it;
+  ``forecast_after``, the forecast steps only, is what the Trainer's validation score and forecast
+  loss read through ``sequence.forecast_after``).
 
 Causality: the prediction of step t reads the known channels at steps 0 .. t-1 only, like the
 targets (WARP's recurrence reads x_t - x_{t-1}; its root network reads the previous step). A
@@ -22,6 +24,7 @@ covariate that acts on y_t at the same step should be given one step early (a le
 """
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -115,11 +118,13 @@ class KnownInputs(nn.Module):
         return self._known(self.model.feedback_rollout(x, tau, force, passes=feedback_passes,
                                                        detach=detach_feedback, noise=noise), x)
 
-    def forecast_known(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
+    def forecast_known(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False,
+                       steps_only: bool = False) -> Prediction:
         """Forecast from the first ``n_ctx`` steps of x (B, T, d), T = len(tau): the targets are
         read in the context only (never after it), the known channels at every step. Returns
         (B, T, d): one-step predictions inside the context, the free-running forecast after it,
-        the known channels equal to x's. ``grad``: keep the graph (the Trainer's forecast loss)."""
+        the known channels equal to x's. ``grad``: keep the graph (the Trainer's forecast loss).
+        ``steps_only``: the forecast steps only, (B, T - n_ctx, d) (`forecast_after`)."""
         T = tau.shape[0]
         if x.dim() != 3 or x.shape[1] != T:
             raise ValueError(f"forecast_known needs x (batch, {T}, {self.n_variables}) with the known channels on "
@@ -132,7 +137,18 @@ class KnownInputs(nn.Module):
         x = torch.cat([targets, x[..., k:]], dim=-1)  # the targets after the context are never read
         force = (torch.arange(T, device=x.device) < n_ctx).expand(x.shape[0], T)
         with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
-            return self.rollout(x, tau, force)
+            if not steps_only:
+                return self.rollout(x, tau, force)
+            return self._known(self.model.rollout(x, tau, self._force(force), first_output=n_ctx), x[:, n_ctx:])
+
+    def forecast_after(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
+        """`forecast_known`'s steps n_ctx .. len(tau) - 1 only, (B, len(tau) - n_ctx, d): the inner
+        model's rollout with ``first_output=n_ctx`` (no output computed for the context)."""
+        n_ctx = check_int(n_ctx, "n_ctx", minimum=1)
+        if n_ctx < tau.shape[0] and "first_output" in inspect.signature(self.model.rollout).parameters:
+            return self.forecast_known(x, tau, n_ctx, grad=grad, steps_only=True)
+        pred = self.forecast_known(x, tau, n_ctx, grad=grad)  # a model whose rollout returns every step
+        return Prediction(pred.mean[:, n_ctx:], None if pred.std is None else pred.std[:, n_ctx:])
 
     def _refuse(self, *_: Any, **__: Any) -> Prediction:
         raise ValueError("a model with known inputs needs their values at every forecast step, not only a context: "

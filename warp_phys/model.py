@@ -258,13 +258,15 @@ class WARP(SequenceModel):
             raw = self.root.evaluate(thetas, inputs)
         return raw, z_prev
 
-    def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *,
-                freeze_recurrence: bool = False, noise: torch.Tensor | None = None) -> Prediction:
+    def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *, freeze_recurrence: bool = False,
+                noise: torch.Tensor | None = None, first_output: int = 0) -> Prediction:
         """Sequential run (differentiable): the input at step t is x[:, t] where force[:, t], else
         the model's own mean prediction of step t (plus noise[:, t] when given). x (B, T, d), tau (T,),
         force (B, T) bool, or (B, T, d) to force some channels only (known inputs), noise (B, T, d)
-        or None -> (B, T, d). See warp_phys/rollout.py."""
-        return sequential_rollout(self, x, tau, force, freeze_recurrence=freeze_recurrence, noise=noise)
+        or None -> (B, T, d); steps first_output .. T - 1 only (steps 1 .. first_output - 1 forced):
+        (B, T - first_output, d). See warp_phys/rollout.py."""
+        return sequential_rollout(self, x, tau, force, freeze_recurrence=freeze_recurrence, noise=noise,
+                                  first_output=first_output)
 
     def feedback_rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *, passes: int,
                          detach: bool = True, noise: torch.Tensor | None = None) -> Prediction:
@@ -335,12 +337,7 @@ class WARP(SequenceModel):
         x_ctx, tau = self._check_context(x_ctx, tau)
         if self.hold_after_context:
             return self._held_forecast(x_ctx, tau, tau.shape[0] - x_ctx.shape[1])
-        return self._rollout_from_context(x_ctx, tau)
-
-    def _rollout_from_context(self, x_ctx: torch.Tensor, tau: torch.Tensor,
-                              freeze_recurrence: bool = False) -> Prediction:
-        """`rollout` fed with the context x_ctx (B, n_ctx, d), then its own predictions, to len(tau) steps."""
-        return rollout_from_context(self, x_ctx, tau, freeze_recurrence=freeze_recurrence)
+        return rollout_from_context(self, x_ctx, tau)
 
     def forecast_after(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
         """The forecast from the context x[:, :n_ctx] (x (B, T', d)) over steps n_ctx .. len(tau) - 1
@@ -359,7 +356,7 @@ class WARP(SequenceModel):
         x_ctx, tau = self._check_context(x_ctx, tau)
         if not freeze_recurrence:
             return self.context_forecast(x_ctx, tau)
-        return self._rollout_from_context(x_ctx, tau, freeze_recurrence=True)
+        return rollout_from_context(self, x_ctx, tau, freeze_recurrence=True)
 
     def penalty(self, x: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """The prior's extra loss term; ``root_mean(tau_q)`` evaluates the teacher-forced

@@ -121,34 +121,49 @@ class Baseline(SequenceModel):
             keep = (torch.rand(B, T, generator=gen, device=gen.device) < p_force).to(x.device)
         return self._mixed_rollout(x, tau, keep)
 
-    def _mixed_rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor) -> Prediction:
-        """The step-by-step loop of `rollout` (inputs already checked)."""
+    def _mixed_rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor,
+                       first_output: int = 0) -> Prediction:
+        """The step-by-step loop of `rollout` (inputs already checked). ``first_output`` = n >= 2: the
+        forced steps 0 .. n - 2 are read in one call and the Prediction holds steps n .. T - 1."""
         B, T, d = x.shape
-        means = [x[:, :1]]
-        stds = [self._std(self.std0).to(x).expand(B, 1, d)] if self.gaussian else None
-        inp, state = x[:, :1], None
         force = channel_force(force)
-        for t in range(T - 1):
+        inp, state, start = x[:, :1], None, 0
+        means = [x[:, :1]] if first_output == 0 else []
+        stds = [self._std(self.std0).to(x).expand(B, 1, d)] if self.gaussian and first_output == 0 else []
+        if first_output > 1:  # the context in one call, as `forecast` reads it
+            _, _, state = self._advance(x[:, :first_output - 1], tau[:first_output - 1], tau[1:first_output], None)
+            inp, start = x[:, first_output - 1:first_output], first_output - 1
+        for t in range(start, T - 1):
             m, s, state = self._advance(inp, tau[t:t + 1], tau[t + 1:t + 2], state)
             means.append(m)
-            if stds is not None:
+            if self.gaussian:
                 stds.append(s)
             inp = torch.where(force[:, t + 1:t + 2], x[:, t + 1:t + 2], m)
-        return Prediction(torch.cat(means, 1), torch.cat(stds, 1) if stds is not None else None)
+        if not means:
+            return Prediction(x.new_zeros(B, 0, d), x.new_zeros(B, 0, d) if self.gaussian else None)
+        return Prediction(torch.cat(means, 1), torch.cat(stds, 1) if self.gaussian else None)
 
-    def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor) -> Prediction:
+    def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *, first_output: int = 0) -> Prediction:
         """Sequential run (differentiable), as `WARP.rollout`: the input at step t is x[:, t] where
         force[:, t], else the model's own mean prediction of step t (step 0 always reads x[:, 0]).
         x (B, T, d), tau (T,), force (B, T) bool, or (B, T, d) to force some channels only (known
         inputs) -> Prediction (B, T, d); mean[:, t] reads the inputs of steps 0 .. t-1 only. O(T)
-        steps of one token each; the p_force < 1 mode of `forward` is this loop with random ``force``."""
+        steps of one token each; the p_force < 1 mode of `forward` is this loop with random ``force``.
+        ``first_output`` = n: steps n .. T - 1 only, (B, T - n, d); steps 1 .. n - 1 must be forced
+        (on every channel), and steps 0 .. n - 2 are read in one call."""
         check_inputs(x, tau, self.n_variables)
         if not isinstance(force, torch.Tensor) or force.dtype != torch.bool or tuple(force.shape) not in (
                 tuple(x.shape[:2]), tuple(x.shape)):
             shape = tuple(force.shape) if isinstance(force, torch.Tensor) else type(force).__name__
             raise ValueError(f"force must be a bool tensor of shape {tuple(x.shape[:2])} (batch, time) or "
                              f"{tuple(x.shape)} (batch, time, variable); got {shape}")
-        return self._mixed_rollout(x, tau, force.to(x.device))
+        T = x.shape[1]
+        first_output = check_int(first_output, "first_output", minimum=0)
+        if first_output > T:
+            raise ValueError(f"first_output must be in [0, {T}] for {T} steps, got {first_output}")
+        if first_output > 1 and not bool(channel_force(force)[:, 1:first_output].all()):
+            raise ValueError(f"first_output={first_output} needs steps 1 .. {first_output - 1} forced")
+        return self._mixed_rollout(x, tau, force.to(x.device), first_output)
 
     def _rollout(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> torch.Tensor:
         """Context (B, n_ctx, d) -> full sequence (B, T, d): the context, then own predictions.
@@ -167,8 +182,8 @@ class Baseline(SequenceModel):
     def forecast_after(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
         """The forecast from the context x[:, :n_ctx] (x (B, T', d)) over steps n_ctx .. len(tau) - 1:
         Prediction (B, len(tau) - n_ctx, d). ``grad=False``: those steps of `forecast`. ``grad=True``
-        (the Trainer's forecast loss): the differentiable `rollout` with the context forced, but the
-        context read in one call (as `forecast` does) instead of one token per step."""
+        (the Trainer's forecast loss): `rollout` with the context forced and ``first_output=n_ctx``
+        (the context read in one call, as `forecast` does, instead of one token per step)."""
         n_ctx = check_int(n_ctx, "n_ctx", minimum=1)
         if not grad or not torch.is_grad_enabled():
             pred = self.forecast(x[:, :n_ctx], tau)
@@ -177,20 +192,9 @@ class Baseline(SequenceModel):
         if x_ctx.shape[1] < n_ctx or n_ctx > T:
             raise ValueError(f"the context needs n_ctx = {n_ctx} steps of x ({x.shape[1]} given) and at most "
                              f"len(tau) = {T}")
-        check_inputs(x_ctx[:, :1].expand(-1, T, -1), tau, self.n_variables)
-        state = None
-        if n_ctx > 1:
-            _, _, state = self._advance(x_ctx[:, :-1], tau[:n_ctx - 1], tau[1:n_ctx], None)
-        inp, means, stds = x_ctx[:, -1:], [], []
-        for t in range(n_ctx - 1, T - 1):
-            inp, s, state = self._advance(inp, tau[t:t + 1], tau[t + 1:t + 2], state)
-            means.append(inp)
-            if s is not None:
-                stds.append(s)
-        B, d = x.shape[0], x.shape[2]
-        if not means:
-            return Prediction(x.new_zeros(B, 0, d), x.new_zeros(B, 0, d) if self.gaussian else None)
-        return Prediction(torch.cat(means, 1), torch.cat(stds, 1) if stds else None)
+        B, _, d = x_ctx.shape
+        force = (torch.arange(T, device=x.device) < n_ctx).expand(B, T)
+        return self.rollout(torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1), tau, force, first_output=n_ctx)
 
     @torch.no_grad()
     def forecast(self, x_ctx: torch.Tensor, tau: torch.Tensor) -> Prediction:

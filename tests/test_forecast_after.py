@@ -138,3 +138,24 @@ def test_known_inputs_forecast_steps_equal_forecast_known(inner):
     target = Prediction(steps.mean[..., :1], None)
     _assert_same(m, target, Prediction(full.mean[:, N_CTX:, :1], None), x[:, N_CTX:, :1])
     assert forecast_after(m, x, tau, T).mean.shape == (B, 0, d)
+
+
+def test_complete_skips_the_steps_before_the_first_gap(monkeypatch):
+    import numpy as np
+
+    from warp_phys import completion
+
+    m = _model("subspace", output_clip=3.0)
+    x, tau = _data(7)
+    mask = np.ones((B, T), bool)
+    mask[:, N_CTX:] = False
+    mask[0, N_CTX + 2] = True  # an observation inside one sequence's gap
+    calls = []
+    evaluate = m.root.evaluate_factored
+    monkeypatch.setattr(m.root, "evaluate_factored", lambda *a, **k: calls.append(1) or evaluate(*a, **k))
+    fast = completion.complete(m, x.numpy(), mask, tau.numpy())
+    assert len(calls) == T - N_CTX  # no root evaluation before the first gap
+    monkeypatch.setattr(completion, "_takes_first_output", lambda model: False)
+    slow = completion.complete(m, x.numpy(), mask, tau.numpy())
+    assert len(calls) == 2 * T - N_CTX
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)

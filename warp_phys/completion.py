@@ -17,12 +17,13 @@ Works with any model that has ``rollout(x, tau, force)``: `warp_phys.model.WARP`
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any
 
 import numpy as np
 import torch
 
-from warp_phys.context_scaling import ContextScaled
+from warp_phys.context_scaling import ContextScaled, innermost
 from warp_phys.scaling import Scaler
 from warp_phys.validation import InputError, check_int
 
@@ -77,6 +78,12 @@ def with_context_forecast(model: Any) -> Any:
     if not callable(getattr(model, "context_forecast", None)):
         model.context_forecast = functools.partial(context_rollout, model)
     return model
+
+
+def _takes_first_output(model: Any) -> bool:
+    """Whether the model inside every wrapper has ``rollout(..., first_output=n)`` (WARP, the baselines)."""
+    inner, _ = innermost(model)
+    return "first_output" in inspect.signature(inner.rollout).parameters
 
 
 def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_size: int = 256,
@@ -168,16 +175,23 @@ def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_siz
     device = first.device if first is not None else torch.device("cpu")
     dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
     was_training = bool(getattr(model, "training", False))
-    preds = np.empty((N, T, d), dtype=np.float64)
+    preds = np.zeros((N, T, d), dtype=np.float64)
     try:
         if hasattr(model, "eval"):
             model.eval()
         with torch.no_grad():
             tau_d = tau_t.to(device=device, dtype=dtype)
+            skip = _takes_first_output(model)
             for i in range(0, N, batch_size):
                 xb = torch.as_tensor(values[i:i + batch_size], dtype=dtype, device=device)
                 fb = torch.as_tensor(m[i:i + batch_size], device=device)
-                preds[i:i + batch_size] = model.rollout(xb, tau_d, fb).mean.double().cpu().numpy()
+                # the steps before the batch's first gap are observed in every sequence: no prediction is read there
+                n = int(np.argmin(m[i:i + batch_size].all(axis=0))) if skip and not m[i:i + batch_size].all() else 0
+                if n > 0:
+                    pred = model.rollout(xb, tau_d, fb, first_output=n)
+                    preds[i:i + batch_size, n:] = pred.mean.double().cpu().numpy()
+                else:
+                    preds[i:i + batch_size] = model.rollout(xb, tau_d, fb).mean.double().cpu().numpy()
     finally:
         if hasattr(model, "train"):
             model.train(was_training)

@@ -84,8 +84,10 @@ class KnownInputs(nn.Module):
 
     def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, **kwargs: Any) -> Prediction:
         """The inner model's rollout with the known channels forced at every step. x (B, T, d),
-        tau (T,), force (B, T) or (B, T, d) bool (its known channels are ignored) -> (B, T, d)."""
-        return self._known(self.model.rollout(x, tau, self._force(force), **kwargs), x)
+        tau (T,), force (B, T) or (B, T, d) bool (its known channels are ignored) -> (B, T, d), or from
+        step n on with ``first_output=n`` (WARP and the baselines take it)."""
+        pred = self.model.rollout(x, tau, self._force(force), **kwargs)
+        return self._known(pred, x[:, kwargs.get("first_output", 0):])
 
     def forward(self, x: torch.Tensor, tau: torch.Tensor, *, p_force: float = 1.0,
                 generator: torch.Generator | None = None, feedback_passes: int | None = None,
@@ -139,7 +141,7 @@ class KnownInputs(nn.Module):
         with torch.set_grad_enabled(grad and torch.is_grad_enabled()):
             if not steps_only:
                 return self.rollout(x, tau, force)
-            return self._known(self.model.rollout(x, tau, self._force(force), first_output=n_ctx), x[:, n_ctx:])
+            return self.rollout(x, tau, force, first_output=n_ctx)
 
     def forecast_after(self, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *, grad: bool = False) -> Prediction:
         """`forecast_known`'s steps n_ctx .. len(tau) - 1 only, (B, len(tau) - n_ctx, d): the inner

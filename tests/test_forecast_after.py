@@ -155,7 +155,21 @@ def test_complete_skips_the_steps_before_the_first_gap(monkeypatch):
     monkeypatch.setattr(m.root, "evaluate_factored", lambda *a, **k: calls.append(1) or evaluate(*a, **k))
     fast = completion.complete(m, x.numpy(), mask, tau.numpy())
     assert len(calls) == T - N_CTX  # no root evaluation before the first gap
-    monkeypatch.setattr(completion, "_takes_first_output", lambda model: False)
+    monkeypatch.setattr(completion, "takes_first_output", lambda model: False)
     slow = completion.complete(m, x.numpy(), mask, tau.numpy())
     assert len(calls) == 2 * T - N_CTX
     np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+
+
+def test_takes_first_output_looks_inside_the_wrappers():
+    from warp_phys.sequence import takes_first_output
+
+    class OldStyle(torch.nn.Module):  # a user's model whose rollout returns every step
+        n_variables = d
+
+        def rollout(self, x, tau, force):
+            return Prediction(x, None)
+
+    assert takes_first_output(_model("lowrank")) and takes_first_output(baselines.get("gru", d, seed=0))
+    assert takes_first_output(ContextScaled(KnownInputs(_model("subspace"), 1), N_CTX))
+    assert not takes_first_output(OldStyle()) and not takes_first_output(KnownInputs(OldStyle(), 1))

@@ -17,14 +17,14 @@ Works with any model that has ``rollout(x, tau, force)``: `warp_phys.model.WARP`
 from __future__ import annotations
 
 import functools
-import inspect
 from typing import Any
 
 import numpy as np
 import torch
 
-from warp_phys.context_scaling import ContextScaled, innermost
+from warp_phys.context_scaling import ContextScaled
 from warp_phys.scaling import Scaler
+from warp_phys.sequence import takes_first_output
 from warp_phys.validation import InputError, check_int
 
 __all__ = ["complete", "context_rollout", "with_context_forecast"]
@@ -78,12 +78,6 @@ def with_context_forecast(model: Any) -> Any:
     if not callable(getattr(model, "context_forecast", None)):
         model.context_forecast = functools.partial(context_rollout, model)
     return model
-
-
-def _takes_first_output(model: Any) -> bool:
-    """Whether the model inside every wrapper has ``rollout(..., first_output=n)`` (WARP, the baselines)."""
-    inner, _ = innermost(model)
-    return "first_output" in inspect.signature(inner.rollout).parameters
 
 
 def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_size: int = 256,
@@ -181,7 +175,7 @@ def complete(model: Any, observed: Any, mask: Any, tau: Any = None, *, batch_siz
             model.eval()
         with torch.no_grad():
             tau_d = tau_t.to(device=device, dtype=dtype)
-            skip = _takes_first_output(model)
+            skip = takes_first_output(model)
             for i in range(0, N, batch_size):
                 xb = torch.as_tensor(values[i:i + batch_size], dtype=dtype, device=device)
                 fb = torch.as_tensor(m[i:i + batch_size], device=device)

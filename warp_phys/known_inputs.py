@@ -24,13 +24,12 @@ covariate that acts on y_t at the same step should be given one step early (a le
 """
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import torch
 from torch import nn
 
-from warp_phys.sequence import Prediction
+from warp_phys.sequence import Prediction, takes_first_output
 from warp_phys.validation import check_int
 
 
@@ -147,7 +146,7 @@ class KnownInputs(nn.Module):
         """`forecast_known`'s steps n_ctx .. len(tau) - 1 only, (B, len(tau) - n_ctx, d): the inner
         model's rollout with ``first_output=n_ctx`` (no output computed for the context)."""
         n_ctx = check_int(n_ctx, "n_ctx", minimum=1)
-        if n_ctx < tau.shape[0] and "first_output" in inspect.signature(self.model.rollout).parameters:
+        if n_ctx < tau.shape[0] and takes_first_output(self.model):
             return self.forecast_known(x, tau, n_ctx, grad=grad, steps_only=True)
         pred = self.forecast_known(x, tau, n_ctx, grad=grad)  # a model whose rollout returns every step
         return Prediction(pred.mean[:, n_ctx:], None if pred.std is None else pred.std[:, n_ctx:])

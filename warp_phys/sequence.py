@@ -24,6 +24,8 @@ callers forecast through `forecast_from`, which passes a model the steps it may 
 """
 from __future__ import annotations
 
+import inspect
+
 from typing import Any, NamedTuple
 
 import torch
@@ -47,6 +49,15 @@ def forecast_from(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, n_ctx: i
         return known(x[:, : tau.shape[0]], tau, n_ctx, grad=grad)
     ctx = x[:, :n_ctx]
     return model.context_forecast(ctx, tau) if grad else model.forecast(ctx, tau)
+
+
+def takes_first_output(model: nn.Module) -> bool:
+    """Whether the model inside every wrapper (``.model``: `ContextScaled`, `KnownInputs`) has
+    ``rollout(..., first_output=n)``, which returns steps n .. T - 1 only (WARP, the baselines)."""
+    while isinstance(getattr(model, "model", None), nn.Module):
+        model = model.model
+    rollout = getattr(model, "rollout", None)
+    return callable(rollout) and "first_output" in inspect.signature(rollout).parameters
 
 
 def forecast_after(model: nn.Module, x: torch.Tensor, tau: torch.Tensor, n_ctx: int, *,

@@ -183,14 +183,33 @@ def comparable(variant: str) -> bool:
     return variant == "" or variant.startswith(COMPARABLE)
 
 
-def choose_warp_row(rows: list[dict], seed: int, rule: str = "normalised") -> tuple[dict | None, int]:
-    """(the WARP row of ``seed`` chosen on validation, the number of candidates) among the rows that
-    won their own learning-rate choice (``chosen``): by ``val`` among the comparable variants
+def choose_row(rows: list[dict], seed: int, rule: str = "normalised", model: str = "warp") -> tuple[dict | None, int]:
+    """(the ``model`` row of ``seed`` chosen on validation, the number of candidates) among the rows
+    that won their own learning-rate choice (``chosen``): by ``val`` among the comparable variants
     (rule "normalised"), or by ``val_record`` among every variant (rule "record")."""
     key = "val_record" if rule == "record" else "val"
-    pool = [r for r in rows if r["model"] == "warp" and r["seed"] == seed and r.get("chosen")
+    pool = [r for r in rows if r["model"] == model and r["seed"] == seed and r.get("chosen")
             and (rule == "record" or comparable(r["variant"])) and np.isfinite(r.get(key, np.nan))]
     return (min(pool, key=lambda r: r[key]) if pool else None), len(pool)
+
+
+def choose_warp_row(rows: list[dict], seed: int, rule: str = "normalised") -> tuple[dict | None, int]:
+    """`choose_row` for WARP (the name the result scripts of 2026-12-06 import)."""
+    return choose_row(rows, seed, rule, "warp")
+
+
+def run_key(row: dict) -> tuple:
+    """The key of a run's reconstruction in ``runs`` (model, variant, learning rate, seed)."""
+    return row["model"], row["variant"], row["lr"], row["seed"]
+
+
+def ensemble_mse(picks: list[dict], runs: dict) -> float | None:
+    """Test MSE of the deep ensemble (`warp_phys.ensemble`: the mean forecast) of the picked runs,
+    one per seed; None with fewer than two."""
+    members = [runs[run_key(p)] for p in picks if run_key(p) in runs]
+    if len(members) < 2 or not hasattr(warp_phys, "ensemble"):
+        return None
+    return float(json.loads(warp_phys.ensemble(members).attrs["metrics"])["mse"])
 
 
 def scored_mse(rec, constant: float) -> tuple[float, float]:
@@ -291,7 +310,7 @@ def main(argv: list[str] | None = None) -> dict:
               f"+ horizon {settings['horizon']}, stride {settings['stride']}, split {settings.get('split', (0.7, 0.15, 0.15))}"
               + f", split_by={args.split_by!r}"
               + (f", fill={settings['fill']!r}" if settings.get("fill") else ""), flush=True)
-        classical, chosen = None, {}
+        classical, chosen, runs = None, {}, {}
         for seed in args.seeds:
             for model in NEURAL:
                 grid = []
@@ -302,6 +321,7 @@ def main(argv: list[str] | None = None) -> dict:
                     rows.append(row)
                     if rec is None:
                         continue
+                    runs[run_key(row)] = rec
                     m = rec.metrics
                     mean_mse, pers = scored_mse(rec, mean)
                     assert abs(pers - m["mse_persistence"]) <= 1e-6 * max(1.0, pers), (pers, m["mse_persistence"])
@@ -332,6 +352,8 @@ def main(argv: list[str] | None = None) -> dict:
                             print(f"  seed {seed} {model} {extra}: refused: {err}")
                             break
                         row.update(series=name, variant=label, chosen=False)
+                        if rec_v is not None:
+                            runs[run_key(row)] = rec_v
                         if rec_v is not None and "detrend" in extra:  # the trend (+ season) alone as the forecast
                             row["mse_transform"] = float(rec_v.metrics.get("mse_transform", float("nan")))
                         rows.append(row)
@@ -346,13 +368,24 @@ def main(argv: list[str] | None = None) -> dict:
                         pick = min(tried, key=lambda r: r["val"] if np.isfinite(r["val"]) else np.inf)
                         pick["chosen"] = True
                         chosen.setdefault(f"{model}, {label}", []).append(pick)
-        for seed in args.seeds:  # WARP's variant chosen on validation among the comparable rows
-            key = "val_record" if args.select_on == "record" else "val"
-            pick, n = choose_warp_row([r for r in rows if r["series"] == name], seed, args.select_on)
-            if n > 1:
-                chosen.setdefault("warp, chosen on val", []).append(dict(pick, picked=pick["variant"] or "plain"))
-                print(f"  seed {seed} WARP chosen on validation ({args.select_on} units): {pick['variant'] or 'plain'} "
-                      f"(val {pick[key]:.4g}, test {pick['test_mse']:.4g})", flush=True)
+        key = "val_record" if args.select_on == "record" else "val"
+        for model in NEURAL:  # each model's variant chosen on validation among its comparable rows
+            picks = []
+            for seed in args.seeds:
+                pick, n = choose_row([r for r in rows if r["series"] == name], seed, args.select_on, model)
+                if pick is not None:
+                    picks.append(pick)
+                if n > 1:
+                    chosen.setdefault(f"{model}, chosen on val", []).append(dict(pick, picked=pick["variant"] or "plain"))
+                    print(f"  seed {seed} {model.upper()} chosen on validation ({args.select_on} units): "
+                          f"{pick['variant'] or 'plain'} (val {pick[key]:.4g}, test {pick['test_mse']:.4g})", flush=True)
+            ens = ensemble_mse(picks, runs)  # the seeds' validation-chosen runs, their forecasts averaged
+            if ens is not None:
+                chosen.setdefault(f"{model}, ensemble of the seeds", []).append(
+                    dict(test_mse=ens, lr=float("nan"), epochs=sum(p["epochs"] for p in picks)))
+                print(f"  {model.upper()} ensemble of the {len(picks)} seeds' validation-chosen runs: test {ens:.4g}",
+                      flush=True)
+        runs.clear()
         best_name, best_key = min(CLASSICAL, key=lambda nk: classical[nk[1]])
         summary.append(dict(series=name, classical=classical, best_classical=best_name,
                             neural={k: [r["test_mse"] for r in v] for k, v in chosen.items()},

@@ -34,3 +34,12 @@ def test_choose_warp_row_rules():
     assert (pick["variant"], n) == ("phases", 2)
     pick, n = RS.choose_warp_row(rows, 0, "record")
     assert (pick["variant"], n) == ("detrend", 3)
+    pick, n = RS.choose_row(rows, 0, "normalised", "gru")  # the GRU's rows only
+    assert (pick["val"], n) == (0.0, 1)
+
+
+def test_the_ensemble_row_needs_two_seeds_and_reads_the_picked_runs():
+    picks = [dict(model="warp", variant="", lr=0.01, seed=0), dict(model="warp", variant="phases", lr=0.01, seed=1)]
+    assert RS.run_key(picks[1]) == ("warp", "phases", 0.01, 1)
+    assert RS.ensemble_mse(picks[:1], {RS.run_key(picks[0]): object()}) is None  # one member: no ensemble
+    assert RS.ensemble_mse(picks, {RS.run_key(picks[0]): object()}) is None  # the other run failed

@@ -21,6 +21,7 @@ _LAZY = {
     "lyapunov_exponents": ("warp_phys.lyapunov", "lyapunov_exponents"),
     "SequenceClassifier": ("warp_phys.classification", "SequenceClassifier"),
     "complete": ("warp_phys.completion", "complete"),
+    "ensemble": ("warp_phys.pipeline.ensemble", "ensemble"),
     "simulate_to_zarr": ("warp_phys.sharded", "simulate_to_zarr"),
     # the errors and warnings a user may catch (what each means: README "Errors and guarantees")
     "InputError": ("warp_phys.validation", "InputError"),

@@ -1,0 +1,86 @@
+"""`warp_phys.ensemble`: the combined forecast of several reconstructions of the same data."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import warp_phys
+from warp_phys.metrics import forecast_mse, forecast_window
+
+STEPS = 240
+T = np.arange(STEPS, dtype=float)
+Y = np.sin(2 * np.pi * T / 11) + 0.1 * np.random.default_rng(0).standard_normal(STEPS)
+SERIES = dict(data=Y, time=T, window=30, context=20, horizon=10, epochs=1, progress=False, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def members():
+    return [warp_phys.reconstruct(**SERIES, seed=s) for s in range(3)]
+
+
+def _values(ds, name):
+    return ds[name].transpose("trajectory", "time", "variable").values
+
+
+def test_the_forecast_is_the_members_mean_and_the_std_their_mixtures(members):
+    ens = warp_phys.ensemble(members)
+    means = np.stack([_values(m.dataset, "prediction_mean") for m in members])
+    stds = np.stack([_values(m.dataset, "prediction_std") for m in members])
+    assert np.abs(means[0] - means[1]).max() > 1e-3  # the seeds differ, so the spread is not zero
+    np.testing.assert_allclose(_values(ens, "prediction_mean"), means.mean(axis=0), rtol=0, atol=1e-12)
+    mixture = np.sqrt((stds ** 2).mean(axis=0) + means.var(axis=0))
+    np.testing.assert_allclose(_values(ens, "prediction_std"), mixture, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(_values(ens, "state"), _values(members[0].dataset, "state"))
+
+
+def test_the_metrics_are_recomputed_and_the_data_only_ones_carried(members):
+    ens = warp_phys.ensemble(members)
+    met = json.loads(ens.attrs["metrics"])
+    truth, mean = _values(ens, "state"), _values(ens, "prediction_mean")
+    mask = forecast_window(ens.sizes["time"], 20, 10)
+    assert met["mse"] == pytest.approx(forecast_mse(truth, mean, mask), rel=1e-12)
+    # squared error is convex: the mean forecast scores at most the members' mean MSE (Jensen)
+    assert met["mse"] <= np.mean([m.metrics["mse"] for m in members]) + 1e-12
+    for key in ("ar_mse", "ets_mse", "mse_persistence", "ar_order"):  # the data's, identical in every member
+        assert met[key] == members[0].metrics[key]
+    assert ens.attrs["ensemble_size"] == 3
+    assert [d["seed"] for d in json.loads(ens.attrs["members"])] == [0, 1, 2]
+
+
+def test_the_future_forecast_has_an_uncertainty_and_no_score(members):
+    fut = warp_phys.ensemble(members, split="future")
+    assert json.loads(fut.attrs["metrics"]) == {}
+    after = ~fut["context"].values.astype(bool)
+    assert (_values(fut, "prediction_std")[:, after] > 0).all()
+
+
+def test_a_non_finite_member_forecast_is_flagged_not_hidden(members):
+    broken = [*members[:2], members[2]]
+    saved = members[2].datasets["test"]["prediction_mean"].values.copy()
+    try:
+        members[2].datasets["test"]["prediction_mean"].values[0, -1, 0] = np.nan
+        ens = warp_phys.ensemble(broken)
+    finally:
+        members[2].datasets["test"]["prediction_mean"].values[:] = saved
+    assert bool(ens["implausible"].values[0]) and not ens["implausible"].values[1:].any()
+    assert np.isnan(ens["prediction_mean"].values[0, -1, 0])
+
+
+def test_members_on_other_windows_and_single_members_are_refused(members):
+    other = warp_phys.reconstruct(**{**SERIES, "window": 31, "context": 21}, seed=0)
+    with pytest.raises(warp_phys.InputError, match="same windows"):
+        warp_phys.ensemble([members[0], other])
+    with pytest.raises(warp_phys.InputError, match="at least two"):
+        warp_phys.ensemble(members[:1])
+    with pytest.raises(warp_phys.InputError, match="no split"):
+        warp_phys.ensemble(members, split="test_id")
+
+
+def test_the_ensemble_saves_to_netcdf_and_reads_back(members, tmp_path):
+    ens = warp_phys.ensemble(members)
+    path = warp_phys.to_netcdf(ens, tmp_path / "ensemble.nc")
+    back = warp_phys.open_trajectories(path)
+    np.testing.assert_array_equal(back["prediction_std"].values, ens["prediction_std"].values)
+    assert json.loads(back.attrs["metrics"]) == json.loads(ens.attrs["metrics"])

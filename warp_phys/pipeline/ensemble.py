@@ -1,0 +1,107 @@
+"""Deep ensembles: several reconstructions of the same data, their forecasts combined.
+
+The members are runs scored on the same windows that differ in their seed (initialisation and
+batch order) or in their settings. The ensemble forecasts the mean of the members' forecasts and,
+as its uncertainty, the standard deviation of their equal-weight mixture,
+
+    mean = (1/M) sum_m mu_m,      std = sqrt( (1/M) sum_m (sigma_m^2 + (mu_m - mean)^2) ),
+
+so the spread between members adds to their own predictive std (zero for point models). The
+metrics are recomputed on the combined forecast, in the same units and over the same steps as
+the members' (`warp_phys.metrics.forecast_metrics`); metrics of the data alone (the classical
+forecasters, persistence) are carried over where every member has the same value.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import xarray as xr
+
+from warp_phys.validation import InputError
+
+from .plausibility import flag_dataset
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .results import Reconstruction
+
+#: Attributes that describe one member's model; the ensemble lists them per member instead.
+MEMBER_ATTRS = ("model", "prior", "seed", "model_options", "recipe", "device")
+
+
+def _member_dataset(rec: "Reconstruction", split: str) -> xr.Dataset:
+    if split not in rec.datasets:
+        raise InputError(f"a member has no split {split!r}; available: {sorted(rec.datasets)}")
+    return rec.datasets[split]
+
+
+def _check_same_windows(datasets: Sequence[xr.Dataset], variable: str) -> None:
+    """Refuse members that were not scored on the same windows (truth, time, context)."""
+    first = datasets[0]
+    for i, ds in enumerate(datasets[1:], start=1):
+        same = (ds[variable].shape == first[variable].shape
+                and np.array_equal(ds["context"].values, first["context"].values)
+                and np.array_equal(ds["time"].values, first["time"].values)
+                and np.array_equal(ds[variable].values, first[variable].values, equal_nan=True))
+        if not same:
+            raise InputError(f"member {i} was not scored on the same windows as member 0 (truth, time or context "
+                             "differ): an ensemble combines runs on the same data, split and window settings")
+
+
+def _metrics(rec: "Reconstruction", ds: xr.Dataset, mean: np.ndarray, split: str,
+             members: Sequence[dict]) -> dict[str, float]:
+    """The members' scorer on the combined forecast, plus the data-only metrics every member shares."""
+    if split == "future":  # nothing observed after the context: no score
+        return {}
+    lyap = getattr(rec.system, "lyapunov_exponent", None)
+    truth = ds[rec.variable].transpose("trajectory", "time", ...).values
+    met, _ = rec.encoder.score(truth, mean, ds, rec.context, rec.horizon, 1.0 / lyap if lyap else None)
+    for key, value in members[0].items():
+        if key not in met and all(m.get(key) == value for m in members[1:]):
+            met[key] = value
+    return met
+
+
+def ensemble(members: Sequence["Reconstruction"], split: str = "test") -> xr.Dataset:
+    """The combined forecast of ``members`` (at least two `Reconstruction`\\ s scored on the same
+    windows, e.g. ``[reconstruct(data=y, ..., seed=s) for s in range(4)]``) on ``split``.
+
+    Returns a result Dataset in the members' layout (truth, ``prediction_mean``,
+    ``prediction_std``, ``context``, ``implausible``, the classical forecasts of member 0) with
+    the mean forecast, the mixture std (module docstring) and the recomputed metrics (JSON
+    attribute ``metrics``; none for ``split="future"``), physical units; attributes
+    ``ensemble_size`` and ``members`` (each member's model, prior, seed and options). A member
+    whose forecast of a window is non-finite makes the ensemble's non-finite there (flagged in
+    ``implausible``, never hidden). Field reconstructions are refused (InputError)."""
+    members = list(members)
+    if len(members) < 2:
+        raise InputError(f"an ensemble needs at least two reconstructions, got {len(members)}")
+    variable = members[0].variable
+    if variable != "state" or any(m.variable != variable for m in members):
+        raise InputError("ensemble combines state reconstructions (ODE systems and your own data); field "
+                         f"reconstructions are not supported (variables {sorted({m.variable for m in members})})")
+    datasets = [_member_dataset(m, split) for m in members]
+    _check_same_windows(datasets, variable)
+    means = np.stack([ds["prediction_mean"].transpose("trajectory", "time", "variable").values for ds in datasets])
+    stds = np.stack([ds["prediction_std"].transpose("trajectory", "time", "variable").values for ds in datasets])
+    mean = means.mean(axis=0)
+    std = np.sqrt(np.mean(stds ** 2 + (means - mean) ** 2, axis=0))
+    out = datasets[0].drop_vars("implausible", errors="ignore").copy(deep=True)
+    out["prediction_mean"].values[:] = mean
+    out["prediction_std"].values[:] = std
+    out["prediction_std"].attrs["long_name"] = ("predictive standard deviation of the ensemble: the members' "
+                                                "spread and their own std (equal-weight mixture)")
+    member_metrics = [json.loads(ds.attrs.get("metrics", "{}")) for ds in datasets]
+    described = [{k: ds.attrs.get(k) for k in MEMBER_ATTRS if k in ds.attrs} for ds in datasets]
+    for key in MEMBER_ATTRS:
+        out.attrs.pop(key, None)
+    names = sorted({str(d.get("model")) for d in described})
+    out.attrs.update(model=f"ensemble of {len(members)} ({', '.join(names)})", ensemble_size=len(members),
+                     members=json.dumps(described, default=str),
+                     metrics=json.dumps(_metrics(members[0], out, mean, split, member_metrics), sort_keys=True))
+    flag_dataset(out, variable, getattr(members[0].encoder, "band", None))
+    return out
+
+
+__all__ = ["ensemble"]

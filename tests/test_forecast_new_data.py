@@ -229,6 +229,23 @@ def test_cli_split_by_forecast_reaches_the_series_plan(tmp_path, capsys):
     assert int(ds["window_start_index"].values[0]) == 330
 
 
+def test_cli_ensemble_writes_the_mean_of_the_seeds_runs(tmp_path, capsys):
+    ds = _series_cli(tmp_path, capsys, "--epochs", "1", "--ensemble", "2", "--seed", "3")
+    text = capsys.readouterr().out
+    assert ds.attrs["ensemble_size"] == 2 and [m["seed"] for m in json.loads(ds.attrs["members"])] == [3, 4]
+    assert "seed 3:" in text and "seed 4:" in text and f"{json.loads(ds.attrs['metrics'])['mse']:.4g}" in text
+    single = _series_cli(tmp_path, capsys, "--epochs", "1", "--seed", "3")
+    assert not np.array_equal(ds["prediction_mean"].values, single["prediction_mean"].values)
+    after = ~ds["context"].values.astype(bool)
+    assert (ds["prediction_std"].values[:, after] > 0).all()  # the members' spread (WARP is a point model)
+
+
+def test_cli_ensemble_of_one_is_refused(tmp_path, capsys):
+    rc = main(["reconstruct", "msd", "-o", str(tmp_path / "x.nc"), "--ensemble", "1", "--quiet"])
+    assert rc == 2 and "--ensemble" in capsys.readouterr().err
+    assert not (tmp_path / "x.nc").exists()
+
+
 def test_cli_phases_reach_the_series_model(tmp_path, capsys):
     ds = _series_cli(tmp_path, capsys, "--model", "gru", "--epochs", "1", "--phases", "25", "7.5")
     assert "25" in ds.attrs["known_inputs"] and "7.5" in ds.attrs["known_inputs"]

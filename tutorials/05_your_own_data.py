@@ -22,6 +22,7 @@
 
 # %%
 # %matplotlib inline
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -260,6 +261,37 @@ a.plot(sun.index, sun.values, color="k", lw=1, label="sunspot number (record)")
 a.plot(years[ahead], mean[ahead], color="tab:red", label="WARP forecast past 2008")
 a.fill_between(years[ahead], (mean - 2 * std)[ahead], (mean + 2 * std)[ahead], color="tab:red", alpha=0.2,
                lw=0, label="±2 std")
+a.set(xlim=(1900, years[-1] + 1), xlabel="year", ylabel="sunspot number")
+a.legend(fontsize="small", loc="upper left");
+
+# %% [markdown]
+# ### An ensemble for the uncertainty
+#
+# WARP here is a point model: its `prediction_std` is zero and the band above is empty.
+# `warp_phys.ensemble` combines runs on the same windows that differ only in their seed: the
+# forecast is their mean, and `prediction_std` the spread of the members (plus their own std,
+# if any). Its metrics are recomputed on the mean forecast; since the squared error is convex,
+# the mean forecast scores at most the members' average MSE. The band is the spread over seeds,
+# not a calibrated interval. The members cost one training each (`benchmarks/real_series.py`
+# has an ensemble row per model, over its seeds).
+
+# %%
+members = [rec_sun] + [warp_phys.reconstruct(data=sun, window=44, context=33, horizon=11, stride=1,
+                                             split=(0.6, 0.2, 0.2), seed=s, epochs=15 if FAST else 100,
+                                             progress=False) for s in (1, 2)]
+ens = warp_phys.ensemble(members)
+ens_mse = json.loads(ens.attrs["metrics"])["mse"]
+print("test MSE of the members:", [round(r.metrics["mse"], 1) for r in members], f"ensemble: {ens_mse:.1f}")
+assert ens_mse <= np.mean([r.metrics["mse"] for r in members])  # Jensen: never worse than the average member
+
+ens_future = warp_phys.ensemble(members, split="future")
+mean, std = (ens_future[v].values[0, :, 0] for v in ("prediction_mean", "prediction_std"))
+assert (std[ahead] > 0).all()
+fig, a = plt.subplots(figsize=(10, 3.2), layout="constrained")
+a.plot(sun.index, sun.values, color="k", lw=1, label="sunspot number (record)")
+a.plot(years[ahead], mean[ahead], color="tab:red", label="mean of 3 WARP runs, past 2008")
+a.fill_between(years[ahead], (mean - 2 * std)[ahead], (mean + 2 * std)[ahead], color="tab:red", alpha=0.2,
+               lw=0, label="±2 std (the runs' spread)")
 a.set(xlim=(1900, years[-1] + 1), xlabel="year", ylabel="sunspot number")
 a.legend(fontsize="small", loc="upper left");
 

@@ -84,3 +84,33 @@ def test_the_ensemble_saves_to_netcdf_and_reads_back(members, tmp_path):
     back = warp_phys.open_trajectories(path)
     np.testing.assert_array_equal(back["prediction_std"].values, ens["prediction_std"].values)
     assert json.loads(back.attrs["metrics"]) == json.loads(ens.attrs["metrics"])
+
+
+def test_data_seed_keeps_the_split_of_your_trajectories():
+    rng = np.random.default_rng(1)
+    t = np.linspace(0, 6, 60)
+    x = np.sin(t[None, :, None] + rng.uniform(0, 6, (20, 1, 1)))
+    fit = dict(data=x, time=t, context=20, epochs=1, progress=False, device="cpu")
+    base = warp_phys.reconstruct(**fit, seed=0)
+    shared = warp_phys.reconstruct(**fit, seed=1, data_seed=0)
+    other = warp_phys.reconstruct(**fit, seed=1)
+    np.testing.assert_array_equal(shared.dataset["state"].values, base.dataset["state"].values)
+    assert not np.array_equal(other.dataset["state"].values, base.dataset["state"].values)  # seed= splits too
+    assert shared.dataset.attrs["data_seed"] == 0 and shared.dataset.attrs["seed"] == 1
+    assert "data_seed" not in base.dataset.attrs
+    ens = warp_phys.ensemble([base, shared])
+    assert json.loads(ens.attrs["metrics"])["mse"] <= max(base.metrics["mse"], shared.metrics["mse"])
+    with pytest.raises(warp_phys.InputError, match="data_seed"):
+        warp_phys.ensemble([base, other])
+
+
+def test_a_chaotic_systems_ensemble_rescores_the_valid_prediction_time():
+    runs = [warp_phys.reconstruct(system="lorenz", epochs=1, n_train=8, seed=s, data_seed=0, progress=False,
+                                  device="cpu") for s in (1, 2)]
+    ens = warp_phys.ensemble(runs)
+    met = json.loads(ens.attrs["metrics"])
+    vpt = warp_phys.metrics.valid_prediction_time(
+        _values(ens, "state"), _values(ens, "prediction_mean"), ens["time"].values, runs[0].context,
+        time_scale=1.0 / runs[0].system.lyapunov_exponent)
+    assert met["vpt"] == pytest.approx(vpt, rel=1e-12)
+    assert met["vpt"] != runs[0].metrics["vpt"] or met["vpt"] != runs[1].metrics["vpt"]

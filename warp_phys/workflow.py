@@ -74,7 +74,7 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
                 detrend: int | str | None = None,
                 deseason: int | None = None, difference: bool = False,
                 phases: float | str | Sequence[float | str] | None = None, covariates: Any = None,
-                future_covariates: Any = None, **options: Any) -> Reconstruction:
+                future_covariates: Any = None, data_seed: int | None = None, **options: Any) -> Reconstruction:
     """Reconstruct and forecast a dynamical system with WARP (or a baseline).
 
     Args:
@@ -106,6 +106,10 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
         model: "warp" or another name of ``warp_phys.pipeline.available_models()``.
         epochs: training epochs (default: the recipe's).
         seed: seeds data generation, splits, initialisation and training.
+        data_seed: seeds the data alone where given (the simulated trajectories of a system, the
+            random split of your trajectories; a series' chronological split has no seed), so that
+            runs with different ``seed`` share one data set and test windows, e.g. the members of
+            `warp_phys.ensemble`. Recorded as the ``data_seed`` attribute. Default: ``seed``.
         device: "auto" (CUDA when present), "cpu", "cuda", ...
         protocol: an ODE system's data preset (default: the recipe's).
         prior_options: keyword arguments of the prior (``warp_phys.priors.get``).
@@ -196,6 +200,8 @@ def reconstruct(system: Any = None, data: xr.Dataset | np.ndarray | str | os.Pat
     out_path = None if to_netcdf is None else check_output_path(to_netcdf, "to_netcdf")
     common = dict(model=MODELS.resolve(model), prior=prior, prior_options=prior_options, seed=check_seed(seed),
                   device=resolve_device(device))
+    if data_seed is not None:
+        common["data_seed"] = check_seed(data_seed, "data_seed")
     options = {**options, **{k: v for k, v in (("epochs", epochs), ("context", context)) if v is not None}}
     series = {k: v for k, v in zip(_SERIES, (window, stride, gap, split, split_by, fill, detrend, deseason, difference,
                                              phases, covariates, future_covariates))

@@ -96,7 +96,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "future stays clean), e.g. 0.01")
     p.add_argument("--seed", type=int, default=0, help="seed of data, initialisation and training")
     p.add_argument("--ensemble", type=int, default=None, metavar="N",
-                   help="train N runs (seeds SEED .. SEED+N-1) on the same data and write their deep ensemble "
+                   help="train N runs (seeds SEED .. SEED+N-1; the data drawn from SEED for all) and write their deep ensemble "
                         "instead: the mean forecast, the members' spread in prediction_std (warp_phys.ensemble)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -137,6 +137,8 @@ def run(args: argparse.Namespace) -> int:
         common["phases"] = [_number_or_name(v) for v in args.phases]
     source = _data_arguments(data_path, args.window) if data_path is not None else \
         dict(system=args.system, protocol=args.protocol)
+    if args.ensemble is not None:  # the members share the data (and its split) drawn from --seed
+        common["data_seed"] = args.seed
     runs = [reconstruct(**source, **common, seed=seed) for seed in range(args.seed, args.seed + (args.ensemble or 1))]
     from warp_phys.distributed import is_main_process
 

@@ -40,7 +40,8 @@ class Job:
     """Everything one run needs, resolved: the data, how to encode it, which model, the
     ``recipe`` it is trained with (a `TrainingRecipe`), the ``context`` (observed steps) and
     ``horizon`` (scored steps; None: to the end), the ``time_scale`` that lead times are
-    reported in, and provenance attributes."""
+    reported in, and provenance attributes. ``data_seed`` (None: ``seed``) drew the data or
+    their split; ``seed`` seeds the model and its training."""
 
     splits: Splits
     encoder: Any
@@ -50,6 +51,7 @@ class Job:
     horizon: int | None = None
     system: Any = None
     seed: int = 0
+    data_seed: int | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     progress: bool = True
     time_scale: float | None = None
@@ -234,6 +236,7 @@ def run(job: Job) -> Reconstruction:
     net = net.to(job.device)
 
     provenance = {**job.provenance, "model": job.spec.name, "prior": job.spec.prior or "none", "seed": job.seed,
+                  **({} if job.data_seed is None else {"data_seed": job.data_seed}),
                   "context_steps": context, "device": str(job.device), "warp_phys_version": __version__,
                   **enc.attrs(),
                   "recipe": json.dumps(job.recipe.to_dict(), sort_keys=True, default=str),

@@ -46,7 +46,9 @@ def _check_same_windows(datasets: Sequence[xr.Dataset], variable: str) -> None:
                 and np.array_equal(ds[variable].values, first[variable].values, equal_nan=True))
         if not same:
             raise InputError(f"member {i} was not scored on the same windows as member 0 (truth, time or context "
-                             "differ): an ensemble combines runs on the same data, split and window settings")
+                             "differ): an ensemble combines runs on the same data, split and window settings; seed= "
+                             "also draws a system's trajectories and the split of your trajectories, so give every "
+                             "member the same data_seed= (reconstruct(..., seed=s, data_seed=0))")
 
 
 def _metrics(rec: "Reconstruction", ds: xr.Dataset, mean: np.ndarray, split: str,
@@ -65,7 +67,9 @@ def _metrics(rec: "Reconstruction", ds: xr.Dataset, mean: np.ndarray, split: str
 
 def ensemble(members: Sequence["Reconstruction"], split: str = "test") -> xr.Dataset:
     """The combined forecast of ``members`` (at least two `Reconstruction`\\ s scored on the same
-    windows, e.g. ``[reconstruct(data=y, ..., seed=s) for s in range(4)]``) on ``split``.
+    windows, e.g. ``[reconstruct(data=y, window=W, ..., seed=s) for s in range(4)]`` for one long
+    series, or ``[reconstruct(system="lorenz", seed=s, data_seed=0) for s in range(4)]``: the
+    same ``data_seed`` keeps one data set) on ``split``.
 
     Returns a result Dataset in the members' layout (truth, ``prediction_mean``,
     ``prediction_std``, ``context``, ``implausible``, the classical forecasts of member 0) with

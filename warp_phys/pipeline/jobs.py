@@ -160,6 +160,12 @@ def plan_system(system: Any, *, model: str, prior: Any = "auto", prior_options: 
     return recipe, proto, spec
 
 
+def data_seed_of(seed: int, common: Mapping[str, Any]) -> int:
+    """The seed that draws the data or their split: ``data_seed`` where given, else ``seed``."""
+    given = common.get("data_seed")
+    return seed if given is None else given
+
+
 def simulate_system(system: Any, recipe: Recipe, proto: Any, seed: int) -> Splits:
     """The splits of an ODE-system run planned by `plan_system` (simulated here)."""
     return system_splits(system, proto, sampled=recipe.parameters == "sampled", seed=seed,
@@ -189,7 +195,7 @@ def system_job(system: Any, *, model: str, prior: Any, prior_options: Mapping | 
     encoder = StateEncoder(recipe.time_rescale, recipe.time_rescale_copies, system.time_rescaling,
                            seed=derive_seed(seed, 0, salt=(AUGMENT_SALT,)))
     if splits is None:
-        splits = simulate_system(system, recipe, proto, seed)
+        splits = simulate_system(system, recipe, proto, data_seed_of(seed, common))
     lyap = getattr(system, "lyapunov_exponent", None)
     return Job(splits=splits, encoder=encoder, spec=spec, context=int(proto.n_ctx), horizon=horizon,
                system=system, recipe=recipe, seed=seed,
@@ -246,7 +252,7 @@ def user_job(data: Any, time: Any, variables: Sequence[str] | None, *, model: st
     encoder = StateEncoder(recipe.time_rescale, recipe.time_rescale_copies, None)  # no known symmetry: None only
     _check_model(spec, int(ds.sizes["variable"]), None)
     check_training(recipe, spec.output, context)
-    splits = user_splits(ds, None, seed)
+    splits = user_splits(ds, None, data_seed_of(seed, common))
     return Job(splits=splits, encoder=encoder, spec=spec, context=context, horizon=horizon, recipe=recipe, seed=seed,
                provenance={"title": "warp_phys reconstruction of user data", "system": "user data",
                            "metrics_description": METRICS_DESCRIPTION}, **common)
@@ -374,7 +380,7 @@ def field_job(name_or_system: Any, *, model: str, prior: Any, prior_options: Map
         if not 1 <= recipe.context < T_win:
             raise InputError(f"context ({recipe.context} steps) must be in [1, {T_win - 1}] for windows "
                              f"of {T_win} steps; use a smaller context or a longer window/run")
-        splits = field_splits(system, recipe, seed, progress=progress)
+        splits = field_splits(system, recipe, data_seed_of(seed, common), progress=progress)
     scale = recipe.time_scale or getattr(system, "time_scale", None)
     kind = recipe.time_scale_kind or (getattr(system, "time_scale_kind", None) or "none")
     return Job(splits=splits, encoder=FieldEncoder(recipe.basis, recipe.rank, recipe.normalise, recipe.augment_shifts),

@@ -38,7 +38,7 @@ from warp_phys.validation import InputError, check_context, check_int, check_see
 from .encoders import StateEncoder
 from .engine import Job
 from .jobs import (METRICS_DESCRIPTION, _check_model, _refuse_simulation_options, _user_model, check_horizon,
-                   check_training)
+                   check_training, data_seed_of)
 from .plausibility import TrainingBand
 from .sources import Splits
 
@@ -174,7 +174,7 @@ def stream_job(ds: xr.Dataset, *, model: str, prior: Any, prior_options: Mapping
     horizon = check_horizon(horizon, context, n_steps)
     _check_model(spec, int(ds.sizes["variable"]), None)
     check_training(recipe, spec.output, context)
-    splits = stream_splits(ds, seed, max_test)
+    splits = stream_splits(ds, data_seed_of(seed, common), max_test)
     return Job(splits=splits, encoder=StreamEncoder(), spec=spec, context=context, horizon=horizon, recipe=recipe,
                seed=seed, provenance={"title": "warp_phys reconstruction of user data", "system": "user data",
                                       "metrics_description": METRICS_DESCRIPTION,

@@ -114,3 +114,21 @@ def test_a_chaotic_systems_ensemble_rescores_the_valid_prediction_time():
         time_scale=1.0 / runs[0].system.lyapunov_exponent)
     assert met["vpt"] == pytest.approx(vpt, rel=1e-12)
     assert met["vpt"] != runs[0].metrics["vpt"] or met["vpt"] != runs[1].metrics["vpt"]
+
+
+def test_new_data_is_forecast_by_every_member_and_combined(members):
+    fresh = np.sin(2 * np.pi * (np.arange(60.0) + 3.7) / 11)[None, :, None] * np.array([1.0, 0.8])[:, None, None]
+    ens = warp_phys.ensemble(members, new_data=fresh[:, :30], time=T[:30], context=20)
+    singles = [m.forecast(fresh[:, :30], time=T[:30], context=20) for m in members]
+    np.testing.assert_allclose(_values(ens, "prediction_mean"),
+                               np.mean([_values(s, "prediction_mean") for s in singles], axis=0), atol=1e-12)
+    met = json.loads(ens.attrs["metrics"])
+    mask = forecast_window(30, 20, None)
+    assert met["mse"] == pytest.approx(forecast_mse(_values(ens, "state"), _values(ens, "prediction_mean"), mask),
+                                       rel=1e-12)
+    beyond = warp_phys.ensemble(members, new_data=fresh[:, :20], time=T[:20], context=20, horizon=10)
+    assert json.loads(beyond.attrs["metrics"]) == {} and np.isfinite(_values(beyond, "prediction_mean")).all()
+    with pytest.raises(warp_phys.InputError, match="not both"):
+        warp_phys.ensemble(members, split="val", new_data=fresh)
+    with pytest.raises(warp_phys.InputError, match="new_data="):
+        warp_phys.ensemble(members, context=20)

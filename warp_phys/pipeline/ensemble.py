@@ -14,7 +14,7 @@ forecasters, persistence) are carried over where every member has the same value
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import xarray as xr
@@ -53,28 +53,33 @@ def _check_same_windows(datasets: Sequence[xr.Dataset], variable: str) -> None:
 
 def _metrics(rec: "Reconstruction", ds: xr.Dataset, mean: np.ndarray, split: str,
              members: Sequence[dict]) -> dict[str, float]:
-    """The members' scorer on the combined forecast, plus the data-only metrics every member shares."""
-    if split == "future":  # nothing observed after the context: no score
-        return {}
-    lyap = getattr(rec.system, "lyapunov_exponent", None)
+    """The members' scorer on the combined forecast, plus the data-only metrics every member shares;
+    none where the truth after the context is unknown (the future, new data beyond what was given)."""
     truth = ds[rec.variable].transpose("trajectory", "time", ...).values
-    met, _ = rec.encoder.score(truth, mean, ds, rec.context, rec.horizon, 1.0 / lyap if lyap else None)
+    if split == "future" or not np.isfinite(truth).all():
+        return {}
+    context, horizon = (int(ds.attrs["context_steps"]), None) if split == "new_data" else (rec.context, rec.horizon)
+    lyap = getattr(rec.system, "lyapunov_exponent", None)
+    met, _ = rec.encoder.score(truth, mean, ds, context, horizon, 1.0 / lyap if lyap else None)
     for key, value in members[0].items():
         if key not in met and all(m.get(key) == value for m in members[1:]):
             met[key] = value
     return met
 
 
-def ensemble(members: Sequence["Reconstruction"], split: str = "test") -> xr.Dataset:
+def ensemble(members: Sequence["Reconstruction"], split: str = "test", *, new_data: Any = None,
+             **forecast_options: Any) -> xr.Dataset:
     """The combined forecast of ``members`` (at least two `Reconstruction`\\ s scored on the same
     windows, e.g. ``[reconstruct(data=y, window=W, ..., seed=s) for s in range(4)]`` for one long
     series, or ``[reconstruct(system="lorenz", seed=s, data_seed=0) for s in range(4)]``: the
-    same ``data_seed`` keeps one data set) on ``split``.
+    same ``data_seed`` keeps one data set) on ``split``; or, with ``new_data``, of the members'
+    ``rec.forecast(new_data, **forecast_options)`` (``time=``, ``context=``, ``horizon=``, ...).
 
     Returns a result Dataset in the members' layout (truth, ``prediction_mean``,
     ``prediction_std``, ``context``, ``implausible``, the classical forecasts of member 0) with
     the mean forecast, the mixture std (module docstring) and the recomputed metrics (JSON
-    attribute ``metrics``; none for ``split="future"``), physical units; attributes
+    attribute ``metrics``; none for ``split="future"`` or where new data end before the horizon),
+    physical units; attributes
     ``ensemble_size`` and ``members`` (each member's model, prior, seed and options). A member
     whose forecast of a window is non-finite makes the ensemble's non-finite there (flagged in
     ``implausible``, never hidden). Field reconstructions are refused (InputError)."""
@@ -85,7 +90,15 @@ def ensemble(members: Sequence["Reconstruction"], split: str = "test") -> xr.Dat
     if variable != "state" or any(m.variable != variable for m in members):
         raise InputError("ensemble combines state reconstructions (ODE systems and your own data); field "
                          f"reconstructions are not supported (variables {sorted({m.variable for m in members})})")
-    datasets = [_member_dataset(m, split) for m in members]
+    if new_data is not None:
+        if split != "test":
+            raise InputError(f"give split={split!r} (a scored split of the members) or new_data=, not both")
+        split = "new_data"
+        datasets = [m.forecast(new_data, **forecast_options) for m in members]
+    elif forecast_options:
+        raise InputError(f"{sorted(forecast_options)} are options of rec.forecast: pass them with new_data=")
+    else:
+        datasets = [_member_dataset(m, split) for m in members]
     _check_same_windows(datasets, variable)
     means = np.stack([ds["prediction_mean"].transpose("trajectory", "time", "variable").values for ds in datasets])
     stds = np.stack([ds["prediction_std"].transpose("trajectory", "time", "variable").values for ds in datasets])

@@ -253,16 +253,24 @@ future = rec_sun.datasets["future"]
 years = future["record_time"].values[0]
 ahead = future["context"].values == 0
 assert years[ahead][0] == sun.index[-1] + 1 and np.isnan(future["state"].values[0, ahead]).all()
-mean, std = (future[v].values[0, :, 0] for v in ("prediction_mean", "prediction_std"))
+mean = future["prediction_mean"].values[0, :, 0]
 print("forecast beyond the record:", {int(y): round(float(v), 1) for y, v in zip(years[ahead], mean[ahead])})
 
-fig, a = plt.subplots(figsize=(10, 3.2), layout="constrained")
-a.plot(sun.index, sun.values, color="k", lw=1, label="sunspot number (record)")
-a.plot(years[ahead], mean[ahead], color="tab:red", label="WARP forecast past 2008")
-a.fill_between(years[ahead], (mean - 2 * std)[ahead], (mean + 2 * std)[ahead], color="tab:red", alpha=0.2,
-               lw=0, label="±2 std")
-a.set(xlim=(1900, years[-1] + 1), xlabel="year", ylabel="sunspot number")
-a.legend(fontsize="small", loc="upper left");
+
+def plot_future(ds, label, band_label):
+    """The record since 1900 and a forecast past its end (a result Dataset of one window), ±2 std."""
+    mean, std = (ds[v].values[0, :, 0] for v in ("prediction_mean", "prediction_std"))
+    fig, a = plt.subplots(figsize=(10, 3.2), layout="constrained")
+    a.plot(sun.index, sun.values, color="k", lw=1, label="sunspot number (record)")
+    a.plot(years[ahead], mean[ahead], color="tab:red", label=label)
+    a.fill_between(years[ahead], (mean - 2 * std)[ahead], (mean + 2 * std)[ahead], color="tab:red", alpha=0.2,
+                   lw=0, label=band_label)
+    a.set(xlim=(1900, years[-1] + 1), xlabel="year", ylabel="sunspot number")
+    a.legend(fontsize="small", loc="upper left")
+    return fig
+
+
+plot_future(future, "WARP forecast past 2008", "±2 std");
 
 # %% [markdown]
 # ### An ensemble for the uncertainty
@@ -285,15 +293,8 @@ print("test MSE of the members:", [round(r.metrics["mse"], 1) for r in members],
 assert ens_mse <= np.mean([r.metrics["mse"] for r in members])  # Jensen: never worse than the average member
 
 ens_future = warp_phys.ensemble(members, split="future")
-mean, std = (ens_future[v].values[0, :, 0] for v in ("prediction_mean", "prediction_std"))
-assert (std[ahead] > 0).all()
-fig, a = plt.subplots(figsize=(10, 3.2), layout="constrained")
-a.plot(sun.index, sun.values, color="k", lw=1, label="sunspot number (record)")
-a.plot(years[ahead], mean[ahead], color="tab:red", label="mean of 3 WARP runs, past 2008")
-a.fill_between(years[ahead], (mean - 2 * std)[ahead], (mean + 2 * std)[ahead], color="tab:red", alpha=0.2,
-               lw=0, label="±2 std (the runs' spread)")
-a.set(xlim=(1900, years[-1] + 1), xlabel="year", ylabel="sunspot number")
-a.legend(fontsize="small", loc="upper left");
+assert (ens_future["prediction_std"].values[0, ahead] > 0).all()
+plot_future(ens_future, "mean of 3 WARP runs, past 2008", "±2 std (the runs' spread)");
 
 # %% [markdown]
 # ## The gallery figure

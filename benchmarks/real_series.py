@@ -203,13 +203,15 @@ def run_key(row: dict) -> tuple:
     return row["model"], row["variant"], row["lr"], row["seed"]
 
 
-def ensemble_mse(picks: list[dict], runs: dict) -> float | None:
-    """Test MSE of the deep ensemble (`warp_phys.ensemble`: the mean forecast) of the picked runs,
-    one per seed; None with fewer than two."""
+def ensemble_scores(picks: list[dict], runs: dict) -> dict | None:
+    """Test metrics of the deep ensemble (`warp_phys.ensemble`: the mean forecast, the members'
+    spread as its std) of the picked runs, one per seed: ``mse`` and ``coverage_2std`` (the
+    fraction of test values within mean +- 2 std); None with fewer than two."""
     members = [runs[run_key(p)] for p in picks if run_key(p) in runs]
     if len(members) < 2 or not hasattr(warp_phys, "ensemble"):
         return None
-    return float(json.loads(warp_phys.ensemble(members).attrs["metrics"])["mse"])
+    met = json.loads(warp_phys.ensemble(members).attrs["metrics"])
+    return {k: float(met[k]) for k in ("mse", "coverage_2std") if k in met}
 
 
 def scored_mse(rec, constant: float) -> tuple[float, float]:
@@ -379,18 +381,21 @@ def main(argv: list[str] | None = None) -> dict:
                     chosen.setdefault(f"{model}, chosen on val", []).append(dict(pick, picked=pick["variant"] or "plain"))
                     print(f"  seed {seed} {model.upper()} chosen on validation ({args.select_on} units): "
                           f"{pick['variant'] or 'plain'} (val {pick[key]:.4g}, test {pick['test_mse']:.4g})", flush=True)
-            ens = ensemble_mse(picks, runs)  # the seeds' validation-chosen runs, their forecasts averaged
+            ens = ensemble_scores(picks, runs)  # the seeds' validation-chosen runs, their forecasts averaged
             if ens is not None:
                 chosen.setdefault(f"{model}, ensemble of the seeds", []).append(
-                    dict(test_mse=ens, lr=float("nan"), epochs=sum(p["epochs"] for p in picks)))
-                print(f"  {model.upper()} ensemble of the {len(picks)} seeds' validation-chosen runs: test {ens:.4g}",
+                    dict(test_mse=ens["mse"], coverage_2std=ens.get("coverage_2std", float("nan")),
+                         lr=float("nan"), epochs=sum(p["epochs"] for p in picks)))
+                print(f"  {model.upper()} ensemble of the {len(picks)} seeds' validation-chosen runs: test "
+                      f"{ens['mse']:.4g}, test values within +-2 std: {ens.get('coverage_2std', float('nan')):.3f}",
                       flush=True)
         runs.clear()
         best_name, best_key = min(CLASSICAL, key=lambda nk: classical[nk[1]])
         summary.append(dict(series=name, classical=classical, best_classical=best_name,
                             neural={k: [r["test_mse"] for r in v] for k, v in chosen.items()},
                             chosen_lr={k: [r["lr"] for r in v] for k, v in chosen.items()},
-                            epochs={k: [r["epochs"] for r in v] for k, v in chosen.items()}))
+                            epochs={k: [r["epochs"] for r in v] for k, v in chosen.items()},
+                            coverage_2std={k: v[0]["coverage_2std"] for k, v in chosen.items() if "coverage_2std" in v[0]}))
         print()
 
     print("## Test MSE (series units squared) on the chronological test block\n")

@@ -45,6 +45,9 @@ def test_the_metrics_are_recomputed_and_the_data_only_ones_carried(members):
     assert met["mse"] <= np.mean([m.metrics["mse"] for m in members]) + 1e-12
     for key in ("ar_mse", "ets_mse", "mse_persistence", "ar_order"):  # the data's, identical in every member
         assert met[key] == members[0].metrics[key]
+    std = _values(ens, "prediction_std")
+    assert met["coverage_2std"] == warp_phys.metrics.interval_coverage(truth, mean, std, mask)
+    assert 0 < met["coverage_2std"] < 1
     assert ens.attrs["ensemble_size"] == 3
     assert [d["seed"] for d in json.loads(ens.attrs["members"])] == [0, 1, 2]
 

@@ -109,3 +109,28 @@ def test_forecast_metrics_dict():
                              time_scale=2.0, chaotic=True, vpt_scale=[1.0, 1.0])
     # traj 0 fails at step 2 (E=0.707) -> 0; traj 1 fails at step 3 -> (2-1)/2 = 0.5; median 0.25
     assert out["vpt"] == pytest.approx(0.25)
+
+
+def test_interval_coverage_of_a_calibrated_gaussian_forecast():
+    GAUSSIAN_2STD, interval_coverage = M.GAUSSIAN_2STD, M.interval_coverage
+
+    rng = np.random.default_rng(0)
+    n = (200, 500, 1)
+    mean, std = rng.normal(size=n), rng.uniform(0.5, 2.0, size=n)
+    truth = mean + std * rng.standard_normal(n)
+    mask = np.zeros(500, dtype=bool)
+    mask[100:] = True
+    p = interval_coverage(truth, mean, std, mask)
+    binomial_sd = np.sqrt(GAUSSIAN_2STD * (1 - GAUSSIAN_2STD) / (200 * 400))
+    assert abs(p - GAUSSIAN_2STD) < 5 * binomial_sd
+    # k = 1: the one-sigma fraction; halving the std makes it overconfident
+    assert abs(interval_coverage(truth, mean, std, mask, k=1.0) - 0.6826894921) < 5 * np.sqrt(0.25 / 80_000)
+    assert interval_coverage(truth, mean, std / 2, mask) < 0.7
+    # only the masked steps count; a non-finite forecast is a miss
+    truth[:, :100] = 1e9
+    assert interval_coverage(truth, mean, std, mask) == p
+    hits_0 = np.sum(np.abs(truth[0, 100:] - mean[0, 100:]) <= 2 * std[0, 100:])
+    mean[0, 100:] = np.nan
+    assert interval_coverage(truth, mean, std, mask) == pytest.approx(p - hits_0 / (200 * 400), abs=1e-12)
+    with pytest.raises(ValueError, match="shape"):
+        interval_coverage(truth, mean, std[:, :10], mask)

@@ -41,5 +41,5 @@ def test_choose_warp_row_rules():
 def test_the_ensemble_row_needs_two_seeds_and_reads_the_picked_runs():
     picks = [dict(model="warp", variant="", lr=0.01, seed=0), dict(model="warp", variant="phases", lr=0.01, seed=1)]
     assert RS.run_key(picks[1]) == ("warp", "phases", 0.01, 1)
-    assert RS.ensemble_mse(picks[:1], {RS.run_key(picks[0]): object()}) is None  # one member: no ensemble
-    assert RS.ensemble_mse(picks, {RS.run_key(picks[0]): object()}) is None  # the other run failed
+    assert RS.ensemble_scores(picks[:1], {RS.run_key(picks[0]): object()}) is None  # one member: no ensemble
+    assert RS.ensemble_scores(picks, {RS.run_key(picks[0]): object()}) is None  # the other run failed

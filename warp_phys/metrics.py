@@ -71,6 +71,27 @@ def forecast_mae(truth, pred, mask=None) -> float:
     return float(np.mean(np.abs(truth[:, m] - pred[:, m])))
 
 
+#: The fraction of a Gaussian within 2 standard deviations of its mean: what `interval_coverage`
+#: returns at k = 2 for a calibrated Gaussian forecast.
+GAUSSIAN_2STD = 0.9544997361036416
+
+
+def interval_coverage(truth, mean, std, mask=None, k: float = 2.0) -> float:
+    """The fraction of masked (trajectory, step, variable) entries whose truth lies within
+    ``mean +- k std`` (k = 2: `GAUSSIAN_2STD` for a calibrated Gaussian forecast; lower means
+    overconfident). ``std`` has ``mean``'s shape; non-finite entries count as misses."""
+    truth, mean = _check_pair(truth, mean)
+    std = np.asarray(std, dtype=np.float64)
+    if std.shape != mean.shape:
+        raise ValueError(f"std must have the forecast's shape {mean.shape}, got {std.shape}")
+    if not k > 0:
+        raise ValueError(f"k must be positive, got {k!r}")
+    m = _time_mask(mask, truth.shape[1])
+    with np.errstate(invalid="ignore"):
+        inside = np.abs(truth[:, m] - mean[:, m]) <= k * std[:, m]
+    return float(np.mean(inside))
+
+
 def per_variable_mse(truth, pred, mask=None) -> np.ndarray:
     """MSE per variable, shape (d,) (mean over trajectories and masked steps)."""
     truth, pred = _check_pair(truth, pred)

@@ -8,8 +8,10 @@ as its uncertainty, the standard deviation of their equal-weight mixture,
 
 so the spread between members adds to their own predictive std (zero for point models). The
 metrics are recomputed on the combined forecast, in the same units and over the same steps as
-the members' (`warp_phys.metrics.forecast_metrics`); metrics of the data alone (the classical
-forecasters, persistence) are carried over where every member has the same value.
+the members' (`warp_phys.metrics.forecast_metrics`), with ``coverage_2std``: the fraction of scored
+values within mean +- 2 std (0.954 for a calibrated Gaussian; `warp_phys.metrics.interval_coverage`).
+Metrics of the data alone (the classical forecasters, persistence) are carried over where every
+member has the same value.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import xarray as xr
 
+from warp_phys.metrics import forecast_window, interval_coverage
 from warp_phys.validation import InputError
 
 from .plausibility import flag_dataset
@@ -51,7 +54,7 @@ def _check_same_windows(datasets: Sequence[xr.Dataset], variable: str) -> None:
                              "member the same data_seed= (reconstruct(..., seed=s, data_seed=0))")
 
 
-def _metrics(rec: "Reconstruction", ds: xr.Dataset, mean: np.ndarray, split: str,
+def _metrics(rec: "Reconstruction", ds: xr.Dataset, mean: np.ndarray, std: np.ndarray, split: str,
              members: Sequence[dict]) -> dict[str, float]:
     """The members' scorer on the combined forecast, plus the data-only metrics every member shares;
     none where the truth after the context is unknown (the future, new data beyond what was given)."""
@@ -61,6 +64,7 @@ def _metrics(rec: "Reconstruction", ds: xr.Dataset, mean: np.ndarray, split: str
     context, horizon = (int(ds.attrs["context_steps"]), None) if split == "new_data" else (rec.context, rec.horizon)
     lyap = getattr(rec.system, "lyapunov_exponent", None)
     met, _ = rec.encoder.score(truth, mean, ds, context, horizon, 1.0 / lyap if lyap else None)
+    met["coverage_2std"] = interval_coverage(truth, mean, std, forecast_window(truth.shape[1], context, horizon))
     for key, value in members[0].items():
         if key not in met and all(m.get(key) == value for m in members[1:]):
             met[key] = value
@@ -116,7 +120,7 @@ def ensemble(members: Sequence["Reconstruction"], split: str = "test", *, new_da
     names = sorted({str(d.get("model")) for d in described})
     out.attrs.update(model=f"ensemble of {len(members)} ({', '.join(names)})", ensemble_size=len(members),
                      members=json.dumps(described, default=str),
-                     metrics=json.dumps(_metrics(members[0], out, mean, split, member_metrics), sort_keys=True))
+                     metrics=json.dumps(_metrics(members[0], out, mean, std, split, member_metrics), sort_keys=True))
     flag_dataset(out, variable, getattr(members[0].encoder, "band", None))
     return out
 

@@ -135,3 +135,15 @@ def test_new_data_is_forecast_by_every_member_and_combined(members):
         warp_phys.ensemble(members, split="val", new_data=fresh)
     with pytest.raises(warp_phys.InputError, match="new_data="):
         warp_phys.ensemble(members, context=20)
+
+
+def test_a_gaussian_forecast_reports_its_coverage_and_a_point_forecast_none(members):
+    rec = warp_phys.reconstruct(**SERIES, seed=0, output="gaussian")
+    for ds, met in ((rec.dataset, rec.metrics),
+                    (new := rec.forecast(Y[None, :30, None], time=T[:30], context=20), json.loads(new.attrs["metrics"]))):
+        std = _values(ds, "prediction_std")
+        mask = forecast_window(ds.sizes["time"], 20, 10 if ds is rec.dataset else None)
+        assert (std[:, mask] > 0).all()
+        assert met["coverage_2std"] == warp_phys.metrics.interval_coverage(
+            _values(ds, "state"), _values(ds, "prediction_mean"), std, mask)
+    assert "coverage_2std" not in members[0].metrics  # a point model has no band to check

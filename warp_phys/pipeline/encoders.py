@@ -99,16 +99,20 @@ class StateEncoder:
         return mean, std
 
     def score(self, truth: np.ndarray, mean: np.ndarray, ds: xr.Dataset, context: int, horizon: int | None,
-              time_scale: float | None) -> tuple[dict[str, float], dict[str, Any]]:
+              time_scale: float | None, std: np.ndarray | None = None) -> tuple[dict[str, float], dict[str, Any]]:
         """`warp_phys.metrics.forecast_metrics` over the forecast window (VPT in units of
-        ``time_scale``, the Lyapunov time, when given); no extra data variables."""
-        from warp_phys.metrics import forecast_metrics, forecast_window
+        ``time_scale``, the Lyapunov time, when given); with a predictive ``std`` (same shape as
+        ``mean``) that is not all zero there, ``coverage_2std`` too (`metrics.interval_coverage`:
+        the fraction of values within mean +- 2 std); no extra data variables."""
+        from warp_phys.metrics import forecast_metrics, forecast_window, interval_coverage
 
         t = np.asarray(ds["time"].values, dtype=np.float64)
         window = forecast_window(t.shape[0], context, horizon)
         names = [str(v) for v in ds["variable"].values]
         met = forecast_metrics(truth, mean, window, variable_names=names, context=context, time=t,
                                time_scale=time_scale, chaotic=bool(time_scale))
+        if std is not None and np.any(np.asarray(std)[:, window] > 0):
+            met["coverage_2std"] = interval_coverage(truth, mean, std, window)
         return met, {}
 
     def attrs(self) -> dict[str, Any]:
@@ -187,9 +191,10 @@ class FieldEncoder:
         return self.basis.decode(self.basis.encode(fields)).numpy()
 
     def score(self, truth: np.ndarray, mean: np.ndarray, ds: xr.Dataset, context: int, horizon: int | None,
-              time_scale: float | None) -> tuple[dict[str, float], dict[str, Any]]:
+              time_scale: float | None, std: np.ndarray | None = None) -> tuple[dict[str, float], dict[str, Any]]:
         """`warp_phys.fields.metrics.field_metrics` (relative L2 error vs lead time, the
-        projection floor); adds ``relative_l2_error`` (trajectory, time) and the error curve."""
+        projection floor); adds ``relative_l2_error`` (trajectory, time) and the error curve.
+        ``std`` is not scored for fields."""
         from warp_phys.fields.metrics import field_metrics, relative_l2
 
         t = np.asarray(ds["time"].values, dtype=np.float64)

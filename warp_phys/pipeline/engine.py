@@ -246,7 +246,7 @@ def run(job: Job) -> Reconstruction:
     datasets, all_metrics, curve = {}, {}, None
     for name, ds in splits.tests.items():
         mean, std = _predict(job, net, ds, tau)
-        met, extra = enc.score(enc.truth(ds), mean, ds, context, job.horizon, job.time_scale)
+        met, extra = enc.score(enc.truth(ds), mean, ds, context, job.horizon, job.time_scale, std=std)
         met.update(classical.get(name, {}))
         all_metrics[name] = met
         out = result_dataset(ds, enc.variable, mean, std, context, {**provenance, "split": name}, met, std_name)

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 import xarray as xr
 
-from warp_phys.metrics import forecast_window, interval_coverage
 from warp_phys.validation import InputError
 
 from .plausibility import flag_dataset
@@ -63,10 +62,9 @@ def _metrics(rec: "Reconstruction", ds: xr.Dataset, mean: np.ndarray, std: np.nd
         return {}
     context, horizon = (int(ds.attrs["context_steps"]), None) if split == "new_data" else (rec.context, rec.horizon)
     lyap = getattr(rec.system, "lyapunov_exponent", None)
-    met, _ = rec.encoder.score(truth, mean, ds, context, horizon, 1.0 / lyap if lyap else None)
-    met["coverage_2std"] = interval_coverage(truth, mean, std, forecast_window(truth.shape[1], context, horizon))
+    met, _ = rec.encoder.score(truth, mean, ds, context, horizon, 1.0 / lyap if lyap else None, std=std)
     for key, value in members[0].items():
-        if key not in met and all(m.get(key) == value for m in members[1:]):
+        if key not in met and key != "coverage_2std" and all(m.get(key) == value for m in members[1:]):
             met[key] = value
     return met
 

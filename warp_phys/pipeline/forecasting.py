@@ -142,7 +142,7 @@ def forecast_new_data(rec: Any, new_data: Any, time: Any = None, context: int | 
     metrics: dict[str, float] = {}
     if np.isfinite(truth).all():
         lyap = getattr(rec.system, "lyapunov_exponent", None)
-        metrics, _ = rec.encoder.score(truth, mean, truth_ds, context, None, 1.0 / lyap if lyap else None)
+        metrics, _ = rec.encoder.score(truth, mean, truth_ds, context, None, 1.0 / lyap if lyap else None, std=std)
     attrs = {k: rec.dataset.attrs[k] for k in PROVENANCE_KEYS if k in rec.dataset.attrs}
     attrs.update(rec.encoder.attrs())
     attrs.update({"title": "forecast of new data by a trained warp_phys reconstruction", "split": "new_data",

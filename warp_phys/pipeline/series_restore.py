@@ -74,7 +74,7 @@ def restore(ds: xr.Dataset, transform: SeriesTransform, original: np.ndarray, en
     old = json.loads(ds.attrs.get("metrics", "{}"))
     metrics: dict[str, Any] = {}
     if old:
-        metrics, _ = encoder.score(truth, mean, out, context, horizon, None)
+        metrics, _ = encoder.score(truth, mean, out, context, horizon, None, std=std)
         zero, _ = levels(transform, original, steps, np.zeros_like(mean), np.zeros_like(std), context)
         metrics["mse_transform"] = forecast_mse(truth, zero, forecast_window(truth.shape[1], context, horizon))
         if "baseline_mean" in out:  # rescored in the record's units (with differencing too)

@@ -234,6 +234,7 @@ def test_cli_ensemble_writes_the_mean_of_the_seeds_runs(tmp_path, capsys):
     text = capsys.readouterr().out
     assert ds.attrs["ensemble_size"] == 2 and [m["seed"] for m in json.loads(ds.attrs["members"])] == [3, 4]
     assert "seed 3:" in text and "seed 4:" in text and f"{json.loads(ds.attrs['metrics'])['mse']:.4g}" in text
+    assert "coverage_2std: fraction of forecast values within" in text  # the band's check, explained
     single = _series_cli(tmp_path, capsys, "--epochs", "1", "--seed", "3")
     assert not np.array_equal(ds["prediction_mean"].values, single["prediction_mean"].values)
     after = ~ds["context"].values.astype(bool)

@@ -41,6 +41,9 @@ def format_metrics(all_metrics: Mapping[str, Mapping[str, float]], title: str = 
     if any("vpt" in m for m in all_metrics.values()):
         notes.append(f"vpt: valid prediction time in Lyapunov times (median over trajectories; first step "
                      f"where the per-variable-std-normalised RMS error exceeds {VPT_THRESHOLD})")
+    if any("coverage_2std" in m for m in all_metrics.values()):
+        notes.append("coverage_2std: fraction of forecast values within prediction_mean +- 2 prediction_std "
+                     "(0.954 for a calibrated Gaussian band; lower: the band is too narrow)")
     if any("mse_persistence" in m for m in all_metrics.values()):
         notes.append("mse_persistence / mse_zero: trivial forecasts (last context value held / zero), for scale")
     return "\n".join(lines + notes)

@@ -80,9 +80,9 @@ def ensemble(members: Sequence["Reconstruction"], split: str = "test", *, new_da
     Returns a result Dataset in the members' layout (truth, ``prediction_mean``,
     ``prediction_std``, ``context``, ``implausible``, the classical forecasts of member 0) with
     the mean forecast, the mixture std (module docstring) and the recomputed metrics (JSON
-    attribute ``metrics``; none for ``split="future"`` or where new data end before the horizon),
-    physical units; attributes
-    ``ensemble_size`` and ``members`` (each member's model, prior, seed and options). A member
+    attribute ``metrics``, physical units, over member 0's context and horizon; none for
+    ``split="future"`` or where new data end before the horizon); attributes ``ensemble_size``
+    and ``members`` (each member's model, prior, seed and options). A member
     whose forecast of a window is non-finite makes the ensemble's non-finite there (flagged in
     ``implausible``, never hidden). Field reconstructions are refused (InputError)."""
     members = list(members)

@@ -211,7 +211,12 @@ def ensemble_scores(picks: list[dict], runs: dict) -> dict | None:
     if len(members) < 2 or not hasattr(warp_phys, "ensemble"):
         return None
     met = json.loads(warp_phys.ensemble(members).attrs["metrics"])
-    return {k: float(met[k]) for k in ("mse", "coverage_2std") if k in met}
+    out = {k: float(met[k]) for k in ("mse", "coverage_2std") if k in met}
+    if "calibrate" in inspect.signature(warp_phys.ensemble).parameters:  # the band scaled on the validation block
+        calibrated = warp_phys.ensemble(members, calibrate=True)
+        out.update(std_scale=float(calibrated.attrs["std_scale"]),
+                   coverage_2std_calibrated=float(json.loads(calibrated.attrs["metrics"])["coverage_2std"]))
+    return out
 
 
 def scored_mse(rec, constant: float) -> tuple[float, float]:
@@ -385,17 +390,22 @@ def main(argv: list[str] | None = None) -> dict:
             if ens is not None:
                 chosen.setdefault(f"{model}, ensemble of the seeds", []).append(
                     dict(test_mse=ens["mse"], coverage_2std=ens.get("coverage_2std", float("nan")),
+                         coverage_2std_calibrated=ens.get("coverage_2std_calibrated", float("nan")),
+                         std_scale=ens.get("std_scale", float("nan")),
                          lr=float("nan"), epochs=sum(p["epochs"] for p in picks)))
                 print(f"  {model.upper()} ensemble of the {len(picks)} seeds' validation-chosen runs: test "
-                      f"{ens['mse']:.4g}, test values within +-2 std: {ens.get('coverage_2std', float('nan')):.3f}",
-                      flush=True)
+                      f"{ens['mse']:.4g}, test values within +-2 std: {ens.get('coverage_2std', float('nan')):.3f}; "
+                      f"with the std scaled on validation (x{ens.get('std_scale', float('nan')):.3g}): "
+                      f"{ens.get('coverage_2std_calibrated', float('nan')):.3f}", flush=True)
         runs.clear()
         best_name, best_key = min(CLASSICAL, key=lambda nk: classical[nk[1]])
         summary.append(dict(series=name, classical=classical, best_classical=best_name,
                             neural={k: [r["test_mse"] for r in v] for k, v in chosen.items()},
                             chosen_lr={k: [r["lr"] for r in v] for k, v in chosen.items()},
                             epochs={k: [r["epochs"] for r in v] for k, v in chosen.items()},
-                            coverage_2std={k: v[0]["coverage_2std"] for k, v in chosen.items() if "coverage_2std" in v[0]}))
+                            coverage_2std={k: v[0]["coverage_2std"] for k, v in chosen.items() if "coverage_2std" in v[0]},
+                            coverage_2std_calibrated={k: v[0]["coverage_2std_calibrated"] for k, v in chosen.items()
+                                                      if "coverage_2std_calibrated" in v[0]}))
         print()
 
     print("## Test MSE (series units squared) on the chronological test block\n")

@@ -107,9 +107,15 @@ def test_data_seed_keeps_the_split_of_your_trajectories():
         warp_phys.ensemble([base, other])
 
 
-def test_a_chaotic_systems_ensemble_rescores_the_valid_prediction_time():
-    runs = [warp_phys.reconstruct(system="lorenz", epochs=1, n_train=8, seed=s, data_seed=0, progress=False,
+@pytest.fixture(scope="module")
+def lorenz_members():
+    """Two runs on one Lorenz-63 data set (data_seed=0), seeds 1 and 2."""
+    return [warp_phys.reconstruct(system="lorenz", epochs=1, n_train=8, seed=s, data_seed=0, progress=False,
                                   device="cpu") for s in (1, 2)]
+
+
+def test_a_chaotic_systems_ensemble_rescores_the_valid_prediction_time(lorenz_members):
+    runs = lorenz_members
     ens = warp_phys.ensemble(runs)
     met = json.loads(ens.attrs["metrics"])
     vpt = warp_phys.metrics.valid_prediction_time(
@@ -147,3 +153,16 @@ def test_a_gaussian_forecast_reports_its_coverage_and_a_point_forecast_none(memb
         assert met["coverage_2std"] == warp_phys.metrics.interval_coverage(
             _values(ds, "state"), _values(ds, "prediction_mean"), std, mask)
     assert "coverage_2std" not in members[0].metrics  # a point model has no band to check
+
+
+def test_calibrate_scales_the_band_on_the_validation_block(members, lorenz_members):
+    plain, calibrated = warp_phys.ensemble(members), warp_phys.ensemble(members, calibrate=True)
+    scale = calibrated.attrs["std_scale"]
+    assert scale == warp_phys.pipeline.ensemble.validation_scale(members) and scale > 0
+    np.testing.assert_allclose(_values(calibrated, "prediction_std"), scale * _values(plain, "prediction_std"),
+                               rtol=1e-12)
+    np.testing.assert_array_equal(_values(calibrated, "prediction_mean"), _values(plain, "prediction_mean"))
+    val = warp_phys.ensemble(members, split="val", calibrate=True)  # by construction on the validation block
+    assert json.loads(val.attrs["metrics"])["coverage_2std"] >= warp_phys.metrics.GAUSSIAN_2STD
+    with pytest.raises(warp_phys.InputError, match="validation block"):
+        warp_phys.ensemble(lorenz_members, calibrate=True)

@@ -134,3 +134,20 @@ def test_interval_coverage_of_a_calibrated_gaussian_forecast():
     assert interval_coverage(truth, mean, std, mask) == pytest.approx(p - hits_0 / (200 * 400), abs=1e-12)
     with pytest.raises(ValueError, match="shape"):
         interval_coverage(truth, mean, std[:, :10], mask)
+
+
+def test_coverage_scale_is_the_smallest_factor_that_reaches_the_level():
+    rng = np.random.default_rng(3)
+    n = (50, 40, 2)
+    mean, std = rng.normal(size=n), rng.uniform(0.5, 2.0, size=n)
+    truth = mean + 1.7 * std * rng.standard_normal(n)  # a band 1.7 times too narrow
+    mask = np.arange(40) >= 10
+    c = M.coverage_scale(truth, mean, std, mask)
+    assert abs(c - 1.7) < 0.1
+    assert M.interval_coverage(truth, mean, c * std, mask) >= M.GAUSSIAN_2STD
+    assert M.interval_coverage(truth, mean, c * (1 - 1e-9) * std, mask) < M.GAUSSIAN_2STD
+    assert M.coverage_scale(truth, mean, std, mask, level=0.5) < c
+    exact = mean.copy()  # no error: any band holds it
+    assert M.coverage_scale(exact, mean, np.zeros_like(std), mask) == 0.0
+    with pytest.raises(ValueError, match="level"):
+        M.coverage_scale(truth, mean, std, mask, level=1.0)

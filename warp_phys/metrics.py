@@ -92,6 +92,28 @@ def interval_coverage(truth, mean, std, mask=None, k: float = 2.0) -> float:
     return float(np.mean(inside))
 
 
+def coverage_scale(truth, mean, std, mask=None, k: float = 2.0, level: float = GAUSSIAN_2STD) -> float:
+    """The smallest factor c such that ``mean +- k c std`` holds at least ``level`` of the masked
+    finite entries (`interval_coverage` of ``c * std`` >= level): the scale that calibrates a band
+    on data it did not train on (e.g. the validation block), to be applied elsewhere. Entries with
+    zero std and a nonzero error need c = inf; ValueError if no entry is finite."""
+    truth, mean = _check_pair(truth, mean)
+    std = np.asarray(std, dtype=np.float64)
+    if std.shape != mean.shape:
+        raise ValueError(f"std must have the forecast's shape {mean.shape}, got {std.shape}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    m = _time_mask(mask, truth.shape[1])
+    err, sd = np.abs(truth[:, m] - mean[:, m]).ravel(), std[:, m].ravel()
+    ok = np.isfinite(err) & np.isfinite(sd)
+    if not ok.any():
+        raise ValueError("no finite forecast value to calibrate on")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(err[ok] == 0, 0.0, err[ok] / (k * sd[ok]))
+    ratio = np.sort(ratio)
+    return float(ratio[int(np.ceil(level * ratio.size)) - 1])
+
+
 def per_variable_mse(truth, pred, mask=None) -> np.ndarray:
     """MSE per variable, shape (d,) (mean over trajectories and masked steps)."""
     truth, pred = _check_pair(truth, pred)

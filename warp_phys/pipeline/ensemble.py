@@ -69,8 +69,33 @@ def _metrics(rec: "Reconstruction", ds: xr.Dataset, mean: np.ndarray, std: np.nd
     return met
 
 
+def _mixture(datasets: Sequence[xr.Dataset]) -> tuple[np.ndarray, np.ndarray]:
+    """The members' mean forecast and their equal-weight mixture's std, (N, T, d) each."""
+    means = np.stack([ds["prediction_mean"].transpose("trajectory", "time", "variable").values for ds in datasets])
+    stds = np.stack([ds["prediction_std"].transpose("trajectory", "time", "variable").values for ds in datasets])
+    mean = means.mean(axis=0)
+    return mean, np.sqrt(np.mean(stds ** 2 + (means - mean) ** 2, axis=0))
+
+
+def validation_scale(members: Sequence["Reconstruction"]) -> float:
+    """The factor that makes the ensemble's +-2 std band hold 95.4 % of the validation block's
+    forecast values (`warp_phys.metrics.coverage_scale` on ``datasets["val"]``, over member 0's
+    context and horizon); InputError where the members have no scored validation split."""
+    from warp_phys.metrics import coverage_scale, forecast_window
+
+    if any("val" not in m.datasets for m in members):
+        raise InputError("calibrate=True scales the band on the validation block, which a reconstruction of one "
+                         "long series scores (reconstruct(data=y, window=...): rec.datasets['val']); these members "
+                         f"have {sorted(members[0].datasets)}")
+    datasets = [_member_dataset(m, "val") for m in members]
+    _check_same_windows(datasets, members[0].variable)
+    mean, std = _mixture(datasets)
+    truth = datasets[0][members[0].variable].transpose("trajectory", "time", ...).values
+    return coverage_scale(truth, mean, std, forecast_window(truth.shape[1], members[0].context, members[0].horizon))
+
+
 def ensemble(members: Sequence["Reconstruction"], split: str = "test", *, new_data: Any = None,
-             **forecast_options: Any) -> xr.Dataset:
+             calibrate: bool = False, **forecast_options: Any) -> xr.Dataset:
     """The combined forecast of ``members`` (at least two `Reconstruction`\\ s scored on the same
     windows, e.g. ``[reconstruct(data=y, window=W, ..., seed=s) for s in range(4)]`` for one long
     series, or ``[reconstruct(system="lorenz", seed=s, data_seed=0) for s in range(4)]``: the
@@ -84,7 +109,12 @@ def ensemble(members: Sequence["Reconstruction"], split: str = "test", *, new_da
     ``split="future"`` or where new data end before the horizon); attributes ``ensemble_size``
     and ``members`` (each member's model, prior, seed and options). A member
     whose forecast of a window is non-finite makes the ensemble's non-finite there (flagged in
-    ``implausible``, never hidden). Field reconstructions are refused (InputError)."""
+    ``implausible``, never hidden). Field reconstructions are refused (InputError).
+
+    ``calibrate=True`` multiplies the std by `validation_scale`: the factor that makes the ±2 std
+    band hold 95.4 % of the validation block's values (chosen on validation, never on the split
+    scored; attribute ``std_scale``). It needs members with a scored validation split (one long
+    series: ``rec.datasets["val"]``)."""
     members = list(members)
     if len(members) < 2:
         raise InputError(f"an ensemble needs at least two reconstructions, got {len(members)}")
@@ -102,15 +132,19 @@ def ensemble(members: Sequence["Reconstruction"], split: str = "test", *, new_da
     else:
         datasets = [_member_dataset(m, split) for m in members]
     _check_same_windows(datasets, variable)
-    means = np.stack([ds["prediction_mean"].transpose("trajectory", "time", "variable").values for ds in datasets])
-    stds = np.stack([ds["prediction_std"].transpose("trajectory", "time", "variable").values for ds in datasets])
-    mean = means.mean(axis=0)
-    std = np.sqrt(np.mean(stds ** 2 + (means - mean) ** 2, axis=0))
+    mean, std = _mixture(datasets)
+    scale = validation_scale(members) if calibrate else None
+    if scale is not None:
+        std = std * scale
     out = datasets[0].drop_vars("implausible", errors="ignore").copy(deep=True)
     out["prediction_mean"].values[:] = mean
     out["prediction_std"].values[:] = std
     out["prediction_std"].attrs["long_name"] = ("predictive standard deviation of the ensemble: the members' "
-                                                "spread and their own std (equal-weight mixture)")
+                                                "spread and their own std (equal-weight mixture)"
+                                                + ("" if scale is None else ", times std_scale (calibrated on the "
+                                                   "validation block)"))
+    if scale is not None:
+        out.attrs["std_scale"] = scale
     member_metrics = [json.loads(ds.attrs.get("metrics", "{}")) for ds in datasets]
     described = [{k: ds.attrs.get(k) for k in MEMBER_ATTRS if k in ds.attrs} for ds in datasets]
     for key in MEMBER_ATTRS:
@@ -123,4 +157,4 @@ def ensemble(members: Sequence["Reconstruction"], split: str = "test", *, new_da
     return out
 
 
-__all__ = ["ensemble"]
+__all__ = ["ensemble", "validation_scale"]

@@ -1,6 +1,7 @@
 """`warp_phys.ensemble`: the combined forecast of several reconstructions of the same data."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -164,5 +165,36 @@ def test_calibrate_scales_the_band_on_the_validation_block(members, lorenz_membe
     np.testing.assert_array_equal(_values(calibrated, "prediction_mean"), _values(plain, "prediction_mean"))
     val = warp_phys.ensemble(members, split="val", calibrate=True)  # by construction on the validation block
     assert json.loads(val.attrs["metrics"])["coverage_2std"] >= warp_phys.metrics.GAUSSIAN_2STD
-    with pytest.raises(warp_phys.InputError, match="validation block"):
-        warp_phys.ensemble(lorenz_members, calibrate=True)
+    no_val = dataclasses.replace(members[1], datasets={"test": members[1].datasets["test"]})
+    with pytest.raises(warp_phys.InputError, match="validation split"):
+        warp_phys.ensemble([members[0], no_val], calibrate=True)
+
+
+def test_a_system_scores_its_validation_split_and_calibrates_on_it(lorenz_members):
+    """The validation trajectories (the ones the model was selected on) are forecast and scored like the
+    test ones, so an ensemble of system runs calibrates its band there."""
+    rec = lorenz_members[0]
+    val, test = rec.datasets["val"], rec.datasets["test"]
+    assert val.attrs["split"] == "val" and list(rec.all_metrics)[0] == "val"
+    assert not np.array_equal(_values(val, "state")[:, 0], _values(test, "state")[:, 0])  # other trajectories
+    mask = forecast_window(val.sizes["time"], rec.context, rec.horizon)
+    assert rec.all_metrics["val"]["mse"] == pytest.approx(
+        forecast_mse(_values(val, "state"), _values(val, "prediction_mean"), mask), rel=1e-6)
+    scale = warp_phys.pipeline.ensemble.validation_scale(lorenz_members)
+    on_val = warp_phys.ensemble(lorenz_members, split="val", calibrate=True)
+    assert on_val.attrs["std_scale"] == scale
+    assert json.loads(on_val.attrs["metrics"])["coverage_2std"] >= warp_phys.metrics.GAUSSIAN_2STD
+    raw = warp_phys.ensemble(lorenz_members, split="val")
+    assert json.loads(raw.attrs["metrics"])["coverage_2std"] < warp_phys.metrics.GAUSSIAN_2STD or scale <= 1
+
+
+def test_your_trajectories_score_the_validation_trajectories_of_the_seeded_split():
+    rng = np.random.default_rng(3)
+    t = np.linspace(0, 6, 40)
+    phase = rng.uniform(0, 2 * np.pi, (20, 1))
+    data = np.stack([np.sin(t + phase), np.cos(t + phase)], axis=-1)
+    rec = warp_phys.reconstruct(data=data, time=t, epochs=1, seed=5, data_seed=2, progress=False, device="cpu")
+    _, va, te = warp_phys.data.split_indices(20, seed=2)
+    np.testing.assert_array_equal(_values(rec.datasets["val"], "state"), data[va])
+    np.testing.assert_array_equal(_values(rec.datasets["test"], "state"), data[te])
+    assert set(rec.all_metrics) == {"val", "test"} and rec.metrics is rec.all_metrics["test"]

@@ -241,6 +241,23 @@ def test_cli_ensemble_writes_the_mean_of_the_seeds_runs(tmp_path, capsys):
     assert (ds["prediction_std"].values[:, after] > 0).all()  # the members' spread (WARP is a point model)
 
 
+def test_cli_calibrate_scales_a_systems_ensemble_band_on_validation(tmp_path, capsys):
+    def ensemble_file(name: str, *flags: str):
+        out = tmp_path / name
+        rc = main(["reconstruct", "msd", "-o", str(out), "--n-train", "8", "--epochs", "1", "--ensemble", "2",
+                   "--device", "cpu", "--quiet", *flags])
+        assert rc == 0, capsys.readouterr().err
+        return open_trajectories(out)
+
+    raw, calibrated = ensemble_file("raw.nc"), ensemble_file("calibrated.nc", "--calibrate")
+    scale = calibrated.attrs["std_scale"]
+    assert scale > 0 and "std_scale" not in raw.attrs
+    np.testing.assert_allclose(calibrated["prediction_std"].values, scale * raw["prediction_std"].values, rtol=1e-6)
+    np.testing.assert_array_equal(calibrated["prediction_mean"].values, raw["prediction_mean"].values)
+    rc = main(["reconstruct", "msd", "-o", str(tmp_path / "y.nc"), "--calibrate", "--quiet"])
+    assert rc == 2 and "--ensemble" in capsys.readouterr().err and not (tmp_path / "y.nc").exists()
+
+
 def test_cli_ensemble_of_one_is_refused(tmp_path, capsys):
     rc = main(["reconstruct", "msd", "-o", str(tmp_path / "x.nc"), "--ensemble", "1", "--quiet"])
     assert rc == 2 and "--ensemble" in capsys.readouterr().err

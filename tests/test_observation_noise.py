@@ -75,8 +75,9 @@ def test_the_pipeline_noises_train_val_and_test_contexts_only():
     for a, b in ((clean.train, noisy.train), (clean.val, noisy.val)):
         diff = (b["state"] - a["state"]).values.reshape(-1, 2)
         np.testing.assert_allclose(diff.std(axis=0), 0.02 * scale, rtol=5 / np.sqrt(2 * diff.shape[0]))
-    assert set(noisy.tests) == set(clean.tests) == {"test", "test_id"}
-    for name in clean.tests:
+    assert set(noisy.tests) == set(clean.tests) == {"val", "test", "test_id"}
+    assert noisy.tests["val"] is noisy.val  # the validation split is scored as it was trained on: noisy throughout
+    for name in ("test", "test_id"):
         a = clean.tests[name]["state"].transpose("trajectory", "time", "variable").values
         b = noisy.tests[name]["state"].transpose("trajectory", "time", "variable").values
         assert np.array_equal(a[:, ctx:], b[:, ctx:])  # the scored future is the true state

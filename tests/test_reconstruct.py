@@ -31,8 +31,9 @@ def test_msd_grey_box_beats_persistence_10x(msd):
     assert m["mse"] * 10 < m["mse_persistence"], m
     assert m["mse"] * 10 < m["mse_zero"], m
     assert msd.prior_name == "grey_box" and msd.model_name == "warp"
-    # both splits scored: out-of-distribution initial conditions and in-distribution
-    assert set(msd.datasets) == {"test", "test_id"}
+    # both test splits scored (out-of-distribution initial conditions and in-distribution), and the
+    # validation split the model was selected on
+    assert set(msd.datasets) == {"val", "test", "test_id"}
     assert msd.all_metrics["test_id"]["mse"] * 10 < msd.all_metrics["test_id"]["mse_persistence"]
 
 

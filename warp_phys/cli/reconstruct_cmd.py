@@ -98,6 +98,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ensemble", type=int, default=None, metavar="N",
                    help="train N runs (seeds SEED .. SEED+N-1; the data drawn from SEED for all) and write their deep ensemble "
                         "instead: the mean forecast, the members' spread in prediction_std (warp_phys.ensemble)")
+    p.add_argument("--calibrate", action="store_true",
+                   help="with --ensemble: widen the ensemble's band until it holds 95.4 %% of the validation split "
+                        "(ensemble(..., calibrate=True); the factor in the attribute std_scale)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -150,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ensemble is None:
         result, summary = runs[0].dataset, runs[0].summary()
     else:
-        result, summary = _ensemble_result(runs)
+        result, summary = _ensemble_result(runs, calibrate=args.calibrate)
     to_netcdf(result, out)
     written = [str(out)]
     if args.plot:
@@ -163,16 +166,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ensemble_result(runs: list) -> tuple[Any, str]:
-    """The ensemble's test Dataset and a summary: each member's test MSE, then the ensemble's metrics."""
+def _ensemble_result(runs: list, calibrate: bool = False) -> tuple[Any, str]:
+    """The ensemble's test Dataset (its band scaled on validation with ``calibrate``) and a summary:
+    each member's test MSE, then the ensemble's metrics."""
     import json
 
     from warp_phys.pipeline.ensemble import ensemble
     from warp_phys.pipeline.results import format_metrics
 
-    result = ensemble(runs)
+    result = ensemble(runs, calibrate=calibrate)
     members = ", ".join(f"seed {r.seed}: {r.metrics['mse']:.4g}" for r in runs)
-    title = f"{result.attrs['model']}; members' test mse: {members}"
+    scaled = f"; std x {result.attrs['std_scale']:.3g} (calibrated on validation)" if calibrate else ""
+    title = f"{result.attrs['model']}; members' test mse: {members}{scaled}"
     return result, format_metrics({"test": json.loads(result.attrs["metrics"])}, title=title)
 
 
@@ -189,6 +194,8 @@ def _check_combination(args: argparse.Namespace) -> Path | None:
     from warp_phys.cli.data_file import check_data_path
     from warp_phys.validation import InputError, check_int
 
+    if args.calibrate and args.ensemble is None:
+        raise InputError("--calibrate scales the band of an ensemble: give --ensemble N (N >= 2) too")
     if args.data is None:
         if args.system is None:
             raise InputError("give a SYSTEM name (see `warp-phys systems`) or --data FILE with your trajectories")

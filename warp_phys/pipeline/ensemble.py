@@ -78,15 +78,15 @@ def _mixture(datasets: Sequence[xr.Dataset]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def validation_scale(members: Sequence["Reconstruction"]) -> float:
-    """The factor that makes the ensemble's +-2 std band hold 95.4 % of the validation block's
+    """The factor that makes the ensemble's +-2 std band hold 95.4 % of the validation split's
     forecast values (`warp_phys.metrics.coverage_scale` on ``datasets["val"]``, over member 0's
     context and horizon); InputError where the members have no scored validation split."""
     from warp_phys.metrics import coverage_scale, forecast_window
 
     if any("val" not in m.datasets for m in members):
-        raise InputError("calibrate=True scales the band on the validation block, which a reconstruction of one "
-                         "long series scores (reconstruct(data=y, window=...): rec.datasets['val']); these members "
-                         f"have {sorted(members[0].datasets)}")
+        raise InputError("calibrate=True scales the band on the validation split (rec.datasets['val']), which "
+                         "reconstructions of a system, of your trajectories and of one long series score; data "
+                         f"streamed from disk do not (its members have {sorted(members[0].datasets)})")
     datasets = [_member_dataset(m, "val") for m in members]
     _check_same_windows(datasets, members[0].variable)
     mean, std = _mixture(datasets)
@@ -112,9 +112,10 @@ def ensemble(members: Sequence["Reconstruction"], split: str = "test", *, new_da
     ``implausible``, never hidden). Field reconstructions are refused (InputError).
 
     ``calibrate=True`` multiplies the std by `validation_scale`: the factor that makes the ±2 std
-    band hold 95.4 % of the validation block's values (chosen on validation, never on the split
-    scored; attribute ``std_scale``). It needs members with a scored validation split (one long
-    series: ``rec.datasets["val"]``)."""
+    band hold 95.4 % of the validation split's values (chosen on validation, never on the split
+    scored; attribute ``std_scale``). It needs members with a scored validation split
+    (``rec.datasets["val"]``: systems, your trajectories and one long series; not data streamed
+    from disk)."""
     members = list(members)
     if len(members) < 2:
         raise InputError(f"an ensemble needs at least two reconstructions, got {len(members)}")
@@ -142,7 +143,7 @@ def ensemble(members: Sequence["Reconstruction"], split: str = "test", *, new_da
     out["prediction_std"].attrs["long_name"] = ("predictive standard deviation of the ensemble: the members' "
                                                 "spread and their own std (equal-weight mixture)"
                                                 + ("" if scale is None else ", times std_scale (calibrated on the "
-                                                   "validation block)"))
+                                                   "validation split)"))
     if scale is not None:
         out.attrs["std_scale"] = scale
     member_metrics = [json.loads(ds.attrs.get("metrics", "{}")) for ds in datasets]

@@ -3,6 +3,7 @@
 * `system_splits`: an ODE system simulated from its `Protocol` (train, a validation set
   from the training distribution with its own seed, and in- / out-of-distribution tests);
 * `user_splits`: the user's own trajectories, split by trajectory (seeded 70/15/15);
+  both score their validation split too (``tests["val"]``: `with_scored_validation`);
 * `field_splits`: runs of a field system cut into windows (train / val / test runs);
 * `series_splits`: one long record cut into windows, split in time order (train on the
   past, validate on the next block, test on the last; see `warp_phys.pipeline.series`).
@@ -86,7 +87,20 @@ def system_splits(system: Any, proto: Any, *, sampled: bool, seed: int, n_train:
             f"out of distribution: {what} from the protocol's test ranges"
             if name == "test" and "test_id" in tests else f"in distribution: {what} from the training ranges")
     splits = Splits(train, val, tests)
-    return with_observation_noise(splits, observation_noise, n_ctx, seed) if observation_noise else splits
+    if observation_noise:
+        splits = with_observation_noise(splits, observation_noise, n_ctx, seed)
+    return with_scored_validation(splits, f"in distribution: {what} from the training ranges, drawn with their "
+                                          "own seed; the split the model was selected on")
+
+
+def with_scored_validation(splits: Splits, description: str) -> Splits:
+    """``splits`` with the validation split scored like a test split (first in ``tests``, as
+    "val"): ``rec.datasets["val"]`` and ``rec.all_metrics["val"]``, the forecast of the data the
+    model was selected on (what `warp_phys.ensemble` calibrates its band on)."""
+    splits.val.attrs["split"] = "val"
+    splits.val.attrs["split_description"] = description
+    splits.tests = {"val": splits.val, **{k: v for k, v in splits.tests.items() if k != "val"}}
+    return splits
 
 
 def with_observation_noise(splits: Splits, noise: float, n_ctx: int | None, seed: int) -> Splits:
@@ -117,7 +131,9 @@ def user_splits(data: Any, time: Any, seed: int, variables: Sequence[str] | None
     test = ds.isel(trajectory=te)
     test.attrs["split"] = "test"
     test.attrs["split_description"] = "held-out trajectories of the user's data (seeded 70/15/15 split)"
-    return Splits(ds.isel(trajectory=tr), ds.isel(trajectory=va), {"test": test})
+    return with_scored_validation(Splits(ds.isel(trajectory=tr), ds.isel(trajectory=va), {"test": test}),
+                                  "validation trajectories of the user's data (seeded 70/15/15 split): the "
+                                  "split the model was selected on")
 
 
 def series_splits(record: Any, plan: Any) -> Splits:
@@ -168,4 +184,4 @@ def field_splits(system: Any, recipe: Any, seed: int, *, progress: bool = False,
 
 
 __all__ = ["Splits", "derive_seed", "field_splits", "series_splits", "system_splits", "user_splits",
-           "with_observation_noise"]
+           "with_observation_noise", "with_scored_validation"]

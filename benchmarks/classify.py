@@ -49,7 +49,7 @@ from _common import format_machine, machine_info, markdown_table  # noqa: E402
 
 MODELS = ("warp", "gru", "lstm", "transformer")
 PHYSICS = ("spirals", "system_regimes", "lorenz_regimes")
-REAL = ("ItalyPowerDemand", "BasicMotions", "GunPoint", "ArrowHead", "JapaneseVowels", "OSULeaf")
+REAL = ("ItalyPowerDemand", "BasicMotions", "GunPoint", "ArrowHead", "JapaneseVowels", "OSULeaf", "ACSF1", "PLAID")
 DEFAULT_TASKS = ("spirals", "system_regimes", "lorenz_regimes", "ItalyPowerDemand", "BasicMotions")
 #: constructor settings per model (besides the budget); defaults of SequenceClassifier otherwise
 #: WARP's root network: 24 wide, 2 hidden layers (chosen on the validation accuracy of system_regimes:
@@ -79,6 +79,14 @@ PUBLISHED = {
     "OSULeaf": [
         ("1-NN Euclidean", 1 - 0.4793, "UCR archive 2018, DataSummary.csv (error 0.4793)"),
         ("ROCKET (10 runs, mean)", 0.94090909, "github.com/angus924/rocket results/results_ucr.csv"),
+    ],
+    "ACSF1": [
+        ("1-NN Euclidean", 1 - 0.46, "UCR archive 2018, DataSummary.csv (error 0.46)"),
+        ("1-NN DTW, learned window", 1 - 0.38, "UCR archive 2018, DataSummary.csv (error 0.3800)"),
+        ("ROCKET (10 runs, mean)", 0.886, "github.com/angus924/rocket results/results_ucr.csv"),
+    ],
+    "PLAID": [
+        ("ROCKET (10 runs, mean)", 0.90260708, "github.com/angus924/rocket results/results_ucr.csv"),
     ],
 }
 

@@ -121,6 +121,15 @@ def test_load_ucr_variable_length_and_multivariate():
     assert Xb.shape == (40, 100, 6)
 
 
+def test_load_ucr_long_sets_match_their_declared_sizes():
+    pytest.importorskip("sktime")
+    X, y = load_ucr("ACSF1", split="test")
+    assert X.shape == (100, 1460, 1) and len(set(y)) == 10 and np.isfinite(X).all()
+    P, yp = load_ucr("PLAID")
+    lengths = [p.shape[0] for p in P]
+    assert len(P) == 537 and len(set(yp)) == 11 and min(lengths) == 100 and max(lengths) == 1344
+
+
 def test_load_ucr_errors():
     with pytest.raises(InputError, match="ItalyPowerDemand"):
         load_ucr("NoSuchSet")

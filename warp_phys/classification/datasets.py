@@ -18,12 +18,14 @@ from warp_phys.validation import InputError
 
 #: the bundled sets: name -> (classes, length (None: variable), variables, train size, test size)
 UCR_SETS: dict[str, dict[str, Any]] = {
+    "ACSF1": dict(n_classes=10, length=1460, n_variables=1, n_train=100, n_test=100),
     "ArrowHead": dict(n_classes=3, length=251, n_variables=1, n_train=36, n_test=175),
     "BasicMotions": dict(n_classes=4, length=100, n_variables=6, n_train=40, n_test=40),
     "GunPoint": dict(n_classes=2, length=150, n_variables=1, n_train=50, n_test=150),
     "ItalyPowerDemand": dict(n_classes=2, length=24, n_variables=1, n_train=67, n_test=1029),
     "JapaneseVowels": dict(n_classes=9, length=None, n_variables=12, n_train=270, n_test=370),
     "OSULeaf": dict(n_classes=6, length=427, n_variables=1, n_train=200, n_test=242),
+    "PLAID": dict(n_classes=11, length=None, n_variables=1, n_train=537, n_test=537),
 }
 INSTALL_HINT = 'pip install "warp-phys[classify]"'
 
@@ -48,7 +50,8 @@ def load_ucr(name: str, *, split: str = "train") -> tuple[Any, np.ndarray]:
 
     name: one of ``available_ucr()`` (case, "_" and "-" ignored); split: "train" or "test" (the
     archive's own split). Returns (X, y): X a float64 array (N, T, d) for equal-length sets, or
-    a list of N (T_i, d) arrays for variable-length ones (JapaneseVowels, T_i 7 to 29), ready
+    a list of N (T_i, d) arrays for variable-length ones (JapaneseVowels, T_i 7 to 29; PLAID,
+    100 to 1344), ready
     for ``SequenceClassifier.fit``; y (N,) the archive's labels as strings.
     Raises InputError for an unknown name or split, ImportError naming the install command
     when sktime is missing.

@@ -14,7 +14,7 @@ the same trajectories and split for every member), every run with the same wall-
 * ``gru``: the GRU baseline at its defaults (point forecast).
 
 Printed per system and variant, on the test split (and the in-distribution test, ``test_id``,
-where the system's test parameters lie outside the training ranges):
+where the test split is out of distribution):
 
 * the test MSE of the single runs (mean over seeds) and of their deep ensemble
   (`warp_phys.ensemble`: the members' mean forecast), and their ratio;

@@ -2,7 +2,7 @@
 
 Gaussian WARP (`output="gaussian"`) on one system, seeds 0-3 on data_seed=0, 30 s per run (clock-stopped), the
 recipe's teacher forcing (p_force=1) against one parallel feedback pass of its own predictions
-(`feedback_passes=1`: the NLL then scores fed-back predictions). Prints per run the test MSE and the coverage of
+(`p_force=0, feedback_passes=1`: the NLL then scores fed-back predictions). Prints per run the test MSE and the coverage of
 its own +-2 std band on test and test_id, raw and scaled on its validation split.
 
     taskset -c 0 env OMP_NUM_THREADS=1 python benchmarks/results/gaussian_feedback_probe_2026-12-06.py mass_spring_damper
@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import ensemble_coverage as EC  # noqa: E402
 
 system = sys.argv[1]
-for name, extra in (("teacher forced", {}), ("feedback_passes=1", {"feedback_passes": 1})):
+for name, extra in (("teacher forced", {}), ("feedback_passes=1", {"p_force": 0.0, "feedback_passes": 1})):
     members = EC.train_members(system, dict(model="warp", output="gaussian", **extra), [0, 1, 2, 3], 30.0)
     for split in ("test", "test_id"):
         raw = [EC.coverage(m.datasets[split]) for m in members]

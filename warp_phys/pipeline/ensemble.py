@@ -86,7 +86,7 @@ def validation_scale(members: Sequence["Reconstruction"]) -> float:
     if any("val" not in m.datasets for m in members):
         raise InputError("calibrate=True scales the band on the validation split (rec.datasets['val']), which "
                          "reconstructions of a system, of your trajectories and of one long series score; data "
-                         f"streamed from disk do not (its members have {sorted(members[0].datasets)})")
+                         f"streamed from disk do not (these members have {sorted(members[0].datasets)})")
     datasets = [_member_dataset(m, "val") for m in members]
     _check_same_windows(datasets, members[0].variable)
     mean, std = _mixture(datasets)

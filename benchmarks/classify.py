@@ -6,6 +6,7 @@ tasks and on real UCR/UEA sets bundled with sktime, through `warp_phys.classific
     python benchmarks/classify.py --fast                     # smoke test: 3 s per model, small tasks
     python benchmarks/classify.py --folds 3 --tasks ItalyPowerDemand   # k-fold choice of the epochs, then refit
     python benchmarks/classify.py --tasks spirals --train-scale 3   # 3x the generated training sets
+    python benchmarks/classify.py --members 1 4 --tasks GunPoint   # single fits or 4-seed ensembles, chosen on validation
 
 Protocol (the same for every model):
 
@@ -26,6 +27,9 @@ Protocol (the same for every model):
   running means of its square and squared increments, the module's default ``energy=True``, and the
   running signed area of each channel pair, ``area=True``), the GRU, LSTM and
   transformer at the classifier's defaults (hidden 64, 2 layers); the same for every task.
+* Ensembles (``--members 1 4``): every model also runs as a seed ensemble
+  (`warp_phys.classification.SeedEnsembleClassifier`) whose members share its budget; per model the
+  size with the lowest validation cross-entropy of the averaged probabilities is reported.
 * Threads: run it pinned to one core with ``OMP_NUM_THREADS=1`` (torch uses one thread).
 
 Writes ``benchmarks/results/classify_<date>.md`` and ``.csv`` (``--out`` changes the stem):
@@ -143,27 +147,38 @@ def _take(X, idx):
     return [X[i] for i in idx] if isinstance(X, list) else X[idx]
 
 
-def run_one(model: str, data, *, budget: float, epochs: int, seed: int, folds: int = 0) -> dict:
-    """One model on one task: the holdout protocol (``folds=0``) or the k-fold one (`run_one_cv`)."""
+def run_one(model: str, data, *, budget: float, epochs: int, seed: int, folds: int = 0, members: int = 1) -> dict:
+    """One model on one task: the holdout protocol (``folds=0``) or the k-fold one (`run_one_cv`).
+    ``members`` > 1 (holdout only): a `SeedEnsembleClassifier` of that many seeds sharing the budget
+    (``budget / members`` s each), every member on the same validation split. ``val_loss``: the
+    mean validation cross-entropy (nats) of the (averaged) class probabilities."""
     if folds:
+        if members != 1:
+            raise ValueError("--members applies to the holdout protocol only, not with --folds")
         return run_one_cv(model, data, budget=budget, epochs=epochs, seed=seed, folds=folds)
     import torch
 
-    from warp_phys.classification import SequenceClassifier
+    from warp_phys.classification import SeedEnsembleClassifier, SequenceClassifier
+    from warp_phys.classification.ensemble import held_out_scores
 
     Xtr, ytr, Xte, yte = data
     itr, iva = split_validation(np.asarray(ytr), 0.2, seed)
     clf = SequenceClassifier(model, epochs=epochs, patience=epochs, max_time=budget, seed=seed, device="cpu",
                              **SETTINGS[model])
+    if members > 1:
+        clf = SeedEnsembleClassifier(clf, members=members)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     clf.fit(_take(Xtr, itr), np.asarray(ytr)[itr], X_val=_take(Xtr, iva), y_val=np.asarray(ytr)[iva])
     fit_s = time.perf_counter() - t0
-    h = clf.history_
-    return dict(model=model, test_acc=clf.score(Xte, yte), val_acc=clf.score(_take(Xtr, iva), np.asarray(ytr)[iva]),
+    fits = clf.members_ if members > 1 else [clf]
+    join = lambda values: "/".join(str(v) for v in values)  # noqa: E731
+    val_loss, val_acc = held_out_scores(clf, _take(Xtr, iva), np.asarray(ytr)[iva])
+    return dict(model=model, members=members, test_acc=clf.score(Xte, yte), val_acc=val_acc, val_loss=val_loss,
                 train_acc=clf.score(_take(Xtr, itr), np.asarray(ytr)[itr]), fit_s=fit_s,
-                epochs=int(h.epochs_run), best_epoch=int(h.best_epoch) if h.best_epoch is not None else -1,
-                n_params=int(sum(p.numel() for p in clf.model_.parameters())))
+                epochs=join(int(f.history_.epochs_run) for f in fits),
+                best_epoch=join(int(f.history_.best_epoch) if f.history_.best_epoch is not None else -1 for f in fits),
+                n_params=int(sum(p.numel() for f in fits for p in f.model_.parameters())))
 
 
 def run_one_cv(model: str, data, *, budget: float, epochs: int, seed: int, folds: int) -> dict:
@@ -182,9 +197,14 @@ def run_one_cv(model: str, data, *, budget: float, epochs: int, seed: int, folds
     t0 = time.perf_counter()
     final, sel = fit_cross_validated(clf, Xtr, np.asarray(ytr), folds=folds)
     fit_s = time.perf_counter() - t0
-    return dict(model=model, test_acc=final.score(Xte, yte), val_acc=float(np.mean(sel.fold_val_accuracy)),
-                train_acc=final.score(Xtr, np.asarray(ytr)), fit_s=fit_s, epochs=int(final.history_.epochs_run),
+    return dict(model=model, members=1, test_acc=final.score(Xte, yte), val_acc=float(np.mean(sel.fold_val_accuracy)),
+                val_loss=float(sel.mean_val_loss[sel.epochs - 1]), train_acc=final.score(Xtr, np.asarray(ytr)), fit_s=fit_s, epochs=int(final.history_.epochs_run),
                 best_epoch=sel.epochs - 1, n_params=int(sum(p.numel() for p in final.model_.parameters())))
+
+
+def choose_on_validation(runs: list[dict]) -> dict:
+    """The run with the lowest validation cross-entropy (the first listed on a tie)."""
+    return min(runs, key=lambda r: r["val_loss"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,6 +219,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="k-fold protocol: choose the epochs by FOLDS-fold cross-validation of the training set, "
                          "then refit on all of it (FOLDS fits of --budget s, the refit FOLDS / (FOLDS - 1) times that); "
                          "0: the 20 %% holdout")
+    ap.add_argument("--members", type=int, nargs="+", default=[1],
+                    help="holdout protocol: run each model as a seed ensemble of each of these sizes, the budget "
+                         "shared by its members, and report for each model the size with the lowest validation "
+                         "cross-entropy (default: 1, single fits)")
     ap.add_argument("--train-scale", type=float, default=1.0,
                     help="multiply the training-set size of the generated tasks (test sets unchanged)")
     ap.add_argument("--out", default=None, help="output stem (default benchmarks/results/classify_<date>)")
@@ -220,15 +244,23 @@ def main(argv: list[str] | None = None) -> int:
         descs[task] = f"{desc} (generated/loaded in {time.perf_counter() - t0:.1f} s)"
         print(f"== {task}: {descs[task]}", flush=True)
         for model in args.models:
-            r = run_one(model, data, budget=budget, epochs=args.epochs, seed=args.seed, folds=args.folds)
-            r["task"] = task
-            rows.append(r)
-            print(f"   {model:<12} test {r['test_acc']:.4f}  val {r['val_acc']:.4f}  train {r['train_acc']:.4f}  "
-                  f"{r['fit_s']:.1f} s  {r['epochs']} epochs (best {r['best_epoch']})  {r['n_params']} params",
-                  flush=True)
+            runs = []
+            for members in args.members:
+                r = run_one(model, data, budget=budget, epochs=args.epochs, seed=args.seed, folds=args.folds,
+                            members=members)
+                r["task"] = task
+                runs.append(r)
+                print(f"   {model:<12} x{members} test {r['test_acc']:.4f}  val {r['val_acc']:.4f} (CE "
+                      f"{r['val_loss']:.4f})  train {r['train_acc']:.4f}  {r['fit_s']:.1f} s  {r['epochs']} epochs "
+                      f"(best {r['best_epoch']})  {r['n_params']} params", flush=True)
+            chosen = choose_on_validation(runs)
+            for r in runs:
+                r["chosen"] = r is chosen
+            rows += runs
     total = time.perf_counter() - t_all
 
-    fields = ["task", "model", "test_acc", "val_acc", "train_acc", "fit_s", "epochs", "best_epoch", "n_params"]
+    fields = ["task", "model", "members", "chosen", "test_acc", "val_acc", "val_loss", "train_acc", "fit_s",
+              "epochs", "best_epoch", "n_params"]
     with open(stem.with_suffix(".csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
@@ -255,15 +287,23 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"- **{t}**: {d}" for t, d in descs.items()]
     lines += ["", "## Test accuracy", ""]
     table = []
+    several = len(args.members) > 1
     for task in args.tasks:
-        cells = {r["model"]: r for r in rows if r["task"] == task}
+        cells = {r["model"]: r for r in rows if r["task"] == task and r["chosen"]}
         best = max(r["test_acc"] for r in cells.values())
         table.append([task] + [("**%.3f**" if cells[m]["test_acc"] == best else "%.3f") % cells[m]["test_acc"]
-                               for m in args.models])
+                               + (f" (x{cells[m]['members']})" if several else "") for m in args.models])
     lines.append(markdown_table(["task"] + list(args.models), table))
-    lines += ["", "## Details (validation accuracy, training time, epochs run / best epoch, parameters)", ""]
-    lines.append(markdown_table(["task", "model", "test", "val", "train", "fit s", "epochs (best)", "params"],
-                                [[r["task"], r["model"], f"{r['test_acc']:.3f}", f"{r['val_acc']:.3f}",
+    if several:
+        lines += ["", f"Each model ran as a seed ensemble of each size in {args.members} (the budget shared by the "
+                  "members); the table shows, per model, the size with the lowest validation cross-entropy (in "
+                  "parentheses); every size's test accuracy is in the details."]
+    lines += ["", "## Details (validation accuracy and cross-entropy, training time, epochs run / best epoch, "
+              "parameters; ensembles: per member)", ""]
+    lines.append(markdown_table(["task", "model", "members", "chosen", "test", "val", "val CE", "train", "fit s",
+                                 "epochs (best)", "params"],
+                                [[r["task"], r["model"], r["members"], "yes" if r["chosen"] else "",
+                                  f"{r['test_acc']:.3f}", f"{r['val_acc']:.3f}", f"{r['val_loss']:.4f}",
                                   f"{r['train_acc']:.3f}", f"{r['fit_s']:.0f}", f"{r['epochs']} ({r['best_epoch']})",
                                   r["n_params"]] for r in rows]))
     pub = [(t, m, a, s) for t in args.tasks for (m, a, s) in PUBLISHED.get(t, [])]

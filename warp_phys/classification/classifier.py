@@ -36,7 +36,27 @@ _PARAMS = ("model", "readout", "width", "depth", "epochs", "batch_size", "lr", "
            "lr_patience", "max_time", "val_fraction", "standardize", "seed", "device", "progress", "checkpoint_path")
 
 
-class SequenceClassifier:
+class LabelsFromProbabilities:
+    """``predict`` and ``score`` of a classifier that has ``predict_proba(X, lengths=)`` (N, K)
+    and ``classes_`` (K,)."""
+
+    classes_: np.ndarray
+
+    def predict_proba(self, X: Any, *, lengths: Any = None) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def predict(self, X: Any, *, lengths: Any = None) -> np.ndarray:
+        """The most probable label (N,) of each sequence, as in ``classes_`` (the labels of y)."""
+        proba = self.predict_proba(X, lengths=lengths)
+        return self.classes_[proba.argmax(axis=1)]
+
+    def score(self, X: Any, y: Any, *, lengths: Any = None) -> float:
+        """Accuracy (0..1) of ``predict(X)`` against the labels y (N,)."""
+        pred = self.predict(X, lengths=lengths)
+        return float(np.mean(pred == as_labels(y, len(pred), "y")))
+
+
+class SequenceClassifier(LabelsFromProbabilities):
     """Classify whole sequences: ``fit(X, y)``, ``predict(X)``, ``predict_proba(X)``, ``score(X, y)``.
 
     Args (``__init__`` only stores them; ``fit`` checks them, raising
@@ -227,16 +247,6 @@ class SequenceClassifier:
         packed, _ = self._inputs(X, lengths)
         return torch.softmax(self._logits(packed), dim=-1).numpy()
 
-    def predict(self, X: Any, *, lengths: Any = None) -> np.ndarray:
-        """The most probable label (N,) of each sequence, as in ``classes_`` (the labels of y)."""
-        proba = self.predict_proba(X, lengths=lengths)
-        return self.classes_[proba.argmax(axis=1)]
-
-    def score(self, X: Any, y: Any, *, lengths: Any = None) -> float:
-        """Accuracy (0..1) of ``predict(X)`` against the labels y (N,)."""
-        pred = self.predict(X, lengths=lengths)
-        return float(np.mean(pred == as_labels(y, len(pred), "y")))
-
     @torch.no_grad()
     def weight_trajectories(self, X: Any, *, lengths: Any = None) -> np.ndarray:
         """WARP's weights theta_t (N, T, D) (float32; theta_t has read steps 0 .. t of the
@@ -255,4 +265,4 @@ class SequenceClassifier:
         return theta
 
 
-__all__ = ["AUTO_READOUT", "SequenceClassifier"]
+__all__ = ["AUTO_READOUT", "LabelsFromProbabilities", "SequenceClassifier"]

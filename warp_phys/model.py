@@ -259,14 +259,15 @@ class WARP(SequenceModel):
         return raw, z_prev
 
     def rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *, freeze_recurrence: bool = False,
-                noise: torch.Tensor | None = None, first_output: int = 0) -> Prediction:
+                noise: torch.Tensor | None = None, first_output: int = 0, sample: bool = False) -> Prediction:
         """Sequential run (differentiable): the input at step t is x[:, t] where force[:, t], else
-        the model's own mean prediction of step t (plus noise[:, t] when given). x (B, T, d), tau (T,),
+        the model's own mean prediction of step t (plus noise[:, t] when given; times the predicted
+        std with ``sample=True``: a draw from the predictive Gaussian). x (B, T, d), tau (T,),
         force (B, T) bool, or (B, T, d) to force some channels only (known inputs), noise (B, T, d)
         or None -> (B, T, d); steps first_output .. T - 1 only (steps 1 .. first_output - 1 forced):
         (B, T - first_output, d). See warp_phys/rollout.py."""
         return sequential_rollout(self, x, tau, force, freeze_recurrence=freeze_recurrence, noise=noise,
-                                  first_output=first_output)
+                                  first_output=first_output, sample=sample)
 
     def feedback_rollout(self, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *, passes: int,
                          detach: bool = True, noise: torch.Tensor | None = None) -> Prediction:

@@ -55,10 +55,12 @@ def draw_noise(x: torch.Tensor, noise_std: float, generator: torch.Generator | N
 
 def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: torch.Tensor, *,
                        freeze_recurrence: bool = False, noise: torch.Tensor | None = None,
-                       first_output: int = 0) -> Prediction:
+                       first_output: int = 0, sample: bool = False) -> Prediction:
     """`WARP.rollout`: the step-by-step loop. x (B, T, d), tau (T,), force (B, T) or (B, T, d)
     bool (per step, or per step and channel), noise (B, T, d) or None (added to the fed-back
-    predictions) -> Prediction (B, T, d).
+    predictions) -> Prediction (B, T, d). ``sample=True`` (ancestral sampling, needs ``noise`` and
+    a predictive std): ``noise`` holds standard normal draws and the fed-back value is
+    mean + std * noise, a draw from the model's own predictive Gaussian (`warp_phys.sampled_forecast`).
 
     ``first_output`` = n > 0: the root network is evaluated from step n on only (the recurrence
     still reads every step) and the Prediction holds steps n .. T - 1, (B, T - n, d); steps
@@ -66,6 +68,9 @@ def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: to
     B, T, d = x.shape
     if not 0 <= first_output < T:
         raise ValueError(f"first_output must be in [0, {T - 1}] for {T} steps, got {first_output}")
+    if sample and (noise is None or getattr(model, "output", None) != "gaussian"):
+        raise ValueError("sample=True feeds back mean + std * noise: it needs noise (standard normal draws) and "
+                         "a model with output='gaussian'")
     if first_output > 1 and not bool(channel_force(force)[:, 1:first_output].all()):
         raise ValueError(f"first_output={first_output} needs steps 1 .. {first_output - 1} forced "
                          f"(their predictions are not computed)")
@@ -90,7 +95,7 @@ def sequential_rollout(model: Any, x: torch.Tensor, tau: torch.Tensor, force: to
             if t - 1 < first_output:  # forced (checked above); no prediction was computed
                 inp = x[:, t - 1]
             else:
-                fed = means[-1] if noise is None else means[-1] + noise[:, t - 1]
+                fed = means[-1] if noise is None else means[-1] + noise[:, t - 1] * (stds[-1] if sample else 1.0)
                 inp = torch.where(force[:, t - 1], x[:, t - 1], fed)
             if not freeze_recurrence:
                 read = reader.step(inp)

@@ -114,16 +114,18 @@ class Identity(Prior):
 
 # ---- helpers shared by the priors ---------------------------------------------------
 def roll_out(decode: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor], raw: torch.Tensor,
-             tau: torch.Tensor, z_prev: torch.Tensor) -> torch.Tensor:
+             tau: torch.Tensor, z_prev: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
     """Advance a state with the raw outputs held fixed (a time-invariant prior's forecast):
     ``decode(raw, tau, z_prev)`` is a prior's `Prior.decode` (or a wrapper of it), raw
     (B, 1, n_outputs), tau (n,) the normalised times of the n predicted steps, z_prev (B, 1, d)
     the state before the first. Returns (B, n, d); each step is decoded from the previous
-    prediction. Differentiable."""
+    prediction, plus noise[:, k] (B, n, d) when given (the returned steps are without it: a
+    sampled path's predictions). Differentiable."""
     z, steps = z_prev, []
     for k in range(tau.shape[0]):
-        z = decode(raw, tau[k:k + 1].view(1, 1, 1).expand(z.shape[0], 1, 1), z)
-        steps.append(z)
+        pred = decode(raw, tau[k:k + 1].view(1, 1, 1).expand(z.shape[0], 1, 1), z)
+        steps.append(pred)
+        z = pred if noise is None else pred + noise[:, k:k + 1]
     return torch.cat(steps, dim=1) if steps else z_prev[:, :0]
 
 

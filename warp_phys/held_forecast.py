@@ -68,10 +68,13 @@ def _raw_after_context(model: Any, x_ctx: torch.Tensor, tau: torch.Tensor) -> tu
     return model._raw_parallel(x_pad, tau[:n_ctx + 1])
 
 
-def held_forecast(model: Any, x_ctx: torch.Tensor, tau: torch.Tensor, horizon: int) -> Prediction:
+def held_forecast(model: Any, x_ctx: torch.Tensor, tau: torch.Tensor, horizon: int, *,
+                  eps: torch.Tensor | None = None) -> Prediction:
     """Teacher-forced one-step predictions over the context x_ctx (B, n_ctx, d), then ``horizon``
     steps decoded with the held raw outputs (`held_raw`), each step advancing the model's own
-    previous prediction. Differentiable. Returns (B, n_ctx + horizon, d)."""
+    previous prediction. Differentiable. Returns (B, n_ctx + horizon, d). ``eps`` (B, horizon, d)
+    standard normal draws (a gaussian model only): each step advances its prediction plus
+    held std * eps, a sampled path (`warp_phys.sampled_forecast`)."""
     n_ctx = x_ctx.shape[1]
     if horizon == 0:
         raw, z_prev = model._raw_parallel(x_ctx, tau[:n_ctx])
@@ -79,12 +82,16 @@ def held_forecast(model: Any, x_ctx: torch.Tensor, tau: torch.Tensor, horizon: i
     raw, z_prev = _raw_after_context(model, x_ctx, tau)
     ctx_pred = model._decode(raw[:, :n_ctx], tau[:n_ctx], z_prev[:, :n_ctx])
     held = held_raw(model, raw[:, n_ctx:n_ctx + 1], x_ctx, tau[:n_ctx])
+    held_std = None
+    if ctx_pred.std is not None:
+        held_std = model._decode(held, tau[n_ctx:n_ctx + 1], x_ctx[:, -1:]).std  # constant after the context
+    if eps is not None and held_std is None:
+        raise ValueError("eps samples the held forecast with the model's std: it needs output='gaussian'")
     mean = roll_out(model._decode_mean, held[..., : model.n_prior_outputs], tau[n_ctx:n_ctx + horizon],
-                    x_ctx[:, -1:])
+                    x_ctx[:, -1:], noise=None if eps is None else held_std * eps)
     mean = torch.cat([ctx_pred.mean, mean], dim=1)
-    if ctx_pred.std is None:
+    if held_std is None:
         return Prediction(mean, None)
-    held_std = model._decode(held, tau[n_ctx:n_ctx + 1], x_ctx[:, -1:]).std  # constant after the context
     return Prediction(mean, torch.cat([ctx_pred.std, held_std.expand(-1, horizon, -1)], dim=1))
 
 

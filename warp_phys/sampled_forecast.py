@@ -10,7 +10,9 @@ does. The result is the mixture of the paths' Gaussians at every step:
 
     mean_t = avg_s m_t^s,    var_t = avg_s (s_t^s)^2 + avg_s (m_t^s - mean_t)^2
 
-Shapes: x_ctx (B, n_ctx, d) normalised, tau (T,) -> Prediction (B, T, d); steps < n_ctx are the
+A model with ``hold_after_context`` (a grey box whose physical parameters are held after the
+context) advances each path with its held outputs from the path's own sampled state, the held
+std as the step's spread. Shapes: x_ctx (B, n_ctx, d) normalised, tau (T,) -> Prediction (B, T, d); steps < n_ctx are the
 one-step predictions, the same on every path. Cost: ``samples`` forecasts (one batch of
 B * samples trajectories).
 """
@@ -20,6 +22,7 @@ from typing import Any
 
 import torch
 
+from warp_phys.held_forecast import held_forecast
 from warp_phys.sequence import Prediction
 from warp_phys.validation import InputError, check_int
 
@@ -33,17 +36,17 @@ def sampled_forecast(model: Any, x_ctx: torch.Tensor, tau: torch.Tensor, *, samp
     if getattr(model, "output", None) != "gaussian":
         raise InputError("sampled_forecast needs a model with a predictive std (output='gaussian'); this one "
                          f"has output={getattr(model, 'output', None)!r}")
-    if getattr(model, "hold_after_context", False):
-        raise InputError("sampled_forecast runs the recurrence on the sampled values; a model with "
-                         "hold_after_context holds its outputs after the context instead")
     x_ctx, tau = model._check_context(x_ctx, tau)
     B, n_ctx, d = x_ctx.shape
     T = tau.shape[0]
     x = torch.cat([x_ctx, x_ctx.new_zeros(B, T - n_ctx, d)], dim=1).repeat_interleave(samples, dim=0)
-    force = (torch.arange(T, device=x.device) < n_ctx).expand(B * samples, T)
     dev = generator.device if generator is not None else x.device
     eps = torch.randn(x.shape, generator=generator, device=dev, dtype=x.dtype).to(x.device)
-    pred = model.rollout(x, tau, force, noise=eps, sample=True)
+    if model.hold_after_context:  # the held outputs advance each path's own sampled state
+        pred = held_forecast(model, x[:, :n_ctx], tau, T - n_ctx, eps=eps[:, n_ctx:])
+    else:
+        force = (torch.arange(T, device=x.device) < n_ctx).expand(B * samples, T)
+        pred = model.rollout(x, tau, force, noise=eps, sample=True)
     means = pred.mean.view(B, samples, T, d)
     mean = means.mean(dim=1)
     var = pred.std.view(B, samples, T, d).square().mean(dim=1) + (means - mean.unsqueeze(1)).square().mean(dim=1)

@@ -77,3 +77,19 @@ def test_a_format_1_warp_file_loads_without_the_area_channels(tmp_path):
     back = load_classifier(tmp_path / "old.pt", device="cpu")
     assert back.model_.config["area"] is False and back.model_.transition.d == 3 * 2
     np.testing.assert_array_equal(back.predict_proba(X_NEW), clf.predict_proba(X_NEW))
+
+
+def test_a_saved_seed_ensemble_predicts_bit_identically(tmp_path):
+    from warp_phys.classification import SeedEnsembleClassifier
+
+    base = SequenceClassifier("warp", width=12, depth=1, epochs=3, lr=1e-2, device="cpu", seed=4, max_time=60.0)
+    ens = SeedEnsembleClassifier(base, members=2).fit(X, Y)
+    save_classifier(ens, tmp_path / "ens.pt")
+    back = load_classifier(tmp_path / "ens.pt", device="cpu")
+    assert isinstance(back, SeedEnsembleClassifier) and back.members == 2 and back.share_time
+    np.testing.assert_array_equal(back.predict_proba(X_NEW), ens.predict_proba(X_NEW))
+    assert [m.seed for m in back.members_] == [4, 5] and [m.max_time for m in back.members_] == [30.0, 30.0]
+    assert (back.val_loss_, back.val_accuracy_) == (ens.val_loss_, ens.val_accuracy_)
+    assert back.base.get_params() == {**base.get_params(), "device": "cpu"}
+    with pytest.raises(InputError, match="fitted SeedEnsembleClassifier"):
+        save_classifier(SeedEnsembleClassifier(base, members=2), tmp_path / "unfitted.pt")

@@ -69,3 +69,11 @@ def test_the_refit_gets_the_time_of_the_larger_training_set(monkeypatch):
     fit_cross_validated(SequenceClassifier("gru", **{**FAST, **SIZES["gru"], "epochs": 3, "max_time": 30.0}), x, y,
                         folds=3)
     assert seen == [(30.0, 0.2)] * 3 + [(45.0, 0.0)]
+
+
+def test_an_ensemble_is_refused_with_the_way_round():
+    from warp_phys.classification import SeedEnsembleClassifier
+
+    x, y = spirals(16, seed=0)
+    with pytest.raises(InputError, match="cross-validate its base classifier"):
+        fit_cross_validated(SeedEnsembleClassifier(SequenceClassifier("gru", **FAST), members=2), x, y, folds=2)

@@ -72,6 +72,10 @@ def select_epochs(clf: SequenceClassifier, X: Any, y: Any, *, folds: int = 4, le
     cross-entropy, averaged over the folds, is lowest (the earliest on a tie). Each fold runs with
     ``clf``'s epoch cap and ``max_time`` and no early stopping (patience = epochs), so that every
     fold's curve covers the epochs the cap and the clock allow."""
+    if not isinstance(clf, SequenceClassifier):
+        raise InputError(f"select_epochs / fit_cross_validated take a SequenceClassifier, got {type(clf).__name__}; "
+                         "for an ensemble, cross-validate its base classifier and build the ensemble with the chosen "
+                         "epochs")
     x, lens = as_sequences(X, lengths, "X")
     labels = as_labels(y, x.shape[0], "y")
     curves, best, fitted = [], [], []

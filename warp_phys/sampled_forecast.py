@@ -12,9 +12,13 @@ does. The result is the mixture of the paths' Gaussians at every step:
 
 A model with ``hold_after_context`` (a grey box whose physical parameters are held after the
 context) advances each path with its held outputs from the path's own sampled state, the held
-std as the step's spread. Shapes: x_ctx (B, n_ctx, d) normalised, tau (T,) -> Prediction (B, T, d); steps < n_ctx are the
-one-step predictions, the same on every path. Cost: ``samples`` forecasts (one batch of
-B * samples trajectories).
+std as the step's spread. Shapes: x_ctx (B, n_ctx, d) normalised, tau (T,) -> Prediction
+(B, T, d); steps < n_ctx are the one-step predictions, the same on every path. Cost: ``samples``
+forecasts (one batch of B * samples trajectories).
+
+The band is the model's own account of its uncertainty, not a calibrated one, and the mixture's
+mean is not the plain forecast's: on a chaotic system the paths can spread faster than the
+forecast's error grows (README, "Forecast bands on simulated systems", for measured coverage).
 """
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ Gaussian WARP (`output="gaussian"`) on one system, seeds 0-3 on data_seed=0, 30 
 runs of `benchmarks/ensemble_coverage.py`'s "warp gaussian" variant). For every run and scored split: the plain
 forecast's band (the mean fed back, the one-step std) against `warp_phys.sampled_forecast` with 32 paths
 (seeded), raw and scaled on the run's own validation split; the MSE of both means over the forecast window.
+Added at 21:58 UTC (second run): "mixed", the plain forecast's mean with the sampled std.
 
     taskset -c 0 env OMP_NUM_THREADS=1 python benchmarks/results/sampled_band_probe_2026-12-06.py mass_spring_damper
 """
@@ -43,10 +44,11 @@ rows = []
 for i, rec in enumerate(members):
     val = arrays(rec, "val")
     scales = {name: coverage_scale(val[0], *val[k], val[3]) for name, k in (("plain", 1), ("sampled", 2))}
+    scales["mixed"] = coverage_scale(val[0], val[1][0], val[2][1], val[3])
     for split in [s for s in ("val", "test", "test_id") if s in rec.datasets]:
         truth, plain, sampled, w = val if split == "val" else arrays(rec, split)
-        row = dict(system=system, seed=i, split=split, scale_plain=scales["plain"], scale_sampled=scales["sampled"])
-        for name, (m, s) in (("plain", plain), ("sampled", sampled)):
+        row = dict(system=system, seed=i, split=split, **{f"scale_{k}": v for k, v in scales.items()})
+        for name, (m, s) in (("plain", plain), ("sampled", sampled), ("mixed", (plain[0], sampled[1]))):
             row[f"mse_{name}"] = float(np.mean((truth[:, w] - m[:, w]) ** 2))
             row[f"cov_{name}"] = float(interval_coverage(truth, m, s, w))
             row[f"cov_{name}_cal"] = float(interval_coverage(truth, m, scales[name] * s, w))

@@ -75,7 +75,7 @@ class SeedEnsembleClassifier(LabelsFromProbabilities):
         Returns self."""
         if not isinstance(self.base, SequenceClassifier):
             raise InputError(f"base must be a SequenceClassifier, got {type(self.base).__name__}")
-        self.members = check_int(self.members, "members", minimum=1)
+        n_members = check_int(self.members, "members", minimum=1)
         if self.base.checkpoint_path is not None:
             raise InputError("checkpoint_path is one file per fit; an ensemble's members cannot share it: leave it "
                              "None in base")
@@ -87,7 +87,7 @@ class SeedEnsembleClassifier(LabelsFromProbabilities):
             X_val, y_val, lengths_val = x[val_idx], labels[val_idx], lens[val_idx]
             x, lens, labels = x[train_idx], lens[train_idx], labels[train_idx]
         self.members_ = [self._member(i).fit(x, labels, lengths=lens, X_val=X_val, y_val=y_val,
-                                             lengths_val=lengths_val) for i in range(self.members)]
+                                             lengths_val=lengths_val) for i in range(n_members)]
         self.classes_, self.n_features_in_ = self.members_[0].classes_, self.members_[0].n_features_in_
         self.val_loss_ = self.val_accuracy_ = float("nan")
         if X_val is not None:

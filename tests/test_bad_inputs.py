@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import warp_phys
@@ -277,6 +277,8 @@ OUTCOMES: list[str] = []
 
 
 @settings(max_examples=15, deadline=None)
+# found by a random run in CI: AR's forecast of data at 1e35, scaled back in float32, overflowed to inf
+@example(n=3, steps=3, d=2, exponent=35, offset=0.0, dt_exponent=0, seed=2279, model="persistence", constant=False)
 @given(n=st.integers(3, 8), steps=st.integers(3, 12), d=st.integers(1, 2), exponent=st.integers(-42, 40),
        offset=st.sampled_from([0.0, 0.0, 1.0, 1e8]), dt_exponent=st.integers(-30, 4), seed=st.integers(0, 2**32),
        model=st.sampled_from(["persistence", "gru"]), constant=st.booleans())

@@ -93,9 +93,10 @@ class StateEncoder:
         return self.scaler.normalise(x)
 
     def decode(self, mean_z: torch.Tensor, std_z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        """Physical mean and std (N, T, d) float64 from normalised model output."""
-        mean = self.scaler.denormalise(mean_z).double().numpy()
-        std = (std_z * self.scaler.scale.to(std_z)).double().numpy()
+        """Physical mean and std (N, T, d) float64 from normalised model output (scaled in float64:
+        data near float32's range, ~1e38, would overflow to inf otherwise)."""
+        mean = self.scaler.denormalise(mean_z.double()).numpy()
+        std = (std_z.double() * self.scaler.scale.double()).numpy()
         return mean, std
 
     def score(self, truth: np.ndarray, mean: np.ndarray, ds: xr.Dataset, context: int, horizon: int | None,
@@ -180,8 +181,8 @@ class FieldEncoder:
 
     def decode(self, mean_z: torch.Tensor, std_z: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Fields: mean and std (N, T, *grid) float64 (the modes' errors taken as independent)."""
-        mean = self.basis.decode(self.scaler.denormalise(mean_z).double()).numpy()
-        std_a = (std_z * self.scaler.scale.to(std_z)).double()
+        mean = self.basis.decode(self.scaler.denormalise(mean_z.double())).numpy()
+        std_a = std_z.double() * self.scaler.scale.double()
         modes2 = (self.basis.modes**2).to(std_a)
         std = torch.sqrt((std_a**2) @ modes2.T).reshape(mean.shape).numpy()
         return mean, std
